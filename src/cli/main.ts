@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
+import { setupModel } from '../probe/model-setup';
+import { EngineOptions, ProbeEngine } from '../probe/probe-engine';
+import { loadProbePack, PackError, ProbePack } from '../probe/probe-pack.loader';
+import { stderrReporter } from './progress-reporter';
+import { scoreStream } from './score.command';
+
+const USAGE = `usage: probewatch <command> [options]
+
+commands:
+  setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
+  score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
+          [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
+  bench   probe [--out FILE]                 measure probe throughput (writes bench/results/probe.json)
+
+exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
+
+export function resolvePackDir(paths: RuntimePaths, ref: string | undefined): string {
+  const r = ref ?? DEFAULT_PACK_ID;
+  if (r.includes('/') || r.includes(path.sep) || existsSync(r)) return path.resolve(r);
+  return path.join(paths.probesDir, r);
+}
+
+export async function openEngine(paths: RuntimePaths, packRef: string | undefined, opts: Partial<EngineOptions>, verbose = false): Promise<ProbeEngine> {
+  const pack: ProbePack = await loadProbePack(resolvePackDir(paths, packRef));
+  const reporter = stderrReporter(verbose);
+  try {
+    const artifacts = await setupModel(paths, pack.manifest, reporter);
+    return await ProbeEngine.create(pack, artifacts, opts);
+  } finally {
+    reporter.stop();
+  }
+}
+
+function provider(v: string | undefined): EngineOptions['executionProvider'] {
+  if (v === undefined || v === 'cpu' || v === 'cuda' || v === 'webgpu') return v ?? 'cpu';
+  throw new UsageError(`--provider must be cpu, cuda or webgpu (got '${v}')`);
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const paths = resolveRuntimePaths();
+  try {
+    switch (command) {
+      case 'setup': {
+        const { values } = parseArgs({ args: rest, options: { pack: { type: 'string' }, verbose: { type: 'boolean' } } });
+        const pack = await loadProbePack(resolvePackDir(paths, values.pack));
+        const reporter = stderrReporter(Boolean(values.verbose));
+        const a = await setupModel(paths, pack.manifest, reporter);
+        reporter.stop();
+        process.stdout.write(`${a.onnxPath}\n`);
+        return 0;
+      }
+      case 'score': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            input: { type: 'string', short: 'i' },
+            output: { type: 'string', short: 'o' },
+            pack: { type: 'string' },
+            provider: { type: 'string' },
+            workers: { type: 'string' },
+            threads: { type: 'string' },
+            verbose: { type: 'boolean' },
+          },
+        });
+        if (!values.input) throw new UsageError('score needs --input FILE (or - for stdin)');
+        if (values.input !== '-' && !existsSync(values.input)) throw new UsageError(`input file ${values.input} not found`);
+        const engine = await openEngine(paths, values.pack, {
+          executionProvider: provider(values.provider),
+          workers: values.workers ? Number(values.workers) : 1,
+          intraOpThreads: values.threads ? Number(values.threads) : 0,
+        }, Boolean(values.verbose));
+        try {
+          const s = await scoreStream(engine, values.input, values.output);
+          process.stderr.write(`probewatch: scored ${s.scored} of ${s.lines} events${s.failed ? `, ${s.failed} failed` : ''}\n`);
+          return s.failed > 0 ? 1 : 0;
+        } finally {
+          await engine.close();
+        }
+      }
+      case 'bench': {
+        const { runBench } = await import('./bench.command');
+        return await runBench(paths, rest);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`probewatch: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof PackError || (e as { code?: string }).code === 'SETUP_FAILED' || (e as { code?: string }).code === 'EXECUTION_PROVIDER') {
+      process.stderr.write(`probewatch: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,28 @@
+import * as path from 'node:path';
+
+/**
+ * Where probewatch keeps its data and finds its packs. The only place (with config/) that reads
+ * process.env, so every other module receives paths explicitly.
+ */
+export interface RuntimePaths {
+  /** Root of mutable data: model artifacts, Python environment, caches. */
+  dataDir: string;
+  /** Repository root (for the bundled builder and probe packs). */
+  projectRoot: string;
+  /** Directory holding probe packs (`probes/<pack-id>/manifest.json`). */
+  probesDir: string;
+  /** Python interpreter used to create the builder environment. */
+  python: string;
+}
+
+export const DEFAULT_PACK_ID = 'smollm2-135m-safety';
+
+export function resolveRuntimePaths(env: NodeJS.ProcessEnv = process.env): RuntimePaths {
+  const projectRoot = path.resolve(__dirname, '..', '..');
+  return {
+    dataDir: path.resolve(env.PROBEWATCH_DATA_DIR ?? path.join(projectRoot, 'data')),
+    projectRoot,
+    probesDir: path.resolve(env.PROBEWATCH_PROBES_DIR ?? path.join(projectRoot, 'probes')),
+    python: env.PROBEWATCH_PYTHON ?? 'python3',
+  };
+}

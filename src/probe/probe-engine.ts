@@ -1,0 +1,96 @@
+import { promises as fs } from 'node:fs';
+
+import type { ProbeEvent } from '../ingest/event-contract';
+import { ChatTokenizer } from './chat-tokenizer';
+import type { ModelArtifacts } from './model-setup';
+import type { ConceptId } from './pack-manifest';
+import type { ProbePack } from './probe-pack.loader';
+import { BatchStats, ResidualBatcher } from './residual-batcher';
+import { ConceptResult, ConversationScorer, planWindows } from './scoring';
+
+export interface EngineOptions {
+  executionProvider: 'cpu' | 'cuda' | 'webgpu';
+  workers: number;
+  intraOpThreads: number;
+  tokenBudget: number;
+  maxWaitMs: number;
+  maxQueuedWindows: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  executionProvider: 'cpu',
+  workers: 1,
+  intraOpThreads: 0,
+  tokenBudget: 4096,
+  maxWaitMs: 10,
+  maxQueuedWindows: 1024,
+};
+
+export interface ScoredEvent {
+  id: string;
+  pack: { id: string; version: string };
+  truncated: boolean;
+  tokens: number;
+  tokens_scored: number;
+  concepts: Record<ConceptId, ConceptResult>;
+}
+
+/** Event in, calibrated concept scores and feature evidence out. */
+export class ProbeEngine {
+  private constructor(
+    readonly pack: ProbePack,
+    private readonly tokenizer: ChatTokenizer,
+    private readonly batcher: ResidualBatcher,
+  ) {}
+
+  static async create(pack: ProbePack, artifacts: ModelArtifacts, options: Partial<EngineOptions> = {}): Promise<ProbeEngine> {
+    const opts = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    const tokenizer = new ChatTokenizer({
+      tokenizerJson: JSON.parse(await fs.readFile(artifacts.tokenizerJsonPath, 'utf8')) as Record<string, unknown>,
+      config: JSON.parse(await fs.readFile(artifacts.tokenizerConfigPath, 'utf8')) as ChatTokenizer['files']['config'],
+    });
+    const batcher = await ResidualBatcher.start({
+      modelPath: artifacts.onnxPath,
+      outputName: artifacts.outputName,
+      dModel: pack.manifest.model.d_model,
+      padId: pack.manifest.tokenizer.pad_token_id,
+      executionProvider: opts.executionProvider,
+      workers: opts.workers,
+      intraOpThreads: opts.intraOpThreads,
+      tokenBudget: Math.max(opts.tokenBudget, pack.manifest.runtime.max_tokens),
+      maxWaitMs: opts.maxWaitMs,
+      maxQueuedWindows: opts.maxQueuedWindows,
+    });
+    return new ProbeEngine(pack, tokenizer, batcher);
+  }
+
+  get stats(): BatchStats {
+    return this.batcher.stats;
+  }
+
+  get queuedWindows(): number {
+    return this.batcher.queued;
+  }
+
+  async score(event: ProbeEvent): Promise<ScoredEvent> {
+    const { ids, roles } = this.tokenizer.encode(event.messages);
+    const rt = this.pack.manifest.runtime;
+    const { spans, truncated } = planWindows(ids.length, rt.max_tokens, rt.max_windows);
+    const hiddens = await Promise.all(spans.map(([s, e]) => this.batcher.run(ids.slice(s, e))));
+    const scorer = new ConversationScorer(this.pack);
+    spans.forEach(([s, e], i) => scorer.addWindow(hiddens[i], ids.slice(s, e), roles.slice(s, e), s));
+    const scored = spans.length ? spans[spans.length - 1][1] : 0;
+    return {
+      id: event.id,
+      pack: { id: this.pack.manifest.id, version: this.pack.manifest.version },
+      truncated,
+      tokens: ids.length,
+      tokens_scored: scored,
+      concepts: scorer.finish((id) => this.tokenizer.decodeToken(id)),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.batcher.close();
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * Dynamic batching of token windows onto a pool of ONNX Runtime worker threads.
+ *
+ * Windows queue up until the padded batch would exceed `tokenBudget` tokens or the oldest has
+ * waited `maxWaitMs`; each flush is sorted by length so padding stays small. One batch per
+ * worker is in flight at a time; the rest wait in the queue (bounded by `maxQueuedWindows`).
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import type { RunRequest, WorkerInit, WorkerReply } from './residual-worker';
+
+export interface BatcherOptions {
+  modelPath: string;
+  outputName: string;
+  dModel: number;
+  padId: number;
+  executionProvider: string;
+  workers: number;
+  intraOpThreads: number;
+  tokenBudget: number;
+  maxWaitMs: number;
+  maxQueuedWindows: number;
+}
+
+export class ExecutionProviderError extends Error {
+  readonly code = 'EXECUTION_PROVIDER';
+}
+
+export class QueueFullError extends Error {
+  readonly code = 'QUEUE_FULL';
+}
+
+interface Pending {
+  ids: readonly number[];
+  resolve: (hidden: Float32Array) => void;
+  reject: (e: Error) => void;
+  enqueuedAt: number;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+export interface BatchStats {
+  batches: number;
+  windows: number;
+  tokens: number;
+  paddedTokens: number;
+  inferenceMs: number;
+}
+
+export class ResidualBatcher {
+  private readonly queue: Pending[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly inflight = new Map<number, { items: Pending[]; length: number }>();
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly stats: BatchStats = { batches: 0, windows: 0, tokens: 0, paddedTokens: 0, inferenceMs: 0 };
+
+  private constructor(private readonly opts: BatcherOptions) {}
+
+  static async start(opts: BatcherOptions): Promise<ResidualBatcher> {
+    const b = new ResidualBatcher(opts);
+    const workerFile = path.join(__dirname, __filename.endsWith('.ts') ? 'residual-worker.ts' : 'residual-worker.js');
+    const init: WorkerInit = {
+      modelPath: opts.modelPath,
+      outputName: opts.outputName,
+      executionProvider: opts.executionProvider,
+      intraOpThreads: opts.intraOpThreads,
+    };
+    const ready = Array.from({ length: Math.max(1, opts.workers) }, () => b.spawn(workerFile, init));
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await b.close();
+      throw e;
+    }
+    return b;
+  }
+
+  private spawn(file: string, init: WorkerInit): Promise<void> {
+    // Under ts-jest the worker source is TypeScript; register ts-node's transpiler only then.
+    const execArgv = file.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : undefined;
+    const worker = new Worker(file, { workerData: init, execArgv });
+    const slot: Slot = { worker, busy: false };
+    return new Promise((resolve, reject) => {
+      worker.on('message', (msg: WorkerReply) => {
+        if (msg.type === 'ready') {
+          this.slots.push(slot);
+          resolve();
+          this.pump();
+        } else if (msg.type === 'init-error') {
+          reject(new ExecutionProviderError(`execution provider '${init.executionProvider}' could not start: ${msg.message}`));
+        } else {
+          this.onReply(slot, msg);
+        }
+      });
+      worker.on('error', (e) => {
+        reject(e);
+        this.failAll(e);
+      });
+    });
+  }
+
+  /** Residuals [length, dModel] for one window of token ids. */
+  run(ids: readonly number[]): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new Error('batcher is closed'));
+    if (this.queue.length >= this.opts.maxQueuedWindows) return Promise.reject(new QueueFullError('probe queue is full'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ids, resolve, reject, enqueuedAt: Date.now() });
+      this.pump();
+    });
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((s) => !s.busy);
+      if (!slot) return;
+      const oldestWait = Date.now() - this.queue[0].enqueuedAt;
+      const queuedTokens = this.queue.reduce((n, p) => n + p.ids.length, 0);
+      if (queuedTokens < this.opts.tokenBudget && oldestWait < this.opts.maxWaitMs) {
+        this.armTimer(this.opts.maxWaitMs - oldestWait);
+        return;
+      }
+      this.dispatch(slot, this.takeBatch());
+    }
+  }
+
+  private armTimer(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, Math.max(0, ms));
+  }
+
+  /** Longest-first greedy fill of the token budget (padded size = batch x longest). */
+  private takeBatch(): Pending[] {
+    const sorted = [...this.queue].sort((a, b) => b.ids.length - a.ids.length);
+    const taken: Pending[] = [];
+    let longest = 0;
+    for (const p of sorted) {
+      const l = Math.max(longest, p.ids.length);
+      if (taken.length > 0 && (taken.length + 1) * l > this.opts.tokenBudget) continue;
+      taken.push(p);
+      longest = l;
+    }
+    const set = new Set(taken);
+    for (let i = this.queue.length - 1; i >= 0; i--) if (set.has(this.queue[i])) this.queue.splice(i, 1);
+    return taken;
+  }
+
+  private dispatch(slot: Slot, items: Pending[]): void {
+    const length = Math.max(...items.map((p) => p.ids.length));
+    const ids = new BigInt64Array(items.length * length).fill(BigInt(this.opts.padId));
+    const mask = new BigInt64Array(items.length * length);
+    items.forEach((p, b) => {
+      for (let t = 0; t < p.ids.length; t++) {
+        ids[b * length + t] = BigInt(p.ids[t]);
+        mask[b * length + t] = 1n;
+      }
+    });
+    const seq = ++this.seq;
+    this.inflight.set(seq, { items, length });
+    slot.busy = true;
+    const req: RunRequest = { seq, ids, mask, batch: items.length, length };
+    slot.worker.postMessage(req, [ids.buffer as ArrayBuffer, mask.buffer as ArrayBuffer]);
+    this.stats.batches++;
+    this.stats.windows += items.length;
+    this.stats.tokens += items.reduce((n, p) => n + p.ids.length, 0);
+    this.stats.paddedTokens += items.length * length;
+  }
+
+  private onReply(slot: Slot, msg: WorkerReply): void {
+    slot.busy = false;
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    const job = this.inflight.get(msg.seq);
+    this.inflight.delete(msg.seq);
+    if (job) {
+      if (msg.type === 'error') {
+        for (const p of job.items) p.reject(new Error(`inference failed: ${msg.message}`));
+      } else {
+        this.stats.inferenceMs += msg.ms;
+        const d = this.opts.dModel;
+        job.items.forEach((p, b) => p.resolve(msg.hidden.slice(b * job.length * d, (b * job.length + p.ids.length) * d)));
+      }
+    }
+    this.pump();
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.queue.splice(0)) p.reject(e);
+    for (const job of this.inflight.values()) for (const p of job.items) p.reject(e);
+    this.inflight.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.failAll(new Error('batcher closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots.length = 0;
+  }
+}
