@@ -3,7 +3,7 @@
 const base = {
   preset: 'ts-jest',
   testEnvironment: '<rootDir>/test/support/onnx-environment.js',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
 };
 module.exports = {
   projects: [

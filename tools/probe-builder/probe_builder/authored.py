@@ -274,3 +274,14 @@ def _tool_injections(rng: random.Random) -> list[Conversation]:
 def authored(pairs: list[dict[str, str]], seed: int) -> list[Conversation]:
     rng = random.Random(seed)
     return _everyday(rng) + _benign_neighbours() + _lying(rng) + _factual(pairs, rng) + _poor_work() + _tool_injections(rng)
+
+
+def bench_events(seed: int = 7) -> list[dict]:
+    """Benchmark traffic: authored conversations only (no third-party data), as events."""
+    rng = random.Random(seed)
+    convs = _everyday(rng) + _benign_neighbours() + _lying(rng) + _poor_work() + _tool_injections(rng)
+    out = []
+    for i, c in enumerate(convs):
+        out.append({"id": f"bench-{i:04d}", "timestamp": f"2026-11-24T10:{i // 60:02d}:{i % 60:02d}Z", "tenant": "bench",
+                    "source": "bench", "model": "any", "messages": c.messages})
+    return out

@@ -44,6 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--features", type=_layers, required=True, help="comma-separated feature indices to keep")
     s.add_argument("--out", type=Path, required=True)
 
+    bb = sub.add_parser("bench-reference", help="score events with Python ONNX Runtime (reference for npm run bench:probe)")
+    bb.add_argument("--events", type=Path, required=True)
+    bb.add_argument("--pack", type=Path, required=True)
+    bb.add_argument("--model-dir", type=Path, required=True)
+    bb.add_argument("--batch-events", type=int, default=16)
+    bb.add_argument("--threads", type=int, default=0)
+    bb.add_argument("--out", type=Path, required=True)
+
+    be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
+    be.add_argument("--out", type=Path, required=True)
+
     a = ap.parse_args(argv)
     if a.cmd == "convert":
         from .convert import convert
@@ -58,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "reference":
         from .reference_cli import run_reference
         run_reference(a.model_dir, a.layer, a.input, a.out)
+    elif a.cmd == "bench-reference":
+        from .bench_reference import run
+        run(a.events, a.pack, a.model_dir, a.batch_events, a.out, a.threads)
+    elif a.cmd == "bench-events":
+        from .authored import bench_events
+        a.out.write_text("".join(json.dumps(e) + "\n" for e in bench_events()))
     elif a.cmd == "import-saelens":
         from .saelens import import_saelens
         print(json.dumps(import_saelens(a.sae_dir, a.features, a.out)))

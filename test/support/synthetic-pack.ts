@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { CONCEPT_IDS } from '../../src/probe/pack-manifest';
+
+export const SYN_D = 4;
+
+function f32(values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeFloatLE(v, i * 4));
+  return b;
+}
+
+/**
+ * A tiny, fully specified pack (d_model 4, two features) so scoring can be checked by hand.
+ * Feature 10 reads dimension 0, feature 20 reads dimension 1; every concept's SAE probe uses
+ * both; deception scores with the SAE probe, the others with the dense probe.
+ */
+export function writeSyntheticPack(dir: string, overrides: Record<string, unknown> = {}): string {
+  mkdirSync(path.join(dir, 'weights'), { recursive: true });
+  const arrays: Record<string, { shape: number[]; values: number[] }> = {
+    'sae-encoder': { shape: [2, SYN_D], values: [1, 0, 0, 0, 0, 1, 0, 0] },
+    'sae-bias': { shape: [2], values: [0, -0.5] },
+    'sae-threshold': { shape: [2], values: [0.25, 0.25] },
+    'b-dec': { shape: [SYN_D], values: [0, 0, 0, 0] },
+  };
+  for (const c of CONCEPT_IDS) arrays[`dense-${c}`] = { shape: [3, SYN_D], values: [0, 0, 0, 0, 1, 1, 1, 1, 0.5, 0, 0, 0] };
+  const weights: Record<string, unknown> = {};
+  for (const [name, a] of Object.entries(arrays)) {
+    const buf = f32(a.values);
+    writeFileSync(path.join(dir, 'weights', `${name}.f32`), buf);
+    weights[name] = { file: `weights/${name}.f32`, dtype: 'float32-le', shape: a.shape, sha256: createHash('sha256').update(buf).digest('hex') };
+  }
+  const concept = (roles: string[], detector: string) => ({
+    description: 'synthetic',
+    roles,
+    detector,
+    threshold: 0.6,
+    sae_probe: { features: [10, 20], mean: [0, 0, 0, 0], std: [1, 1, 1, 1], weights: [1, 2, 0, 0], bias: -1, threshold: 0.6, calibration: { method: 'platt', a: 1, c: 0 } },
+    dense_probe: { weights_file: '', bias: 0, threshold: 0.6, calibration: { method: 'platt', a: 2, c: -1 } },
+  });
+  const concepts: Record<string, ReturnType<typeof concept>> = {
+    deception: concept(['assistant'], 'sae'),
+    sycophancy: concept(['assistant'], 'dense'),
+    harmful_intent: concept(['user'], 'dense'),
+    prompt_injection: concept(['user', 'tool'], 'dense'),
+  };
+  for (const c of CONCEPT_IDS) concepts[c].dense_probe.weights_file = `dense-${c}`;
+  const manifest = {
+    schema_version: 1,
+    id: 'synthetic-pack',
+    version: '0.0.1',
+    model: { id: 'none', file_sha256: 'a'.repeat(64), layer: 1, d_model: SYN_D, source: { package: 'x', version: '0', file: 'x.gguf' } },
+    tokenizer: { sha256: 'b'.repeat(64), chat_template_sha256: 'c'.repeat(64), pad_token_id: 0 },
+    runtime: { max_tokens: 16, max_windows: 2, outlier_norm: 100 },
+    sae: { id: 'syn', architecture: 'batchtopk', input_scale: 2 },
+    features: [
+      { index: 10, row: 0, label: 'dimension zero' },
+      { index: 20, row: 1, label: 'dimension one' },
+    ],
+    concepts,
+    weights,
+    ...overrides,
+  };
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  return dir;
+}

@@ -1,0 +1,126 @@
+"""Reference scorer for `npm run bench:probe`: the same scoring in Python ONNX Runtime + numpy.
+
+Same tokenizer files, same ONNX graph, same batching by events, same pack arithmetic, so the Node
+runtime's throughput can be compared in the same run, and its scores checked against an
+implementation that shares none of its code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from .chat import ROLE_CODE, ChatTokenizer, windows
+
+
+def load_pack(pack_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    m = json.loads((pack_dir / "manifest.json").read_text())
+    arrays = {k: np.frombuffer((pack_dir / w["file"]).read_bytes(), dtype="<f4").reshape(w["shape"]) for k, w in m["weights"].items()}
+    return m, arrays
+
+
+def score_event(m: dict, w: dict[str, np.ndarray], hidden: list[np.ndarray], roles: list[np.ndarray]) -> dict[str, float]:
+    x = np.concatenate(hidden).astype(np.float64)
+    r = np.concatenate(roles)
+    scale, outlier = m["sae"]["input_scale"], m["runtime"]["outlier_norm"]
+    ok = np.linalg.norm(x, axis=1) <= outlier
+    pre = (x / scale - w["b-dec"]) @ w["sae-encoder"].T + w["sae-bias"]
+    f = np.where(pre > w["sae-threshold"], pre, 0)
+    row = {feat["index"]: feat["row"] for feat in m["features"]}
+    out = {}
+    for c, spec in m["concepts"].items():
+        sel = np.isin(r, [ROLE_CODE[q] for q in spec["roles"]]) & ok
+        sp = spec["sae_probe"]
+        cols = [row[i] for i in sp["features"]]
+        fs = f[sel][:, cols]
+        inp = np.concatenate([fs.max(0), fs.mean(0)]) if sel.any() else np.zeros(2 * len(cols))
+        z = ((inp - sp["mean"]) / np.asarray(sp["std"])) @ np.asarray(sp["weights"]) + sp["bias"]
+        sae = 1 / (1 + np.exp(-(sp["calibration"]["a"] * z + sp["calibration"]["c"])))
+        dp = spec["dense_probe"]
+        dw = w[dp["weights_file"]]
+        mean = (x[sel] / scale).mean(0) if sel.any() else np.zeros(x.shape[1])
+        dz = ((mean - dw[0]) / dw[1]) @ dw[2] + dp["bias"]
+        dense = 1 / (1 + np.exp(-(dp["calibration"]["a"] * dz + dp["calibration"]["c"])))
+        out[c] = float(sae if spec["detector"] == "sae" else dense)
+    return out
+
+
+def matmul_peak(n: int = 1024, reps: int = 20, threads: int = 0) -> float:
+    """GFLOP/s of ONNX Runtime's own MatMul on this machine (the yardstick for utilisation)."""
+    path = Path(f"/tmp/probewatch-matmul-{n}.onnx")
+    if not path.exists():
+        a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
+        b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
+        g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "mm", [a, b], [y])
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, str(path))
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    s.run(None, {"a": a, "b": b})
+    t = time.perf_counter()
+    for _ in range(reps):
+        s.run(None, {"a": a, "b": b})
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def run(events_path: Path, pack_dir: Path, model_dir: Path, batch_events: int, out_path: Path, threads: int = 0) -> dict:
+    m, w = load_pack(pack_dir)
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    ct = ChatTokenizer(str(model_dir / "tokenizer.json"), cfg["chat_template"], cfg["bos_token"], cfg["eos_token"])
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(model_dir / "residual.onnx"), so, providers=["CPUExecutionProvider"])
+    out_name = f"hidden_{m['model']['layer']}"
+    events = [json.loads(line) for line in events_path.read_text().splitlines() if line.strip()]
+    rt = m["runtime"]
+    pad = m["tokenizer"]["pad_token_id"]
+
+    def score_all() -> tuple[dict[str, dict[str, float]], int]:
+        scores, tokens = {}, 0
+        for i in range(0, len(events), batch_events):
+            group = events[i: i + batch_events]
+            encs = [ct.encode(e["messages"]) for e in group]
+            rows = []
+            for gi, e in enumerate(encs):
+                spans, _ = windows(len(e.ids), rt["max_tokens"], rt["max_windows"])
+                rows += [(gi, s, t) for s, t in spans]
+            T = max(t - s for _, s, t in rows)
+            ids = np.full((len(rows), T), pad, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for b, (gi, s, t) in enumerate(rows):
+                ids[b, : t - s] = encs[gi].ids[s:t]
+                mask[b, : t - s] = 1
+            hid = sess.run([out_name], {"input_ids": ids, "attention_mask": mask})[0]
+            per: dict[int, tuple[list, list]] = {}
+            for b, (gi, s, t) in enumerate(rows):
+                per.setdefault(gi, ([], []))
+                per[gi][0].append(hid[b, : t - s])
+                per[gi][1].append(encs[gi].roles[s:t])
+                tokens += t - s
+            for gi, e in enumerate(group):
+                scores[e["id"]] = score_event(m, w, *per[gi])
+        return scores, tokens
+
+    score_all()  # warm-up
+    t0 = time.perf_counter()
+    scores, tokens = score_all()
+    dt = time.perf_counter() - t0
+    res = {"events": len(events), "tokens": tokens, "seconds": dt, "tokens_per_s": tokens / dt, "events_per_s": len(events) / dt,
+           "batch_events": batch_events, "matmul_gflops": matmul_peak(threads=threads), "scores": scores,
+           "onnxruntime": ort.__version__}
+    out_path.write_text(json.dumps(res))
+    return res
