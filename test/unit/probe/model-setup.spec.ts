@@ -1,0 +1,35 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { RuntimePaths } from '../../../src/config/runtime-paths';
+import { artifactDir, findModelArtifacts } from '../../../src/probe/model-setup';
+import { loadProbePack } from '../../../src/probe/probe-pack.loader';
+import { writeSyntheticPack } from '../../support/synthetic-pack';
+
+describe('model artifacts are only used when they match the pack', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'setup-'));
+  const paths: RuntimePaths = { dataDir: path.join(tmp, 'data'), projectRoot: tmp, probesDir: tmp, python: 'python3' };
+
+  async function withInfo(info: Record<string, unknown>): Promise<unknown> {
+    const pack = await loadProbePack(writeSyntheticPack(mkdtempSync(path.join(tmp, 'pack-'))));
+    const dir = artifactDir(paths, pack.manifest);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['residual.onnx', 'tokenizer.json', 'tokenizer_config.json']) writeFileSync(path.join(dir, f), '{}');
+    writeFileSync(path.join(dir, 'residual.json'), JSON.stringify({ onnx: 'residual.onnx', model_file: 'x.gguf', layers: [1], ...info }));
+    return findModelArtifacts(paths, pack.manifest);
+  }
+
+  it('accepts artifacts whose model, tokenizer and layer match', async () => {
+    const a = await withInfo({ model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64) });
+    expect(a).toEqual(expect.objectContaining({ outputName: 'hidden_1' }));
+  });
+
+  it.each([
+    ['another model', { model_sha256: 'f'.repeat(64), tokenizer_sha256: 'b'.repeat(64) }],
+    ['another tokenizer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'f'.repeat(64) }],
+    ['another layer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), layers: [2] }],
+  ])('ignores artifacts built from %s', async (_name, info) => {
+    expect(await withInfo(info)).toBeNull();
+  });
+});
