@@ -1,0 +1,24 @@
+import { DynamicModule, Module } from '@nestjs/common';
+
+import { AlertsModule } from './alerts/alerts.module';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { IngestModule } from './ingest/ingest.module';
+import { LifecycleService } from './lifecycle.service';
+import { MetricsModule } from './ops/metrics.module';
+import { OpsModule } from './ops/ops.module';
+import { ProbeModule } from './probe/probe.module';
+import { RulesModule } from './rules/rules.module';
+import { StorageModule } from './storage/storage.module';
+
+/** The data path, in flow order: ingest -> probe -> rules -> alerts -> storage; then operations. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), MetricsModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule],
+      providers: [LifecycleService],
+    };
+  }
+}

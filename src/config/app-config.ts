@@ -1,0 +1,128 @@
+/**
+ * The service's configuration, parsed once at boot from the environment. Every bad variable is
+ * reported (name, value, what was expected), then the process exits: fail fast, fail once.
+ */
+import * as path from 'node:path';
+
+import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
+import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from './runtime-paths';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  paths: RuntimePaths;
+  pack: string;
+  provider: 'cpu' | 'cuda' | 'webgpu';
+  probeWorkers: number;
+  probeThreads: number;
+  rulesDir: string;
+  store: { kind: 'embedded' | 'server'; location: string; username?: string; password?: string; database: string };
+  contentPolicy: ContentPolicy;
+  retentionDays: number;
+  limits: { maxBodyBytes: number; maxBatchEvents: number; maxMessages: number; maxContentChars: number };
+  queueCapacity: number;
+  pipelineConcurrency: number;
+  writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
+  webhook: { url: string; retries: number; baseDelayMs: number; timeoutMs: number } | null;
+  apiToken: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string }> = [
+  { name: 'PORT', default: '8080', meaning: 'HTTP port' },
+  { name: 'HOST', default: '0.0.0.0', meaning: 'HTTP bind address' },
+  { name: 'PROBEWATCH_DATA_DIR', default: './data', meaning: 'model artifacts, Python env, embedded ClickHouse' },
+  { name: 'PROBEWATCH_PACK', default: DEFAULT_PACK_ID, meaning: 'probe pack id (under probes/) or directory' },
+  { name: 'PROBEWATCH_PROVIDER', default: 'cpu', meaning: 'ONNX Runtime execution provider: cpu, cuda, webgpu' },
+  { name: 'PROBEWATCH_PROBE_WORKERS', default: '1', meaning: 'inference worker threads' },
+  { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
+  { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
+  { name: 'CLICKHOUSE_URL', default: '(unset: embedded chDB)', meaning: 'ClickHouse server URL, e.g. http://127.0.0.1:8123' },
+  { name: 'CLICKHOUSE_USER / CLICKHOUSE_PASSWORD', default: 'default / (empty)', meaning: 'server credentials' },
+  { name: 'CLICKHOUSE_DATABASE', default: 'probewatch', meaning: 'database name' },
+  { name: 'PROBEWATCH_CONTENT_POLICY', default: 'redacted', meaning: 'prompt storage: full, redacted (PII/secrets masked) or hash' },
+  { name: 'PROBEWATCH_RETENTION_DAYS', default: '90', meaning: 'TTL of stored events, scores, alerts and dead letters' },
+  { name: 'PROBEWATCH_MAX_BODY_BYTES', default: '1048576', meaning: 'largest accepted request body' },
+  { name: 'PROBEWATCH_MAX_BATCH', default: '100', meaning: 'events per POST /v1/events' },
+  { name: 'PROBEWATCH_MAX_MESSAGES', default: '256', meaning: 'messages per event' },
+  { name: 'PROBEWATCH_MAX_CONTENT_CHARS', default: '100000', meaning: 'characters per message' },
+  { name: 'PROBEWATCH_QUEUE_CAPACITY', default: '1000', meaning: 'events waiting for the probe before 429' },
+  { name: 'PROBEWATCH_PIPELINE_CONCURRENCY', default: '32', meaning: 'events scored concurrently (feeds the batcher)' },
+  { name: 'PROBEWATCH_WRITER_MAX_ROWS / PROBEWATCH_WRITER_FLUSH_MS', default: '10000 / 1000', meaning: 'ClickHouse batch size and interval' },
+  { name: 'PROBEWATCH_WEBHOOK_URL', default: '(unset)', meaning: 'generic webhook for alerts (JSON POST, retried)' },
+  { name: 'PROBEWATCH_WEBHOOK_RETRIES', default: '5', meaning: 'delivery attempts after the first' },
+  { name: 'PROBEWATCH_API_TOKEN', default: '(unset)', meaning: 'when set, /v1 requires `Authorization: Bearer <token>`' },
+];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const problems: string[] = [];
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer in ${min}..${max}`);
+      return def;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, def: T, allowed: readonly T[]): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(', ')}`);
+      return def;
+    }
+    return raw as T;
+  };
+  const url = (name: string): string | null => {
+    const raw = env[name];
+    if (!raw) return null;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      return raw;
+    } catch {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL`);
+      return null;
+    }
+  };
+  const paths = resolveRuntimePaths(env);
+  const chUrl = url('CLICKHOUSE_URL');
+  const database = env.CLICKHOUSE_DATABASE ?? 'probewatch';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) problems.push(`CLICKHOUSE_DATABASE=${JSON.stringify(database)}: expected a plain identifier`);
+  const webhookUrl = url('PROBEWATCH_WEBHOOK_URL');
+  const cfg: AppConfig = {
+    port: int('PORT', 8080, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    paths,
+    pack: env.PROBEWATCH_PACK ?? DEFAULT_PACK_ID,
+    provider: oneOf('PROBEWATCH_PROVIDER', 'cpu', ['cpu', 'cuda', 'webgpu'] as const),
+    probeWorkers: int('PROBEWATCH_PROBE_WORKERS', 1, 1, 64),
+    probeThreads: int('PROBEWATCH_PROBE_THREADS', 0, 0, 256),
+    rulesDir: path.resolve(env.PROBEWATCH_RULES_DIR ?? path.join(paths.projectRoot, 'rules')),
+    store: chUrl
+      ? { kind: 'server', location: chUrl, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database }
+      : { kind: 'embedded', location: path.join(paths.dataDir, 'clickhouse'), database },
+    contentPolicy: oneOf('PROBEWATCH_CONTENT_POLICY', 'redacted', CONTENT_POLICIES),
+    retentionDays: int('PROBEWATCH_RETENTION_DAYS', 90, 1, 36500),
+    limits: {
+      maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
+      maxBatchEvents: int('PROBEWATCH_MAX_BATCH', 100, 1, 10_000),
+      maxMessages: int('PROBEWATCH_MAX_MESSAGES', 256, 1, 10_000),
+      maxContentChars: int('PROBEWATCH_MAX_CONTENT_CHARS', 100_000, 1, 10_000_000),
+    },
+    queueCapacity: int('PROBEWATCH_QUEUE_CAPACITY', 1000, 1, 1_000_000),
+    pipelineConcurrency: int('PROBEWATCH_PIPELINE_CONCURRENCY', 32, 1, 4096),
+    writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: 30_000 },
+    webhook: webhookUrl ? { url: webhookUrl, retries: int('PROBEWATCH_WEBHOOK_RETRIES', 5, 0, 50), baseDelayMs: 200, timeoutMs: 5000 } : null,
+    apiToken: env.PROBEWATCH_API_TOKEN || null,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}

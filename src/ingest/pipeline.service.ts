@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+
+import type { Alert } from '../alerts/alert';
+import { AlertsService } from '../alerts/alerts.service';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { Metrics } from '../ops/metrics';
+import { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
+import { evaluateEventRules } from '../rules/rule-evaluator';
+import { RuleSetService } from '../rules/rule-set.service';
+import { AlertsRepository } from '../storage/alerts.repository';
+import { DeadLetterRepository } from '../storage/dead-letter.repository';
+import { EventsRepository } from '../storage/events.repository';
+import type { ProbeEvent } from './event-contract';
+import { Pipeline } from './pipeline';
+
+/** Wires the pipeline's stages to the other modules, in flow order. */
+@Injectable()
+export class PipelineService {
+  private readonly log = new Logger('pipeline');
+  readonly pipeline: Pipeline;
+
+  constructor(
+    @Inject(APP_CONFIG) cfg: AppConfig,
+    private readonly engine: ProbeEngine,
+    private readonly rules: RuleSetService,
+    private readonly alerts: AlertsService,
+    private readonly events: EventsRepository,
+    private readonly alertsRepo: AlertsRepository,
+    private readonly deadLetters: DeadLetterRepository,
+    metrics: Metrics,
+  ) {
+    this.pipeline = new Pipeline(
+      {
+        score: (e) => this.engine.score(e),
+        evaluate: (e, s) => evaluateEventRules(this.rules.rules, e, s),
+        store: (e, s, a, at) => this.store(e, s, a, at),
+        notify: (a: Alert[]) => this.alerts.deliver(a),
+        deadLetter: (e, reason) => this.deadLetters.record([{ channel: 'http', reason, errors: [], payload: JSON.stringify(e), eventId: e.id, tenant: e.tenant }]),
+        log: (level, msg) => this.log[level](msg),
+      },
+      metrics,
+      cfg.queueCapacity,
+      cfg.pipelineConcurrency,
+    );
+  }
+
+  private async store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void> {
+    await Promise.all([this.events.store(event, scored, receivedAt), this.alertsRepo.store(alerts, event.timestamp)]);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * ingest -> probe -> rules -> alerts -> storage for accepted events. Nest-free: the service
+ * wrapper supplies the stages. The queue is bounded; `submit` refuses a whole request it cannot
+ * hold (the API answers 429), so nothing is dropped silently and memory stays bounded.
+ */
+import type { Alert } from '../alerts/alert';
+import type { Metrics } from '../ops/metrics';
+import type { ScoredEvent } from '../probe/probe-engine';
+import type { RuleOutcome } from '../rules/rule-evaluator';
+import type { ProbeEvent } from './event-contract';
+
+export interface PipelineStages {
+  score(event: ProbeEvent): Promise<ScoredEvent>;
+  evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome;
+  store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void>;
+  notify(alerts: Alert[], event: ProbeEvent): Promise<void>;
+  deadLetter(event: ProbeEvent, reason: string): Promise<void>;
+  log(level: 'log' | 'warn' | 'error', msg: string): void;
+}
+
+interface Item {
+  event: ProbeEvent;
+  receivedAt: Date;
+}
+
+export class QueueFull extends Error {
+  readonly code = 'QUEUE_FULL';
+  constructor(readonly retryAfterSeconds: number) {
+    super('ingest queue is full');
+  }
+}
+
+export class Pipeline {
+  private readonly queue: Item[] = [];
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+  private stopped = false;
+
+  constructor(private readonly stages: PipelineStages, private readonly metrics: Metrics, private readonly capacity: number, private readonly concurrency: number) {}
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** All or nothing: either every event is queued or QueueFull is thrown. */
+  submit(events: ProbeEvent[], receivedAt: Date = new Date()): void {
+    if (this.stopped) throw new QueueFull(5);
+    if (this.queue.length + events.length > this.capacity) {
+      // Rough time to drain what is ahead, at least one second.
+      throw new QueueFull(Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.concurrency * 4))));
+    }
+    for (const event of events) this.queue.push({ event, receivedAt });
+    this.metrics.queueDepth.set(this.queue.length);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const item = this.queue.shift() as Item;
+      this.running++;
+      this.metrics.inflight.set(this.running);
+      void this.process(item).finally(() => {
+        this.running--;
+        this.metrics.inflight.set(this.running);
+        this.metrics.queueDepth.set(this.queue.length);
+        if (this.running === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+        this.pump();
+      });
+    }
+  }
+
+  private async process({ event, receivedAt }: Item): Promise<void> {
+    const t0 = performance.now();
+    let scored: ScoredEvent;
+    try {
+      scored = await this.stages.score(event);
+    } catch (e) {
+      this.metrics.failed.inc();
+      this.stages.log('error', `event ${event.id}: probe failed: ${(e as Error).message}`);
+      await this.stages.deadLetter(event, `probe failed: ${(e as Error).message}`).catch(() => undefined);
+      return;
+    }
+    this.metrics.probeSeconds.observe((performance.now() - t0) / 1000);
+    const outcome = this.stages.evaluate(event, scored);
+    for (const err of outcome.errors) {
+      this.metrics.ruleErrors.inc({ rule: err.rule });
+      this.stages.log('warn', `rule '${err.rule}' failed on event ${event.id}: ${err.message}`);
+    }
+    // Storage errors are retried inside the writer; this resolves once everything is durable.
+    await this.stages.store(event, scored, outcome.alerts, receivedAt);
+    this.metrics.scored.inc();
+    this.metrics.e2eSeconds.observe((Date.now() - receivedAt.getTime()) / 1000);
+    for (const a of outcome.alerts) {
+      this.metrics.alerts.inc({ rule: a.rule, severity: a.severity });
+      this.stages.log('warn', `ALERT ${a.severity} "${a.rule}" tenant=${a.tenant} event=${a.event_id} value=${a.value.toFixed(3)} fingerprint=${a.fingerprint}`);
+    }
+    if (outcome.alerts.length) await this.stages.notify(outcome.alerts, event).catch((e: Error) => this.stages.log('error', `notify failed: ${e.message}`));
+  }
+
+  /** Resolves when the queue is empty and nothing is in flight. */
+  drain(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.drain();
+  }
+}

@@ -1,0 +1,49 @@
+import 'reflect-metadata';
+
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+
+import { AppModule } from './app.module';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+
+/** Body-parser failures as JSON errors: 413 for oversize, 400 for malformed JSON. */
+function bodyErrors(err: { type?: string; status?: number; message?: string }, _req: Request, res: Response, next: NextFunction): void {
+  if (err?.type === 'entity.too.large') {
+    res.status(413).json({ error: 'payload_too_large', message: err.message });
+  } else if (err?.type === 'entity.parse.failed') {
+    res.status(400).json({ error: 'invalid_json', message: err.message });
+  } else next(err);
+}
+
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: false });
+  app.useBodyParser('json', { limit: config.limits.maxBodyBytes });
+  app.use(bodyErrors);
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function bootstrap(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`probewatch: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const app = await createApp(config);
+  await app.listen(config.port, config.host);
+  new Logger('probewatch').log(`listening on http://${config.host}:${config.port} (data in ${config.paths.dataDir})`);
+}
+
+if (require.main === module) {
+  bootstrap().catch((e: Error) => {
+    process.stderr.write(`probewatch: failed to start: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,21 @@
+/** Prometheus metrics (prom-client), one registry per process. */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly received = new Counter({ name: 'probewatch_events_received_total', help: 'Events received, by channel', labelNames: ['channel'], registers: [this.registry] });
+  readonly rejected = new Counter({ name: 'probewatch_events_rejected_total', help: 'Events rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly scored = new Counter({ name: 'probewatch_events_scored_total', help: 'Events scored and stored', registers: [this.registry] });
+  readonly failed = new Counter({ name: 'probewatch_events_failed_total', help: 'Events that failed in the pipeline (dead-lettered)', registers: [this.registry] });
+  readonly alerts = new Counter({ name: 'probewatch_alerts_total', help: 'Alerts raised', labelNames: ['rule', 'severity'], registers: [this.registry] });
+  readonly ruleErrors = new Counter({ name: 'probewatch_rule_errors_total', help: 'Rule evaluation errors', labelNames: ['rule'], registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'probewatch_queue_depth', help: 'Events waiting for the probe', registers: [this.registry] });
+  readonly inflight = new Gauge({ name: 'probewatch_events_in_flight', help: 'Events being scored or stored', registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'probewatch_probe_batch_windows', help: 'Windows per inference batch', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
+  readonly probeSeconds = new Histogram({ name: 'probewatch_probe_seconds', help: 'Probe time per event (tokenize, infer, score)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
+  readonly e2eSeconds = new Histogram({ name: 'probewatch_ingest_to_stored_seconds', help: 'From ingest to durably stored', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
+  readonly writerPending = new Gauge({ name: 'probewatch_writer_pending_rows', help: 'Rows buffered for ClickHouse', registers: [this.registry] });
+  readonly writerFailures = new Gauge({ name: 'probewatch_writer_failures', help: 'Failed ClickHouse inserts since start', registers: [this.registry] });
+  readonly rulesLoaded = new Gauge({ name: 'probewatch_rules_loaded', help: 'Rules in the active rule set', registers: [this.registry] });
+  readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
+}

@@ -1,0 +1,58 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Response } from 'express';
+
+import { PipelineService } from '../ingest/pipeline.service';
+import { ProbeEngine } from '../probe/probe-engine';
+import { RuleSetService } from '../rules/rule-set.service';
+import { BatchWriter } from '../storage/batch-writer';
+import { CLICKHOUSE } from '../storage/storage.module';
+import { Metrics } from './metrics';
+import { OPENAPI } from './openapi';
+
+@Controller()
+export class OpsController {
+  constructor(
+    @Inject(CLICKHOUSE) private readonly client: ClickHouseClient,
+    private readonly engine: ProbeEngine,
+    private readonly rules: RuleSetService,
+    private readonly writer: BatchWriter,
+    private readonly pipeline: PipelineService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  @Get('healthz')
+  healthz(): unknown {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  async readyz(@Res({ passthrough: true }) res: Response): Promise<unknown> {
+    const storage = await this.client.ping().then((p) => p.success, () => false);
+    const checks = {
+      model: { ok: true, pack: `${this.engine.pack.manifest.id}@${this.engine.pack.manifest.version}` },
+      storage: { ok: storage && this.writer.healthy, last_error: this.writer.stats.lastError },
+      rules: { ok: this.rules.rules.length > 0, rules: this.rules.rules.length, set: this.rules.state.hash.slice(0, 12) },
+    };
+    const ok = Object.values(checks).every((c) => c.ok);
+    res.status(ok ? 200 : 503);
+    return { status: ok ? 'ready' : 'not_ready', checks };
+  }
+
+  @Get('metrics')
+  async metricsText(@Res() res: Response): Promise<void> {
+    const s = this.engine.stats;
+    this.metrics.queueDepth.set(this.pipeline.pipeline.depth);
+    this.metrics.writerPending.set(this.writer.pendingRows);
+    this.metrics.writerFailures.set(this.writer.stats.failures);
+    res.setHeader('content-type', this.metrics.registry.contentType);
+    res.send(await this.metrics.registry.metrics() + `# HELP probewatch_probe_batches_total Inference batches run\n# TYPE probewatch_probe_batches_total counter\nprobewatch_probe_batches_total ${s.batches}\n`
+      + `# HELP probewatch_probe_tokens_total Tokens run through the model\n# TYPE probewatch_probe_tokens_total counter\nprobewatch_probe_tokens_total ${s.tokens}\n`);
+  }
+
+  @Get('docs')
+  @Header('content-type', 'application/json')
+  docs(): unknown {
+    return OPENAPI;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Batched inserts per table: buffer rows, flush when a table reaches `maxRows` or every
+ * `flushMs`; on failure back off and retry (rows stay buffered, in order); drain on shutdown.
+ * `write()` resolves once its rows are durably inserted, which is what lets callers acknowledge
+ * (and, with Kafka, commit offsets) only after storage.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface WriterOptions {
+  maxRows: number;
+  flushMs: number;
+  maxBackoffMs: number;
+}
+
+type Row = Record<string, unknown>;
+
+interface Pending {
+  rows: Row[];
+  done: () => void;
+}
+
+export interface WriterStats {
+  inserts: number;
+  rows: number;
+  failures: number;
+  lastError: string | null;
+}
+
+export class BatchWriter {
+  private readonly buffers = new Map<string, Pending[]>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private backoffMs = 0;
+  private closed = false;
+  readonly stats: WriterStats = { inserts: 0, rows: 0, failures: 0, lastError: null };
+
+  constructor(private readonly client: ClickHouseClient, private readonly opts: WriterOptions, private readonly log: (msg: string) => void = () => {}) {}
+
+  write(table: string, rows: Row[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('writer is closed'));
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.buffers.get(table) ?? [];
+      list.push({ rows, done: resolve });
+      this.buffers.set(table, list);
+      if (this.buffered(table) >= this.opts.maxRows) void this.flush();
+      else this.arm(this.opts.flushMs);
+    });
+  }
+
+  /** Rows waiting in memory, across tables (for /metrics and backpressure). */
+  get pendingRows(): number {
+    let n = 0;
+    for (const t of this.buffers.keys()) n += this.buffered(t);
+    return n;
+  }
+
+  get healthy(): boolean {
+    return this.backoffMs === 0;
+  }
+
+  private buffered(table: string): number {
+    return (this.buffers.get(table) ?? []).reduce((n, p) => n + p.rows.length, 0);
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, ms);
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.pendingRows ? this.flush() : undefined));
+    this.flushing = this.flushAll().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushAll(): Promise<void> {
+    for (const table of [...this.buffers.keys()]) {
+      const batch = this.buffers.get(table) ?? [];
+      if (batch.length === 0) continue;
+      this.buffers.set(table, []);
+      try {
+        const rows = batch.flatMap((p) => p.rows);
+        await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
+        this.stats.inserts++;
+        this.stats.rows += rows.length;
+        this.backoffMs = 0;
+        for (const p of batch) p.done();
+      } catch (e) {
+        // Keep the rows (in front of anything newer) and retry with exponential backoff.
+        this.buffers.set(table, [...batch, ...(this.buffers.get(table) ?? [])]);
+        this.stats.failures++;
+        this.stats.lastError = (e as Error).message;
+        this.backoffMs = Math.min(this.opts.maxBackoffMs, Math.max(100, this.backoffMs * 2));
+        this.log(`insert into ${table} failed (${(e as Error).message}); retrying in ${this.backoffMs} ms`);
+        this.arm(this.backoffMs);
+        return;
+      }
+    }
+  }
+
+  /** Flush everything still buffered; retries until it succeeds or `deadlineMs` passes. */
+  async close(deadlineMs = 30_000): Promise<void> {
+    this.closed = true;
+    const end = Date.now() + deadlineMs;
+    while (this.pendingRows > 0 && Date.now() < end) {
+      await this.flush();
+      if (this.pendingRows > 0) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs || 100, end - Date.now())));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pendingRows > 0) throw new Error(`writer closed with ${this.pendingRows} rows not stored`);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Scored events, concept scores and feature evidence. Every read takes the tenant explicitly
+ * or says it reads across tenants (admin scope), so no query forgets it by accident.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+import type { ProbeEvent } from '../ingest/event-contract';
+import type { ScoredEvent } from '../probe/probe-engine';
+import type { BatchWriter } from './batch-writer';
+import { applyPolicy, ContentPolicy, policyToken, sha256 } from './content-policy';
+
+export type TenantScope = { tenant: string } | { allTenants: true };
+
+export interface EventQuery {
+  scope: TenantScope;
+  from?: string;
+  to?: string;
+  concept?: string;
+  minScore?: number;
+  limit: number;
+}
+
+export function chTime(iso: string): string {
+  // ClickHouse DateTime64(3) text form, UTC.
+  return new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export class EventsRepository {
+  constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policy: ContentPolicy) {}
+
+  /** Resolves when every row of the event is durably stored. Idempotent by (tenant, event id). */
+  async store(event: ProbeEvent, scored: ScoredEvent, receivedAt: Date): Promise<void> {
+    const ts = chTime(event.timestamp);
+    const version = receivedAt.getTime();
+    const redactedResult = this.policy === 'full' ? scored : redactEvidence(scored, this.policy);
+    const eventRow = {
+      tenant: event.tenant,
+      event_id: event.id,
+      ts,
+      received_at: chTime(receivedAt.toISOString()),
+      source: event.source,
+      model: event.model,
+      content_policy: this.policy,
+      messages: JSON.stringify(applyPolicy(event.messages, this.policy)),
+      content_sha256: sha256(JSON.stringify(event.messages)),
+      metadata: JSON.stringify(event.metadata ?? {}),
+      pack_id: scored.pack.id,
+      pack_version: scored.pack.version,
+      tokens: scored.tokens,
+      truncated: scored.truncated ? 1 : 0,
+      result: JSON.stringify(redactedResult),
+      version,
+    };
+    const scoreRows = Object.entries(scored.concepts).map(([concept, r]) => ({
+      tenant: event.tenant, concept, ts, event_id: event.id, score: r.score, sae_score: r.scores.sae, dense_score: r.scores.dense,
+      threshold: r.threshold, flagged: r.flagged ? 1 : 0, detector: r.detector, source: event.source, model: event.model, pack_version: scored.pack.version,
+    }));
+    const featureRows = Object.entries(redactedResult.concepts).flatMap(([concept, r]) => r.features.map((f) => ({
+      tenant: event.tenant, feature: f.feature, ts, event_id: event.id, concept, activation: f.activation, mean_activation: f.mean_activation,
+      top_token: f.top_tokens[0]?.token ?? '', top_token_index: f.top_tokens[0]?.index ?? 0,
+    })));
+    await Promise.all([
+      this.writer.write('events', [eventRow]),
+      this.writer.write('concept_scores', scoreRows),
+      this.writer.write('feature_activations', featureRows),
+    ]);
+  }
+
+  async get(scope: TenantScope, id: string): Promise<Record<string, unknown> | null> {
+    const where = 'tenant' in scope ? 'tenant = {tenant:String} AND event_id = {id:String}' : 'event_id = {id:String}';
+    const res = await this.client.query({
+      query: `SELECT tenant, event_id, ts, received_at, source, model, content_policy, messages, metadata, pack_id, pack_version, tokens, truncated, result
+              FROM events FINAL WHERE ${where} LIMIT 1`,
+      query_params: { id, ...('tenant' in scope ? { tenant: scope.tenant } : {}) },
+      format: 'JSONEachRow',
+    });
+    const rows = await res.json<Record<string, string | number>>();
+    if (!rows.length) return null;
+    const r = rows[0];
+    const result = JSON.parse(String(r.result)) as ScoredEvent;
+    return {
+      id: r.event_id, tenant: r.tenant, timestamp: r.ts, received_at: r.received_at, source: r.source, model: r.model,
+      content_policy: r.content_policy, messages: JSON.parse(String(r.messages)), metadata: JSON.parse(String(r.metadata)),
+      pack: { id: r.pack_id, version: r.pack_version }, tokens: Number(r.tokens), truncated: Number(r.truncated) === 1, concepts: result.concepts,
+    };
+  }
+
+  async list(q: EventQuery): Promise<Array<Record<string, unknown>>> {
+    const cond: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit };
+    if ('tenant' in q.scope) {
+      cond.push('tenant = {tenant:String}');
+      params.tenant = q.scope.tenant;
+    }
+    if (q.from) {
+      cond.push('ts >= parseDateTime64BestEffort({from:String}, 3)');
+      params.from = q.from;
+    }
+    if (q.to) {
+      cond.push('ts < parseDateTime64BestEffort({to:String}, 3)');
+      params.to = q.to;
+    }
+    const scoreCond: string[] = [];
+    if (q.concept) {
+      scoreCond.push('concept = {concept:String}');
+      params.concept = q.concept;
+    }
+    if (q.minScore !== undefined) {
+      scoreCond.push('score >= {minScore:Float64}');
+      params.minScore = q.minScore;
+    }
+    const where = cond.length ? `WHERE ${cond.join(' AND ')}` : '';
+    const scoreWhere = [...cond, ...scoreCond];
+    const query = `
+      SELECT tenant, event_id, ts, source, model,
+             groupArray((concept, score, flagged)) AS concepts
+      FROM concept_scores FINAL
+      ${scoreWhere.length ? `WHERE ${scoreWhere.join(' AND ')}` : where}
+      GROUP BY tenant, event_id, ts, source, model
+      ORDER BY ts DESC, event_id
+      LIMIT {limit:UInt32}`;
+    const res = await this.client.query({ query, query_params: params, format: 'JSONEachRow' });
+    const rows = await res.json<{ tenant: string; event_id: string; ts: string; source: string; model: string; concepts: Array<[string, number, number]> }>();
+    return rows.map((r) => ({
+      id: r.event_id, tenant: r.tenant, timestamp: r.ts, source: r.source, model: r.model,
+      scores: Object.fromEntries(r.concepts.map(([c, s, f]) => [c, { score: Math.round(s * 1e4) / 1e4, flagged: Number(f) === 1 }])),
+    }));
+  }
+
+  async count(table: 'events' | 'concept_scores' | 'alerts' | 'dead_letters'): Promise<number> {
+    const final = table === 'dead_letters' ? '' : 'FINAL';
+    const res = await this.client.query({ query: `SELECT count() AS n FROM ${table} ${final}`, format: 'JSONEachRow' });
+    return Number((await res.json<{ n: string }>())[0].n);
+  }
+}
+
+function redactEvidence(scored: ScoredEvent, policy: ContentPolicy): ScoredEvent {
+  const concepts = Object.fromEntries(Object.entries(scored.concepts).map(([c, r]) => [c, {
+    ...r,
+    features: r.features.map((f) => ({ ...f, top_tokens: f.top_tokens.map((t) => ({ ...t, token: policyToken(t.token, policy) })) })),
+  }])) as ScoredEvent['concepts'];
+  return { ...scored, concepts };
+}

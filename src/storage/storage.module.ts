@@ -1,0 +1,42 @@
+import { Inject, Logger, Module } from '@nestjs/common';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { AlertsRepository } from './alerts.repository';
+import { BatchWriter } from './batch-writer';
+import { openClickHouse } from './clickhouse-client';
+import { DeadLetterRepository } from './dead-letter.repository';
+import { EventsRepository } from './events.repository';
+import { applyRetention, migrate } from './migrator';
+
+export const CLICKHOUSE = Symbol('CLICKHOUSE');
+
+const log = new Logger('storage');
+
+async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
+  const client = await openClickHouse(cfg.store);
+  const applied = await migrate(client);
+  if (applied.length) log.log(`applied migrations ${applied.join(', ')}`);
+  await applyRetention(client, cfg.retentionDays);
+  log.log(`${cfg.store.kind === 'embedded' ? 'embedded ClickHouse (chDB)' : 'ClickHouse server'} at ${cfg.store.location}, database ${cfg.store.database}`);
+  return client;
+}
+
+@Module({
+  providers: [
+    { provide: CLICKHOUSE, inject: [APP_CONFIG], useFactory: connect },
+    {
+      provide: BatchWriter,
+      inject: [CLICKHOUSE, APP_CONFIG],
+      useFactory: (c: ClickHouseClient, cfg: AppConfig) => new BatchWriter(c, cfg.writer, (m) => log.warn(m)),
+    },
+    { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, cfg.contentPolicy) },
+    { provide: AlertsRepository, inject: [CLICKHOUSE, BatchWriter], useFactory: (c: ClickHouseClient, w: BatchWriter) => new AlertsRepository(c, w) },
+    { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, cfg.contentPolicy) },
+  ],
+  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, DeadLetterRepository],
+})
+export class StorageModule {
+  constructor(@Inject(CLICKHOUSE) readonly client: ClickHouseClient) {}
+}

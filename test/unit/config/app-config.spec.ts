@@ -1,0 +1,28 @@
+import { ConfigError, loadConfig } from '../../../src/config/app-config';
+
+describe('configuration', () => {
+  it('defaults to the embedded store, redacted content and port 8080', () => {
+    const c = loadConfig({ PROBEWATCH_DATA_DIR: '/tmp/pw' });
+    expect(c.port).toBe(8080);
+    expect(c.store).toEqual({ kind: 'embedded', location: '/tmp/pw/clickhouse', database: 'probewatch' });
+    expect(c.contentPolicy).toBe('redacted');
+    expect(c.webhook).toBeNull();
+  });
+
+  it('switches to a ClickHouse server with CLICKHOUSE_URL', () => {
+    const c = loadConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123', CLICKHOUSE_USER: 'u', CLICKHOUSE_PASSWORD: 'p' });
+    expect(c.store).toMatchObject({ kind: 'server', location: 'http://127.0.0.1:8123', username: 'u', password: 'p' });
+  });
+
+  it('lists every bad variable at once', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', PROBEWATCH_CONTENT_POLICY: 'everything', CLICKHOUSE_URL: 'ftp://x', PROBEWATCH_QUEUE_CAPACITY: '0', CLICKHOUSE_DATABASE: 'a-b' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const p = (err as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'PROBEWATCH_CONTENT_POLICY', 'CLICKHOUSE_URL', 'PROBEWATCH_QUEUE_CAPACITY', 'CLICKHOUSE_DATABASE']) expect(p).toContain(name);
+  });
+});

@@ -1,0 +1,71 @@
+import { Alert } from '../../../src/alerts/alert';
+import { ProbeEvent } from '../../../src/ingest/event-contract';
+import { Pipeline, PipelineStages, QueueFull } from '../../../src/ingest/pipeline';
+import { Metrics } from '../../../src/ops/metrics';
+import { ScoredEvent } from '../../../src/probe/probe-engine';
+
+const ev = (id: string): ProbeEvent => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content: id }] });
+
+function stages(overrides: Partial<PipelineStages> = {}): PipelineStages & { stored: string[]; dead: string[] } {
+  const stored: string[] = [];
+  const dead: string[] = [];
+  return {
+    stored,
+    dead,
+    score: async (e) => ({ id: e.id } as unknown as ScoredEvent),
+    evaluate: (e) => ({ alerts: e.id.startsWith('bad') ? [{ alert_id: e.id, rule: 'R', severity: 'high', value: 1, tenant: 't', event_id: e.id, fingerprint: 'f' } as Alert] : [], errors: [] }),
+    store: async (e) => {
+      await new Promise((r) => setTimeout(r, 5));
+      stored.push(e.id);
+    },
+    notify: async () => undefined,
+    deadLetter: async (e) => {
+      dead.push(e.id);
+    },
+    log: () => undefined,
+    ...overrides,
+  };
+}
+
+describe('pipeline (fake stages beside the real ones used end to end)', () => {
+  it('scores and stores every accepted event, then drains', async () => {
+    const s = stages();
+    const p = new Pipeline(s, new Metrics(), 100, 4);
+    p.submit(['a', 'b', 'bad-1', 'c'].map(ev));
+    await p.drain();
+    expect(s.stored.sort()).toEqual(['a', 'b', 'bad-1', 'c']);
+  });
+
+  it('refuses a whole request that would overflow the queue, with a retry delay', () => {
+    const s = stages({ score: () => new Promise(() => undefined) });
+    const p = new Pipeline(s, new Metrics(), 3, 1);
+    p.submit([ev('1'), ev('2')]);
+    let err: unknown;
+    try {
+      p.submit([ev('3'), ev('4'), ev('5')]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(QueueFull);
+    expect((err as QueueFull).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(p.depth + p.inFlight).toBe(2);
+  });
+
+  it('dead-letters an event whose scoring fails and keeps going', async () => {
+    const s = stages({ score: async (e) => { if (e.id === 'x') throw new Error('boom'); return { id: e.id } as unknown as ScoredEvent; } });
+    const p = new Pipeline(s, new Metrics(), 10, 2);
+    p.submit([ev('x'), ev('y')]);
+    await p.drain();
+    expect(s.dead).toEqual(['x']);
+    expect(s.stored).toEqual(['y']);
+  });
+
+  it('stop() waits for in-flight work and then refuses new events', async () => {
+    const s = stages();
+    const p = new Pipeline(s, new Metrics(), 10, 1);
+    p.submit([ev('1'), ev('2')]);
+    await p.stop();
+    expect(s.stored).toEqual(['1', '2']);
+    expect(() => p.submit([ev('3')])).toThrow(QueueFull);
+  });
+});
