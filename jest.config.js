@@ -1,5 +1,5 @@
 'use strict';
-/** Two projects: fast unit tests, and integration tests that use the real model. */
+/** Unit tests (fast), integration tests (real model, real chDB) and end-to-end tests (the whole service). */
 const base = {
   preset: 'ts-jest',
   testEnvironment: '<rootDir>/test/support/onnx-environment.js',
@@ -9,5 +9,6 @@ module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
   ],
 };

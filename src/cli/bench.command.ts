@@ -13,6 +13,7 @@ import { validateEvent, ProbeEvent } from '../ingest/event-contract';
 import { ensurePythonEnv, setupModel } from '../probe/model-setup';
 import { ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, ProbePack } from '../probe/probe-pack.loader';
+import { benchPipeline } from './bench-pipeline';
 import { resolvePackDir } from './main';
 import { stderrReporter } from './progress-reporter';
 
@@ -50,8 +51,14 @@ async function measure(engine: ProbeEngine, events: ProbeEvent[], batch: number)
 }
 
 export async function runBench(paths: RuntimePaths, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' } } });
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe)`);
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' }, rounds: { type: 'string' } } });
+  if (positionals[0] === 'pipeline') {
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'pipeline.json');
+    await benchPipeline(paths, out, Number(values.rounds ?? 2));
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

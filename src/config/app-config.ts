@@ -43,6 +43,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
   { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
   { name: 'CLICKHOUSE_URL', default: '(unset: embedded chDB)', meaning: 'ClickHouse server URL, e.g. http://127.0.0.1:8123' },
+  { name: 'PROBEWATCH_CLICKHOUSE_DIR', default: '$PROBEWATCH_DATA_DIR/clickhouse', meaning: 'embedded store directory (one process at a time)' },
   { name: 'CLICKHOUSE_USER / CLICKHOUSE_PASSWORD', default: 'default / (empty)', meaning: 'server credentials' },
   { name: 'CLICKHOUSE_DATABASE', default: 'probewatch', meaning: 'database name' },
   { name: 'PROBEWATCH_CONTENT_POLICY', default: 'redacted', meaning: 'prompt storage: full, redacted (PII/secrets masked) or hash' },
@@ -108,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rulesDir: path.resolve(env.PROBEWATCH_RULES_DIR ?? path.join(paths.projectRoot, 'rules')),
     store: chUrl
       ? { kind: 'server', location: chUrl, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database }
-      : { kind: 'embedded', location: path.join(paths.dataDir, 'clickhouse'), database },
+      : { kind: 'embedded', location: path.resolve(env.PROBEWATCH_CLICKHOUSE_DIR ?? path.join(paths.dataDir, 'clickhouse')), database },
     contentPolicy: oneOf('PROBEWATCH_CONTENT_POLICY', 'redacted', CONTENT_POLICIES),
     retentionDays: int('PROBEWATCH_RETENTION_DAYS', 90, 1, 36500),
     limits: {

@@ -93,7 +93,9 @@ export class Pipeline {
     // Storage errors are retried inside the writer; this resolves once everything is durable.
     await this.stages.store(event, scored, outcome.alerts, receivedAt);
     this.metrics.scored.inc();
-    this.metrics.e2eSeconds.observe((Date.now() - receivedAt.getTime()) / 1000);
+    const e2e = (Date.now() - receivedAt.getTime()) / 1000;
+    this.metrics.e2eSeconds.observe(e2e);
+    this.metrics.e2eQuantiles.observe(e2e);
     for (const a of outcome.alerts) {
       this.metrics.alerts.inc({ rule: a.rule, severity: a.severity });
       this.stages.log('warn', `ALERT ${a.severity} "${a.rule}" tenant=${a.tenant} event=${a.event_id} value=${a.value.toFixed(3)} fingerprint=${a.fingerprint}`);

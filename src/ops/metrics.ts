@@ -1,5 +1,5 @@
 /** Prometheus metrics (prom-client), one registry per process. */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -14,6 +14,7 @@ export class Metrics {
   readonly batchSize = new Histogram({ name: 'probewatch_probe_batch_windows', help: 'Windows per inference batch', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly probeSeconds = new Histogram({ name: 'probewatch_probe_seconds', help: 'Probe time per event (tokenize, infer, score)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
   readonly e2eSeconds = new Histogram({ name: 'probewatch_ingest_to_stored_seconds', help: 'From ingest to durably stored', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
+  readonly e2eQuantiles = new Summary({ name: 'probewatch_ingest_to_stored_quantiles_seconds', help: 'From ingest to durably stored (sliding 10-minute window)', percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers: [this.registry] });
   readonly writerPending = new Gauge({ name: 'probewatch_writer_pending_rows', help: 'Rows buffered for ClickHouse', registers: [this.registry] });
   readonly writerFailures = new Gauge({ name: 'probewatch_writer_failures', help: 'Failed ClickHouse inserts since start', registers: [this.registry] });
   readonly rulesLoaded = new Gauge({ name: 'probewatch_rules_loaded', help: 'Rules in the active rule set', registers: [this.registry] });
