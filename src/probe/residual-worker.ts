@@ -32,11 +32,9 @@ async function startWorker(): Promise<void> {
   if (!port) return;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(init.modelPath, {
-      executionProviders: [init.executionProvider],
-      intraOpNumThreads: init.intraOpThreads || undefined,
-      graphOptimizationLevel: 'all',
-    });
+    const options: ort.InferenceSession.SessionOptions = { executionProviders: [init.executionProvider], graphOptimizationLevel: 'all' };
+    if (init.intraOpThreads > 0) options.intraOpNumThreads = init.intraOpThreads; // 0: ONNX Runtime's default
+    session = await ort.InferenceSession.create(init.modelPath, options);
   } catch (e) {
     port.postMessage({ type: 'init-error', message: (e as Error).message } satisfies WorkerReply);
     return;

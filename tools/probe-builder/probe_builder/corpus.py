@@ -15,10 +15,36 @@ from .datasets import CONCEPTS, Conversation, general_text, load_registry_data
 SPLITS = ("train", "val", "test")
 
 
-def split_of(group: str, seed: int) -> str:
-    """Deterministic group -> split (60/20/20 by hash), stable across runs and machines."""
-    h = int(hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()[:8], 16) % 100
-    return "train" if h < 60 else "val" if h < 80 else "test"
+def _h(seed: int, name: str) -> int:
+    return int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()[:8], 16)
+
+
+def family_of(group: str) -> str:
+    """A group's family: its name without the last '-' segment (e.g. hh-rlhf-3 -> hh-rlhf)."""
+    return group.rsplit("-", 1)[0] if "-" in group else group
+
+
+def assign_splits(groups: list[str], seed: int) -> dict[str, str]:
+    """Deterministic group -> split, stratified by family: within a family of n >= 3 groups
+    (ordered by hash) about 20% go to test and 20% to validation, at least one each, so every
+    family is represented in every split; smaller families are split by hash (60/20/20)."""
+    fams: dict[str, list[str]] = {}
+    for g in sorted(set(groups)):
+        fams.setdefault(family_of(g), []).append(g)
+    out: dict[str, str] = {}
+    for members in fams.values():
+        members.sort(key=lambda g: _h(seed, g))
+        n = len(members)
+        if n < 3:
+            for g in members:
+                h = _h(seed, g) % 100
+                out[g] = "train" if h < 60 else "val" if h < 80 else "test"
+            continue
+        n_test = max(1, round(0.2 * n))
+        n_val = max(1, round(0.2 * n))
+        for i, g in enumerate(members):
+            out[g] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    return out
 
 
 def labeled_set(cache: Path, seed: int) -> tuple[list[Conversation], list[dict], dict]:
@@ -29,10 +55,16 @@ def labeled_set(cache: Path, seed: int) -> tuple[list[Conversation], list[dict],
         if c.id in seen:
             raise ValueError(f"duplicate conversation id {c.id}")
         seen.add(c.id)
-        c.meta["split"] = split_of(c.group, seed)
+    apply_splits(convs, seed)
     summary = composition(convs)
     provenance = [p.__dict__ for p in prov] + [{"package": "probewatch:authored", "version": "this repository", "license": "Apache-2.0", "sha256": ""}]
     return convs, provenance, summary
+
+
+def apply_splits(convs: list[Conversation], seed: int) -> None:
+    splits = assign_splits([c.group for c in convs], seed)
+    for c in convs:
+        c.meta["split"] = splits[c.group]
 
 
 def composition(convs: list[Conversation]) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .chat import ChatTokenizer, Encoded
 from .convert import convert
-from .corpus import labeled_set, sae_corpus_texts, save_jsonl
+from .corpus import apply_splits, composition, labeled_set, sae_corpus_texts, save_jsonl
 from .harvest import Harvest, harvest, session
 
 SWEEP_LAYERS = [3, 6, 9, 12, 15, 18]
@@ -47,7 +47,10 @@ def stage_convert(w: Work, layers: list[int]) -> dict:
 def stage_labeled(w: Work):
     out = w.root / "labeled.pkl"
     if out.exists():
-        return pickle.loads(out.read_bytes())
+        # Splits are recomputed (cheap, deterministic) so a change of split policy needs no re-harvest.
+        convs, enc, prov, _ = pickle.loads(out.read_bytes())
+        apply_splits(convs, w.seed)
+        return convs, enc, prov, composition(convs)
     convs, prov, summary = labeled_set(w.cache, w.seed)
     ct = w.chat_tokenizer()
     enc = [ct.encode(c.messages) for c in convs]
