@@ -210,7 +210,7 @@ def feature_cards(w: Work, h, layer: int, p: SaeParams, outlier: float, feats: l
             t = ct.tok.id_to_token(int(h.token[idx[r]]))
             tok = ct.tok.decode([int(h.token[idx[r]])])
             tokens[tok] = tokens.get(tok, 0) + float(col[r])
-        top_tokens = sorted(tokens, key=lambda k: -tokens[k])[:6]
+        top_tokens = sorted(tokens, key=lambda k: -tokens[k])[:10]
         examples, seen = [], set()
         for r in top:
             ci = int(h.conv[idx[r]])
@@ -388,7 +388,12 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
 
 
 def _label(card: dict) -> str:
-    toks = [t.strip() for t in card["top_tokens"] if t.strip()][:4]
+    toks: list[str] = []
+    for t in card["top_tokens"]:
+        t = t.strip()
+        if t and t.lower() not in {x.lower() for x in toks}:
+            toks.append(t)
+    toks = toks[:4]
     concepts = sorted(card.get("concepts", {}), key=lambda c: -card["concepts"][c])
     head = f"{'/'.join(concepts)} evidence" if concepts else "feature"
     return f"{head}: fires on {', '.join(repr(t) for t in toks)}" if toks else head
