@@ -139,7 +139,7 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
 
   it('rejects bad input on every path, with reasons, and dead-letters invalid events', async () => {
     if (skip) return skipNote(skip);
-    const app = await boot({ PROBEWATCH_API_TOKEN: 's3cret' });
+    const app = await boot({ PROBEWATCH_API_TOKEN: 's3cret', PROBEWATCH_QUEUE_CAPACITY: '1' });
     try {
       const http = app.getHttpServer();
       const auth = { Authorization: 'Bearer s3cret' };
@@ -149,6 +149,11 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       expect(bad.body.accepted).toBe(1);
       expect(bad.body.results[1]).toMatchObject({ index: 1, id: 'bad-1', status: 'rejected' });
       expect(bad.body.results[1].errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['timestamp', 'source', 'model', 'messages[0].role', 'messages[0].content']));
+      // Queue capacity 1: a request whose valid events cannot all be queued is refused whole.
+      await until(async () => (await request(http).get('/metrics')).text.includes('probewatch_queue_depth 0'));
+      const full = await request(http).post('/v1/events').set(auth).send([{ ...benign, id: 'q1' }, { ...benign, id: 'q2' }]).expect(429);
+      expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(full.body.error).toBe('queue_full');
       const json = await request(http).post('/v1/events').set(auth).set('content-type', 'application/json').send('{"id": ').expect(400);
       expect(json.body.error).toBe('invalid_json');
       await request(http).post('/v1/events').set(auth).send(Array.from({ length: 6 }, (_, i) => ({ ...benign, id: `b${i}` }))).expect(400);
