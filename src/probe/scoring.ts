@@ -30,6 +30,8 @@ export interface ConceptResult {
   flagged: boolean;
   detector: 'sae' | 'dense';
   scores: { sae: number; dense: number };
+  /** False when the conversation has no token of the concept's roles (e.g. no assistant reply). */
+  in_scope: boolean;
   tokens_in_scope: number;
   features: FeatureEvidence[];
 }
@@ -124,12 +126,17 @@ export class ConversationScorer {
   private finishConcept(c: ConceptId, decode: (id: number) => string): ConceptResult {
     const spec = this.pack.manifest.concepts[c];
     const a = this.acc.get(c) as ConceptAcc;
+    if (a.count === 0) {
+      // Nothing of the concept's roles to judge (e.g. deception without an assistant reply):
+      // report no risk rather than the probe's extrapolation from an input it never saw.
+      return { score: 0, threshold: spec.threshold, flagged: false, detector: spec.detector, scores: { sae: 0, dense: 0 }, in_scope: false, tokens_in_scope: 0, features: [] };
+    }
     const sp = spec.sae_probe;
     const k = sp.features.length;
     const rows = sp.features.map((f) => this.pack.rowOf.get(f) as number);
     const x: number[] = [];
     for (const r of rows) x.push(a.featMax[r]);
-    for (const r of rows) x.push(a.count ? a.featSum[r] / a.count : 0);
+    for (const r of rows) x.push(a.featSum[r] / a.count);
     let logit = sp.bias;
     const contrib: number[] = new Array<number>(k).fill(0);
     for (let i = 0; i < 2 * k; i++) {
@@ -143,7 +150,7 @@ export class ConversationScorer {
     const dw = this.pack.dense[c];
     let dlogit = dp.bias;
     for (let j = 0; j < this.d; j++) {
-      const mean = a.count ? a.denseSum[j] / a.count : 0;
+      const mean = a.denseSum[j] / a.count;
       dlogit += ((mean - dw.mean[j]) / dw.std[j]) * dw.weights[j];
     }
     const denseScore = sigmoid(dp.calibration.a * dlogit + dp.calibration.c);
@@ -158,7 +165,7 @@ export class ConversationScorer {
         feature: f,
         label: this.pack.manifest.features[r].label,
         activation: round(a.featMax[r]),
-        mean_activation: round(a.count ? a.featSum[r] / a.count : 0),
+        mean_activation: round(a.featSum[r] / a.count),
         top_tokens: a.top[r].map((t) => ({ index: t.index, token: decode(t.id), activation: round(t.activation) })),
       }));
     return {
@@ -167,6 +174,7 @@ export class ConversationScorer {
       flagged: score >= spec.threshold,
       detector: spec.detector,
       scores: { sae: round(saeScore), dense: round(denseScore) },
+      in_scope: true,
       tokens_in_scope: a.count,
       features,
     };

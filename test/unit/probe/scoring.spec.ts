@@ -55,13 +55,12 @@ describe('conversation scoring (hand-computed on the synthetic pack)', () => {
     expect(two.finish(String)).toEqual(one.finish(String));
   });
 
-  it('gives an empty scope all-zero inputs', () => {
+  it('reports no risk, explicitly out of scope, when nothing of the concept\'s roles is present', () => {
     const s = new ConversationScorer(pack);
     s.addWindow(hidden.subarray(0, 12), ids.slice(0, 3), roles.slice(0, 3), 0);
     const r = s.finish(String);
-    expect(r.deception.tokens_in_scope).toBe(0);
-    expect(r.deception.scores.sae).toBeCloseTo(sigmoid(-1), 4);
-    expect(r.deception.features).toEqual([]);
+    expect(r.deception).toMatchObject({ score: 0, flagged: false, in_scope: false, tokens_in_scope: 0, features: [] });
+    expect(r.harmful_intent.in_scope).toBe(true);
   });
 });
 

@@ -36,6 +36,9 @@ def score_event(m: dict, w: dict[str, np.ndarray], hidden: list[np.ndarray], rol
     out = {}
     for c, spec in m["concepts"].items():
         sel = np.isin(r, [ROLE_CODE[q] for q in spec["roles"]]) & ok
+        if not sel.any():
+            out[c] = 0.0  # nothing of the concept's roles to judge
+            continue
         sp = spec["sae_probe"]
         cols = [row[i] for i in sp["features"]]
         fs = f[sel][:, cols]

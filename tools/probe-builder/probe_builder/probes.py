@@ -9,7 +9,9 @@ Pure numerics on arrays; the aggregation here is the contract the Node scorer re
   * dense probe: the mean over scope tokens of the scaled residual x / scale;
   * both: standardized with stored mean/std, then logit = w.x + b, score = sigmoid(a*logit + c)
     with (a, c) fit on validation data (Platt scaling).
-An empty scope gives an all-zero input vector.
+In training, an empty scope gives an all-zero input vector (every labeled conversation of a
+concept has tokens in its scope). At run time an event with an empty scope is reported out of
+scope (`in_scope: false`, score 0): there is nothing of the concept's roles to judge.
 """
 
 from __future__ import annotations
