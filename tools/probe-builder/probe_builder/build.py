@@ -244,7 +244,7 @@ def delta_lm_loss(w: Work, layer: int, p: SaeParams, outlier: float, texts: list
     if not tail.exists():
         model = load_gguf(next(w.models.glob("*.gguf")))
         export(model, [model.config.n_layers], tail, None, start_layer=layer, logits=True)
-    head = ort.InferenceSession(str(w.models / "sweep.onnx"), providers=["CPUExecutionProvider"])
+    head = ort.InferenceSession(str(w.sweep_onnx), providers=["CPUExecutionProvider"])
     tail_s = ort.InferenceSession(str(tail), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(w.seed + 1)
     seqs = []
@@ -292,23 +292,46 @@ CONCEPT_DEFINITIONS = {
 }
 
 
-def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_id: str, pack_version: str) -> Path:
+def imported_sae(sae_dir: Path, labeled_acts: np.ndarray, seed: int) -> tuple[SaeParams, dict]:
+    """An SAELens SAE in place of training: quality measured on held-out labeled activations."""
+    from .saelens import load_saelens
+
+    p, info = load_saelens(sae_dir)
+    norms = np.linalg.norm(labeled_acts.astype(np.float32), axis=1)
+    outlier = float(np.median(norms) * OUTLIER_FACTOR)
+    acts = labeled_acts[norms <= outlier]
+    held = acts[np.random.default_rng(seed).permutation(len(acts))[: min(50_000, len(acts))]]
+    return p, {"quality": {**evaluate(p, held), "train_seconds": 0.0}, "corpus": {"imported_from": str(sae_dir), **info},
+               "train_tokens": 0, "outlier_norm": outlier, "history": []}
+
+
+def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_id: str, pack_version: str,
+          sae_dir: Path | None = None) -> Path:
     from .gguf_model import sha256_file
     from .pack import write_pack
+    from .saelens import load_saelens
     from .sources import MODEL_WHEEL
 
     w = Work(work_dir, seed)
-    conv_info = stage_convert(w, SWEEP_LAYERS)
+    fixed_layer = load_saelens(sae_dir)[1]["layer"] if sae_dir else None
+    if fixed_layer is not None:
+        w.layers = sorted(set(SWEEP_LAYERS) | {fixed_layer})
+    conv_info = stage_convert(w, w.layers)
     convs, enc, provenance, composition = stage_labeled(w)
     h = stage_harvest_labeled(w, enc)
     sweep = stage_sweep(w, convs, h)
-    layer = sweep["chosen_layer"]
-    log(f"chosen layer {layer}")
-    p, sae_info = stage_sae(w, layer, h.acts[layer], sae_cfg)
+    layer = fixed_layer if fixed_layer is not None else sweep["chosen_layer"]
+    log(f"layer {layer} ({'fixed by the imported SAE' if fixed_layer is not None else 'chosen by the sweep'})")
+    if fixed_layer is not None:
+        if conv_info["config"]["d_model"] != load_saelens(sae_dir)[1]["d_in"]:
+            raise ValueError(f"imported SAE d_in does not match the model's d_model {conv_info['config']['d_model']}")
+        p, sae_info = imported_sae(sae_dir, h.acts[layer], seed)
+    else:
+        p, sae_info = stage_sae(w, layer, h.acts[layer], sae_cfg)
     outlier = sae_info["outlier_norm"]
     log(f"SAE quality {sae_info['quality']}")
     ct = w.chat_tokenizer()
-    dl_path = w.root / f"delta_loss_L{layer}.json"
+    dl_path = w.root / f"delta_loss_L{layer}{'_imported' if sae_dir else ''}.json"
     if not dl_path.exists():
         from .corpus import sae_corpus_texts
         texts, _ = sae_corpus_texts(w.cache, seed)
@@ -368,10 +391,11 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         "runtime": {"max_tokens": 512, "max_windows": 8, "outlier_norm": round(outlier, 3),
                     "truncation": "the conversation is cut into consecutive windows of max_tokens tokens scored independently; "
                                   "tokens beyond max_windows windows are dropped and the result is marked truncated"},
-        "sae": {"id": f"{pack_id}-sae-L{layer}-{sae_cfg.d_sae}", "architecture": "batchtopk",
+        "sae": {"id": f"{pack_id}-sae-L{layer}-{p.d_sae}", "architecture": sae_info["corpus"].get("architecture", "batchtopk"),
+                "source": str(sae_dir) if sae_dir else "trained by probe-builder",
                 "why": "BatchTopK fixes sparsity directly (no L1 shrinkage) and infers with one global threshold, so each "
                        "selected feature is computed from its own encoder row",
-                "d_sae": sae_cfg.d_sae, "k": sae_cfg.k, "theta": round(float(np.mean(p.thresholds())), 6), "input_scale": round(p.scale, 6),
+                "d_sae": p.d_sae, "k": sae_cfg.k if not sae_dir else None, "theta": round(float(np.mean(p.thresholds())), 6), "input_scale": round(p.scale, 6),
                 "encoder": "f = pre * (pre > threshold[feature]), pre = (x / input_scale - b_dec) @ W_enc[:, feature] + b_enc[feature]",
                 "training": {"steps": sae_cfg.steps, "batch": sae_cfg.batch, "lr": sae_cfg.lr, "seed": sae_cfg.seed,
                              "train_tokens": sae_info["train_tokens"], "seconds": sae_info["quality"]["train_seconds"]},

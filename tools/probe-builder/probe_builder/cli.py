@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--k", type=int, default=32)
     b.add_argument("--steps", type=int, default=1500)
     b.add_argument("--batch", type=int, default=4096)
+    b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
 
     r = sub.add_parser("reference", help="independent numpy forward pass: token ids + residuals for parity tests")
     r.add_argument("--model-dir", type=Path, required=True)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from .build import build
         from .sae import TrainConfig
         out = build(a.work, a.out, a.seed, TrainConfig(d_sae=a.d_sae, k=a.k, steps=a.steps, batch=a.batch, seed=a.seed),
-                    a.pack_id, a.pack_version)
+                    a.pack_id, a.pack_version, a.sae_dir)
         print(out)
     elif a.cmd == "reference":
         from .reference_cli import run_reference

@@ -23,6 +23,8 @@ class Work:
         self.seed = seed
         self.cache = root / "cache"
         self.models = root / "model"
+        self.sweep_onnx = self.models / "sweep.onnx"
+        self.layers = SWEEP_LAYERS
         root.mkdir(parents=True, exist_ok=True)
 
     def chat_tokenizer(self) -> ChatTokenizer:
@@ -41,7 +43,10 @@ def load_harvest(path: Path) -> Harvest:
 
 
 def stage_convert(w: Work, layers: list[int]) -> dict:
-    return convert(w.models, w.cache, layers, name="sweep.onnx")
+    name = "sweep.onnx" if layers == SWEEP_LAYERS else f"sweep-{'-'.join(map(str, layers))}.onnx"
+    info = convert(w.models, w.cache, layers, name=name)
+    w.sweep_onnx = w.models / name
+    return info
 
 
 def stage_labeled(w: Work):
@@ -61,11 +66,12 @@ def stage_labeled(w: Work):
 
 
 def stage_harvest_labeled(w: Work, enc: list[Encoded]) -> Harvest:
-    out = w.root / "harvest_labeled.npz"
+    suffix = "" if w.layers == SWEEP_LAYERS else "_" + "-".join(map(str, w.layers))
+    out = w.root / f"harvest_labeled{suffix}.npz"
     if out.exists():
         return load_harvest(out)
-    sess = session(str(w.models / "sweep.onnx"))
-    h = harvest(sess, enc, SWEEP_LAYERS, MAX_TOKENS, label="labeled set")
+    sess = session(str(w.sweep_onnx))
+    h = harvest(sess, enc, w.layers, MAX_TOKENS, label="labeled set")
     _save_harvest(out, h)
     return h
 
@@ -78,7 +84,7 @@ def stage_harvest_corpus(w: Work, layer: int) -> tuple[Harvest, dict]:
     texts, comp = sae_corpus_texts(w.cache, w.seed)
     ct = w.chat_tokenizer()
     enc = [ct.encode_text(t) for t in texts]
-    sess = session(str(w.models / "sweep.onnx"))
+    sess = session(str(w.sweep_onnx))
     h = harvest(sess, enc, [layer], MAX_TOKENS, label=f"SAE corpus L{layer}")
     comp["tokens"] = int(len(h.conv))
     _save_harvest(out, h)

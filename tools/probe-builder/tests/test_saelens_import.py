@@ -61,3 +61,15 @@ def test_topk_and_bad_inputs_are_refused_clearly(tmp_path):
     assert hook_to_layer("blocks.0.hook_resid_pre") == 0
     with pytest.raises(SaeImportError):
         hook_to_layer("blocks.3.hook_mlp_out")
+
+
+def test_build_can_use_an_imported_sae_in_place_of_training(tmp_path):
+    from probe_builder.build import imported_sae
+
+    _write(tmp_path / "sae", "jumprelu", False, d_in=12, d_sae=20)
+    acts = np.random.default_rng(3).standard_normal((400, 12)).astype(np.float16)
+    p, info = imported_sae(tmp_path / "sae", acts, seed=1)
+    assert p.d_sae == 20 and p.thresholds().shape == (20,)
+    q = info["quality"]
+    assert set(q) >= {"fraction_variance_explained", "mean_l0", "dead_fraction", "tokens"}
+    assert info["corpus"]["architecture"] == "jumprelu" and info["corpus"]["layer"] == 6
