@@ -15,7 +15,9 @@ commands:
   setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
-  bench   probe [--out FILE]                 measure probe throughput (writes bench/results/probe.json)
+  bench   probe|pipeline|kafka [--out FILE]  benchmarks (write bench/results/<name>.json)
+  infra   kafka|clickhouse start|stop|status|reset
+                                             a local Kafka broker / ClickHouse server for development and tests
 
 exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
 
@@ -89,6 +91,10 @@ export async function main(argv: string[]): Promise<number> {
         const { runBench } = await import('./bench.command');
         return await runBench(paths, rest);
       }
+      case 'infra': {
+        const { runInfra } = await import('../infra/infra.command');
+        return await runInfra(paths, rest);
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -103,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`probewatch: ${e.message}\n\n${USAGE}\n`);
       return 2;
     }
-    if (e instanceof PackError || (e as { code?: string }).code === 'SETUP_FAILED' || (e as { code?: string }).code === 'EXECUTION_PROVIDER') {
+    if (e instanceof PackError || (e as { code?: string }).code === 'SETUP_FAILED' || (e as { code?: string }).code === 'EXECUTION_PROVIDER' || (e as { code?: string }).code === 'PREREQUISITE_MISSING') {
       process.stderr.write(`probewatch: ${(e as Error).message}\n`);
       return 2;
     }
