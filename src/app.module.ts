@@ -4,6 +4,7 @@ import { AlertsModule } from './alerts/alerts.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { IngestModule } from './ingest/ingest.module';
+import { KafkaModule } from './kafka/kafka.module';
 import { LifecycleService } from './lifecycle.service';
 import { MetricsModule } from './ops/metrics.module';
 import { OpsModule } from './ops/ops.module';
@@ -11,13 +12,13 @@ import { ProbeModule } from './probe/probe.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
 
-/** The data path, in flow order: ingest -> probe -> rules -> alerts -> storage; then operations. */
+/** The data path, in flow order: ingest (Kafka, HTTP) -> probe -> rules -> alerts -> storage; then operations. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), MetricsModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), MetricsModule, KafkaModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule],
       providers: [LifecycleService],
     };
   }

@@ -1,13 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ClickHouseClient } from '@clickhouse/client';
 
+import { KafkaIngestService } from './kafka/kafka.module';
 import { PipelineService } from './ingest/pipeline.service';
 import { ProbeEngine } from './probe/probe-engine';
 import { BatchWriter } from './storage/batch-writer';
 import { CLICKHOUSE } from './storage/storage.module';
 
 /**
- * Graceful shutdown in data-path order: stop taking events and drain the queue (every accepted
+ * Graceful shutdown in data-path order: stop consuming Kafka (the chunk in progress commits), stop taking events and drain the queue (every accepted
  * event is scored and stored), flush the writer, then release the model and the store.
  */
 @Injectable()
@@ -15,6 +16,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
   private readonly log = new Logger('lifecycle');
 
   constructor(
+    private readonly kafka: KafkaIngestService,
     private readonly pipeline: PipelineService,
     private readonly writer: BatchWriter,
     private readonly engine: ProbeEngine,
@@ -24,6 +26,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     const t0 = Date.now();
     this.log.log(`shutting down (${signal ?? 'close'}): draining ${this.pipeline.pipeline.depth + this.pipeline.pipeline.inFlight} events`);
+    await this.kafka.stop();
     await this.pipeline.pipeline.stop();
     await this.writer.close();
     await this.engine.close();

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 
+import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
 import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from './runtime-paths';
 
@@ -25,6 +26,7 @@ export interface AppConfig {
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
   webhook: { url: string; retries: number; baseDelayMs: number; timeoutMs: number } | null;
   apiToken: string | null;
+  kafka: KafkaSettings | null;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +60,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_WEBHOOK_URL', default: '(unset)', meaning: 'generic webhook for alerts (JSON POST, retried)' },
   { name: 'PROBEWATCH_WEBHOOK_RETRIES', default: '5', meaning: 'delivery attempts after the first' },
   { name: 'PROBEWATCH_API_TOKEN', default: '(unset)', meaning: 'when set, /v1 requires `Authorization: Bearer <token>`' },
+  { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
+  ...KAFKA_CONFIG_DOC,
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -120,9 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     queueCapacity: int('PROBEWATCH_QUEUE_CAPACITY', 1000, 1, 1_000_000),
     pipelineConcurrency: int('PROBEWATCH_PIPELINE_CONCURRENCY', 32, 1, 4096),
-    writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: 30_000 },
+    writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: int('PROBEWATCH_WRITER_MAX_BACKOFF_MS', 30_000, 100, 600_000) },
     webhook: webhookUrl ? { url: webhookUrl, retries: int('PROBEWATCH_WEBHOOK_RETRIES', 5, 0, 50), baseDelayMs: 200, timeoutMs: 5000 } : null,
     apiToken: env.PROBEWATCH_API_TOKEN || null,
+    kafka: parseKafkaSettings(env, problems),
   };
   if (problems.length) throw new ConfigError(problems);
   return cfg;

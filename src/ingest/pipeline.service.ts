@@ -19,6 +19,8 @@ import { Pipeline } from './pipeline';
 export class PipelineService {
   private readonly log = new Logger('pipeline');
   readonly pipeline: Pipeline;
+  /** Set by the Kafka module when it runs: where HTTP-ingested events' alerts are published. */
+  alertSink: ((alerts: Alert[]) => Promise<void>) | null = null;
 
   constructor(
     @Inject(APP_CONFIG) cfg: AppConfig,
@@ -38,6 +40,7 @@ export class PipelineService {
         notify: (a: Alert[]) => this.alerts.deliver(a),
         deadLetter: (e, reason) => this.deadLetters.record([{ channel: 'http', reason, errors: [], payload: JSON.stringify(e), eventId: e.id, tenant: e.tenant }]),
         log: (level, msg) => this.log[level](msg),
+        publish: (a) => (this.alertSink ? this.alertSink(a) : Promise.resolve()),
       },
       metrics,
       cfg.queueCapacity,

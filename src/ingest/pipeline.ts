@@ -15,12 +15,18 @@ export interface PipelineStages {
   store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void>;
   notify(alerts: Alert[], event: ProbeEvent): Promise<void>;
   deadLetter(event: ProbeEvent, reason: string): Promise<void>;
+  /** Alerts of events that no upstream acknowledges (HTTP) also go to the alert stream, if any. */
+  publish?(alerts: Alert[]): Promise<void>;
   log(level: 'log' | 'warn' | 'error', msg: string): void;
 }
+
+/** What became of one event: stored (with the alerts it raised) or dead-lettered (with why). */
+export type EventOutcome = { status: 'stored'; alerts: Alert[] } | { status: 'dead_lettered'; reason: string };
 
 interface Item {
   event: ProbeEvent;
   receivedAt: Date;
+  done?: (o: EventOutcome) => void;
 }
 
 export class QueueFull extends Error {
@@ -58,12 +64,28 @@ export class Pipeline {
     this.pump();
   }
 
+  /**
+   * For consumers that acknowledge upstream (Kafka): queue the events, waiting for room instead of
+   * refusing, and resolve with each event's outcome once it is durably stored or dead-lettered.
+   */
+  async process(events: ProbeEvent[], receivedAt: Date = new Date(), waitForRoom: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<EventOutcome[]> {
+    const outcomes: Array<Promise<EventOutcome>> = [];
+    for (const event of events) {
+      while (!this.stopped && this.queue.length >= this.capacity) await waitForRoom(50);
+      if (this.stopped) throw new Error('pipeline stopped');
+      outcomes.push(new Promise<EventOutcome>((done) => this.queue.push({ event, receivedAt, done })));
+      this.metrics.queueDepth.set(this.queue.length);
+      this.pump();
+    }
+    return Promise.all(outcomes);
+  }
+
   private pump(): void {
     while (this.running < this.concurrency && this.queue.length > 0) {
       const item = this.queue.shift() as Item;
       this.running++;
       this.metrics.inflight.set(this.running);
-      void this.process(item).finally(() => {
+      void this.run(item).finally(() => {
         this.running--;
         this.metrics.inflight.set(this.running);
         this.metrics.queueDepth.set(this.queue.length);
@@ -73,7 +95,15 @@ export class Pipeline {
     }
   }
 
-  private async process({ event, receivedAt }: Item): Promise<void> {
+  private async run(item: Item): Promise<void> {
+    const outcome = await this.runStages(item);
+    if (item.done) item.done(outcome);
+    else if (outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
+      await this.stages.publish(outcome.alerts).catch((e: Error) => this.stages.log('error', `publishing alerts failed: ${e.message}`));
+    }
+  }
+
+  private async runStages({ event, receivedAt }: Item): Promise<EventOutcome> {
     const t0 = performance.now();
     let scored: ScoredEvent;
     try {
@@ -81,8 +111,9 @@ export class Pipeline {
     } catch (e) {
       this.metrics.failed.inc();
       this.stages.log('error', `event ${event.id}: probe failed: ${(e as Error).message}`);
-      await this.stages.deadLetter(event, `probe failed: ${(e as Error).message}`).catch(() => undefined);
-      return;
+      const reason = `probe failed: ${(e as Error).message}`;
+      await this.stages.deadLetter(event, reason).catch(() => undefined);
+      return { status: 'dead_lettered', reason };
     }
     this.metrics.probeSeconds.observe((performance.now() - t0) / 1000);
     const outcome = this.stages.evaluate(event, scored);
@@ -101,6 +132,7 @@ export class Pipeline {
       this.stages.log('warn', `ALERT ${a.severity} "${a.rule}" tenant=${a.tenant} event=${a.event_id} value=${a.value.toFixed(3)} fingerprint=${a.fingerprint}`);
     }
     if (outcome.alerts.length) await this.stages.notify(outcome.alerts, event).catch((e: Error) => this.stages.log('error', `notify failed: ${e.message}`));
+    return { status: 'stored', alerts: outcome.alerts };
   }
 
   /** Resolves when the queue is empty and nothing is in flight. */

@@ -18,5 +18,9 @@ export class Metrics {
   readonly writerPending = new Gauge({ name: 'probewatch_writer_pending_rows', help: 'Rows buffered for ClickHouse', registers: [this.registry] });
   readonly writerFailures = new Gauge({ name: 'probewatch_writer_failures', help: 'Failed ClickHouse inserts since start', registers: [this.registry] });
   readonly rulesLoaded = new Gauge({ name: 'probewatch_rules_loaded', help: 'Rules in the active rule set', registers: [this.registry] });
+  readonly kafkaLag = new Gauge({ name: 'probewatch_kafka_consumer_lag', help: 'Messages behind the partition end after the last committed chunk', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly kafkaPaused = new Gauge({ name: 'probewatch_kafka_paused', help: '1 while Kafka consumption is paused because storage is failing', registers: [this.registry] });
+  readonly kafkaCommitted = new Counter({ name: 'probewatch_kafka_committed_messages_total', help: 'Kafka messages processed and committed (stored or dead-lettered)', registers: [this.registry] });
+  readonly kafkaDeadLetters = new Counter({ name: 'probewatch_kafka_dead_letters_total', help: 'Messages sent to the dead-letter topic, by error', labelNames: ['error'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Response } from 'express';
 
+import { KafkaIngestService } from '../kafka/kafka.module';
 import { PipelineService } from '../ingest/pipeline.service';
 import { ProbeEngine } from '../probe/probe-engine';
 import { RuleSetService } from '../rules/rule-set.service';
@@ -19,6 +20,7 @@ export class OpsController {
     private readonly writer: BatchWriter,
     private readonly pipeline: PipelineService,
     private readonly metrics: Metrics,
+    private readonly kafka: KafkaIngestService,
   ) {}
 
   @Get('healthz')
@@ -33,6 +35,7 @@ export class OpsController {
       model: { ok: true, pack: `${this.engine.pack.manifest.id}@${this.engine.pack.manifest.version}` },
       storage: { ok: storage && this.writer.healthy, last_error: this.writer.stats.lastError },
       rules: { ok: this.rules.rules.length > 0, rules: this.rules.rules.length, set: this.rules.state.hash.slice(0, 12) },
+      ...(this.kafka.ingest ? { kafka: { ok: this.kafka.running, paused: this.kafka.ingest.isPaused, last_error: this.kafka.lastError } } : {}),
     };
     const ok = Object.values(checks).every((c) => c.ok);
     res.status(ok ? 200 : 503);

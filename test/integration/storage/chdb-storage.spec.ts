@@ -14,7 +14,7 @@ import type { ScoredEvent } from '../../../src/probe/probe-engine';
 jest.setTimeout(60_000);
 
 const scored = (id: string, s: number): ScoredEvent => {
-  const c = { score: s, threshold: 0.5, flagged: s >= 0.5, detector: 'sae' as const, scores: { sae: s, dense: s }, tokens_in_scope: 2,
+  const c = { score: s, threshold: 0.5, flagged: s >= 0.5, detector: 'sae' as const, scores: { sae: s, dense: s }, tokens_in_scope: 2, in_scope: true,
     features: [{ feature: 3, label: 'f', activation: 2, mean_activation: 1, top_tokens: [{ index: 1, token: ' mail me at a@b.co', activation: 2 }] }] };
   return { id, pack: { id: 'p', version: '1' }, truncated: false, tokens: 5, tokens_scored: 5, concepts: { harmful_intent: c, deception: c, sycophancy: c, prompt_injection: c } };
 };

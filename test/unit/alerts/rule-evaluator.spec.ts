@@ -25,7 +25,7 @@ rules:
 const rules = parseRuleFile('r.yaml', rulesYaml, { concepts: [...CONCEPT_IDS] }).rules;
 
 function scored(score: number): ScoredEvent {
-  const c = (s: number) => ({ score: s, threshold: 0.6, flagged: s >= 0.6, detector: 'sae' as const, scores: { sae: s, dense: s }, tokens_in_scope: 3,
+  const c = (s: number) => ({ score: s, threshold: 0.6, flagged: s >= 0.6, detector: 'sae' as const, scores: { sae: s, dense: s }, tokens_in_scope: 3, in_scope: true,
     features: [{ feature: 7, label: 'weapons', activation: 4.2, mean_activation: 1, top_tokens: [{ index: 5, token: ' bomb', activation: 4.2 }] }] });
   return { id: 'e1', pack: { id: 'p', version: '1' }, truncated: false, tokens: 9, tokens_scored: 9,
     concepts: { harmful_intent: c(score), deception: c(0.1), sycophancy: c(0.1), prompt_injection: c(0.1) } };

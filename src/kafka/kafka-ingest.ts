@@ -1,0 +1,246 @@
+/**
+ * Kafka -> pipeline, at least once from Kafka and exactly once in effect:
+ *   1. a chunk of messages is decoded; malformed ones are set aside for the dead-letter topic;
+ *   2. the good events go through the pipeline, which resolves only when their rows are durably
+ *      stored (storage is idempotent by event id, alerts by alert id);
+ *   3. one Kafka transaction then publishes the chunk's alerts and dead letters and commits the
+ *      consumer offsets. A crash before the commit redelivers the chunk: storage absorbs it, and
+ *      the aborted transaction's messages are never seen by read_committed consumers.
+ * Backpressure: each partition's batch is processed before more is fetched for it (memory is
+ * bounded by the fetch size); while storage is failing the consumer is paused and resumes by
+ * itself. Nest-free; the module wires it.
+ */
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Producer, SASLOptions } from 'kafkajs';
+
+import type { Alert } from '../alerts/alert';
+import type { EventLimits, ProbeEvent } from '../ingest/event-contract';
+import type { EventOutcome } from '../ingest/pipeline';
+import type { Metrics } from '../ops/metrics';
+import { decodeEventMessage, dlqHeaders } from './kafka-message';
+import type { KafkaSettings } from './kafka-settings';
+
+export interface KafkaIngestDeps {
+  process(events: ProbeEvent[], receivedAt: Date): Promise<EventOutcome[]>;
+  storageHealthy(): boolean;
+  metrics: Metrics;
+  log(level: 'log' | 'warn' | 'error', msg: string): void;
+}
+
+interface OutMessage {
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string>;
+}
+
+export function kafkaClient(s: KafkaSettings, log: KafkaIngestDeps['log'], role: string): Kafka {
+  return new Kafka({
+    clientId: `${s.clientId}-${role}`,
+    brokers: s.brokers,
+    ssl: s.ssl ? { rejectUnauthorized: s.ssl.rejectUnauthorized, ca: s.ssl.ca ? [s.ssl.ca] : undefined, cert: s.ssl.cert, key: s.ssl.key } : undefined,
+    sasl: s.sasl ? ({ mechanism: s.sasl.mechanism, username: s.sasl.username, password: s.sasl.password } as SASLOptions) : undefined,
+    connectionTimeout: 5000,
+    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 12 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const msg = `kafka ${namespace}: ${entry.message}${entry.error ? ` (${entry.error})` : ''}`;
+      log(level <= logLevel.ERROR ? 'error' : 'warn', msg);
+    },
+  });
+}
+
+/** A one-at-a-time lock: transactions of one producer must not overlap. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.then(() => undefined, () => undefined);
+    return next;
+  }
+}
+
+export class KafkaIngest {
+  private readonly kafka: Kafka;
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private readonly txLock = new Mutex();
+  private watch: NodeJS.Timeout | null = null;
+  private paused = false;
+  private stopping = false;
+  /** Chunks committed, for tests and metrics. */
+  readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0 };
+
+  constructor(private readonly s: KafkaSettings, private readonly limits: EventLimits, private readonly deps: KafkaIngestDeps) {
+    this.kafka = kafkaClient(s, deps.log, 'ingest');
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async start(): Promise<void> {
+    if (this.s.createTopics) await this.ensureTopics();
+    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    await this.producer.connect();
+    this.consumer = this.kafka.consumer({
+      groupId: this.s.groupId,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: Math.max(this.s.maxMessageBytes, 1_048_576),
+      maxBytes: 8 * 1_048_576,
+      readUncommitted: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 12, restartOnFailure: async (e: Error) => {
+        this.deps.log('error', `kafka consumer failed (${e.message}); restarting`);
+        return !this.stopping;
+      } } as never,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const parts = Object.entries(e.payload.memberAssignment).map(([t, p]) => `${t}[${(p as number[]).join(',')}]`).join(' ');
+      this.deps.log('log', `joined group ${e.payload.groupId} as ${e.payload.memberId}: ${parts || 'no partitions'}`);
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.s.topic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.s.partitionsConcurrency,
+      eachBatch: (p) => this.eachBatch(p),
+    });
+    this.watch = setInterval(() => this.checkBackpressure(), 500);
+    this.deps.log('log', `consuming ${this.s.topic} from ${this.s.brokers.join(',')} in group ${this.s.groupId} (instance ${this.s.instanceId})`);
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const wanted = [this.s.topic, this.s.dlqTopic, this.s.alertsTopic].filter((t) => !existing.has(t));
+      if (wanted.length) {
+        await admin.createTopics({ waitForLeaders: true, topics: wanted.map((topic) => ({ topic, numPartitions: this.s.topicPartitions })) });
+        this.deps.log('log', `created topics ${wanted.join(', ')}`);
+      }
+    } catch (e) {
+      this.deps.log('warn', `could not create topics (${(e as Error).message}); they must exist or be auto-created`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Pause fetching while storage fails; resume when it is back. */
+  private checkBackpressure(): void {
+    if (!this.consumer || this.stopping) return;
+    const healthy = this.deps.storageHealthy();
+    if (!healthy && !this.paused) {
+      this.paused = true;
+      this.stats.pauses++;
+      this.consumer.pause([{ topic: this.s.topic }]);
+      this.deps.metrics.kafkaPaused.set(1);
+      this.deps.log('warn', 'storage is failing: Kafka consumption paused until it recovers');
+    } else if (healthy && this.paused) {
+      this.paused = false;
+      this.consumer.resume([{ topic: this.s.topic }]);
+      this.deps.metrics.kafkaPaused.set(0);
+      this.deps.log('log', 'storage recovered: Kafka consumption resumed');
+    }
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const n = this.s.chunkEvents;
+    for (let i = 0; i < batch.messages.length; i += n) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + n);
+      await this.handleChunk(topic, partition, chunk, heartbeat);
+      const last = chunk[chunk.length - 1].offset;
+      resolveOffset(last);
+      const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
+      this.deps.metrics.kafkaLag.set({ topic, partition: String(partition) }, Math.max(0, lag));
+      await heartbeat().catch(() => undefined);
+    }
+  }
+
+  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+    const good: Array<{ event: ProbeEvent; msg: KafkaMessage }> = [];
+    const dead: OutMessage[] = [];
+    const toDlq = (msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): void => {
+      dead.push({ key: msg.key, value: msg.value, headers: dlqHeaders({ topic, partition, offset: msg.offset, timestamp: msg.timestamp, key: msg.key, value: msg.value }, code, reason, errors, this.s.instanceId) });
+      this.deps.metrics.kafkaDeadLetters.inc({ error: code });
+    };
+    for (const msg of chunk) {
+      this.deps.metrics.received.inc({ channel: 'kafka' });
+      const d = decodeEventMessage(msg.value, this.s.maxMessageBytes, this.limits);
+      if (d.ok) good.push({ event: d.event, msg });
+      else {
+        this.deps.metrics.rejected.inc({ reason: `kafka_${d.code}` });
+        toDlq(msg, d.code, d.reason, d.errors);
+      }
+    }
+    // Keep the group membership alive while storage may be slow or down.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
+    let outcomes: EventOutcome[];
+    try {
+      outcomes = await this.deps.process(good.map((g) => g.event), new Date());
+    } finally {
+      clearInterval(beat);
+    }
+    const alerts: Alert[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.status === 'stored') alerts.push(...o.alerts);
+      else toDlq(good[i].msg, 'processing_failed', o.reason);
+    });
+    const next = (BigInt(chunk[chunk.length - 1].offset) + 1n).toString();
+    await this.commit(alerts, dead, { topic, partition, offset: next });
+    this.stats.committed++;
+    this.stats.events += good.length;
+    this.stats.deadLettered += dead.length;
+    this.stats.alertsPublished += alerts.length;
+    this.deps.metrics.kafkaCommitted.inc(chunk.length);
+  }
+
+  /** Alerts, dead letters and the consumer offset in one transaction. */
+  private commit(alerts: Alert[], dead: OutMessage[], offset: { topic: string; partition: number; offset: string }): Promise<void> {
+    return this.txLock.run(async () => {
+      const producer = this.producer as Producer;
+      const tx = await producer.transaction();
+      try {
+        if (alerts.length) await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
+        if (dead.length) await tx.send({ topic: this.s.dlqTopic, messages: dead });
+        await tx.sendOffsets({ consumerGroupId: this.s.groupId, topics: [{ topic: offset.topic, partitions: [{ partition: offset.partition, offset: offset.offset }] }] });
+        await tx.commit();
+      } catch (e) {
+        await tx.abort().catch(() => undefined);
+        this.deps.log('warn', `kafka commit of ${offset.topic}[${offset.partition}] up to ${offset.offset} failed (${(e as Error).message}); the chunk will be redelivered`);
+        throw e;
+      }
+    });
+  }
+
+  /** Alerts from other channels (HTTP ingest) go to the same topic, in their own transaction. */
+  publishAlerts(alerts: Alert[]): Promise<void> {
+    if (!alerts.length || !this.producer) return Promise.resolve();
+    return this.txLock.run(async () => {
+      const tx = await (this.producer as Producer).transaction();
+      try {
+        await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
+        await tx.commit();
+      } catch (e) {
+        await tx.abort().catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.watch) clearInterval(this.watch);
+    // disconnect() waits for the batch in progress; its chunk commits or is redelivered later.
+    await this.consumer?.disconnect().catch((e: Error) => this.deps.log('warn', `consumer disconnect: ${e.message}`));
+    await this.txLock.run(async () => undefined);
+    await this.producer?.disconnect().catch((e: Error) => this.deps.log('warn', `producer disconnect: ${e.message}`));
+  }
+}
+
+export function alertMessage(a: Alert): OutMessage {
+  return { key: a.alert_id, value: JSON.stringify(a), headers: { 'probewatch-fingerprint': a.fingerprint, 'probewatch-rule': a.rule, 'probewatch-severity': a.severity } };
+}

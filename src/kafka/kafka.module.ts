@@ -1,0 +1,67 @@
+import { Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { IngestModule } from '../ingest/ingest.module';
+import { PipelineService } from '../ingest/pipeline.service';
+import { Metrics } from '../ops/metrics';
+import { BatchWriter } from '../storage/batch-writer';
+import { StorageModule } from '../storage/storage.module';
+import { KafkaIngest } from './kafka-ingest';
+
+/** Kafka ingestion when KAFKA_BROKERS is set; otherwise inert. Starts after the app is built. */
+@Injectable()
+export class KafkaIngestService implements OnApplicationBootstrap {
+  private readonly log = new Logger('kafka');
+  readonly ingest: KafkaIngest | null;
+  private starting: Promise<void> | null = null;
+  private stopped = false;
+  lastError: string | null = null;
+  running = false;
+
+  constructor(@Inject(APP_CONFIG) cfg: AppConfig, private readonly pipeline: PipelineService, writer: BatchWriter, metrics: Metrics) {
+    this.ingest = cfg.kafka
+      ? new KafkaIngest(cfg.kafka, { maxMessages: cfg.limits.maxMessages, maxContentChars: cfg.limits.maxContentChars, maxIdChars: 256 }, {
+        process: (events, at) => this.pipeline.pipeline.process(events, at),
+        storageHealthy: () => writer.healthy,
+        metrics,
+        log: (level, msg) => this.log[level](msg),
+      })
+      : null;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.ingest) return;
+    const ingest = this.ingest;
+    // Keep trying in the background: a broker that is down at boot must not stop the HTTP API.
+    this.starting = (async () => {
+      for (let attempt = 1; !this.stopped; attempt++) {
+        try {
+          await ingest.start();
+          this.running = true;
+          this.lastError = null;
+          this.pipeline.alertSink = (a) => ingest.publishAlerts(a);
+          return;
+        } catch (e) {
+          this.lastError = (e as Error).message;
+          this.log.error(`could not start Kafka ingestion (attempt ${attempt}): ${this.lastError}; retrying in 5 s`);
+          await ingest.stop().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+      }
+    })();
+  }
+
+  /** Stop consuming first, so that nothing new enters the pipeline while it drains. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (!this.ingest) return;
+    await this.starting;
+    this.pipeline.alertSink = null;
+    await this.ingest.stop();
+    this.running = false;
+  }
+}
+
+@Module({ imports: [IngestModule, StorageModule], providers: [KafkaIngestService], exports: [KafkaIngestService] })
+export class KafkaModule {}

@@ -1,0 +1,264 @@
+/**
+ * Delivery guarantees on a real broker (Apache Kafka 3.9 from Maven Central, KRaft, 127.0.0.1)
+ * with the real service as a child process on embedded ClickHouse (chDB):
+ *   1. SIGKILL mid-stream of 5,000 events, restart: all stored exactly once, no alert duplicated;
+ *   2. broker restart mid-stream: nothing lost;
+ *   4. 500 malformed messages interleaved with good ones: each in the DLQ with its reason;
+ *   5. two instances in one group, one leaves mid-stream: nothing lost.
+ * (3, ClickHouse server down for 30 s, is in clickhouse-server.spec.ts.)
+ * The service runs the "trivial" pack (the real model and tokenizer, residual after block 1,
+ * see src/probe/trivial-pack.ts) so that thousands of events fit in a test; detection quality is
+ * tested elsewhere. Alerts come from a test rule on the event text, so which events alert is known.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import type { ClickHouseClient } from '@clickhouse/client';
+
+import type { KafkaBroker } from '../../../src/infra/kafka-broker';
+import { writeTrivialPack } from '../../../src/probe/trivial-pack';
+import { openClickHouse } from '../../../src/storage/clickhouse-client';
+import { createTopic, groupLag, kafkaPrerequisite, produce, readAll, ServiceProcess, startBroker, waitCaughtUp } from '../../support/kafka-harness';
+import { realModel, skipNote } from '../../support/real-model';
+
+jest.setTimeout(900_000);
+
+const RULES = `apiVersion: probewatch/v1
+engine: ">=1.0"
+rules:
+  - rule: Test Marker
+    desc: fires on events whose text carries the marker, so the test knows which events alert
+    severity: high
+    tags: [sandbox, testing]
+    condition: event.text contains "ALERT-ME"
+    labels: {concept: test}
+    annotations:
+      summary: "marker in {{ event.id }}"
+`;
+
+export function event(i: number, prefix: string): Record<string, unknown> {
+  const risky = i % 10 === 0;
+  return {
+    id: `${prefix}-${i}`,
+    timestamp: new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + i * 1000).toISOString(),
+    tenant: 'acme',
+    source: 'kafka-test',
+    model: 'm',
+    messages: [
+      { role: 'user', content: `Question ${i}: how do I ${['bake bread', 'fix a bike', 'learn Rust', 'plan a trip'][i % 4]}?${risky ? ' ALERT-ME' : ''}` },
+      { role: 'assistant', content: `Here are a few steps for item ${i}.` },
+    ],
+  };
+}
+
+async function storedCounts(dir: string, prefix: string): Promise<{ events: number; distinct: number; alerts: number; alertRows: number }> {
+  const client: ClickHouseClient = await openClickHouse({ kind: 'embedded', location: dir, database: 'probewatch' });
+  try {
+    const q = async (sql: string): Promise<number> => Number((await (await client.query({ query: sql, query_params: { p: `${prefix}-%` }, format: 'JSONEachRow' })).json<{ n: string }>())[0].n);
+    return {
+      events: await q('SELECT count() AS n FROM events FINAL WHERE event_id LIKE {p:String}'),
+      distinct: await q('SELECT uniqExact(event_id) AS n FROM events WHERE event_id LIKE {p:String}'),
+      alerts: await q('SELECT count() AS n FROM alerts FINAL WHERE event_id LIKE {p:String}'),
+      alertRows: await q('SELECT uniqExact(alert_id) AS n FROM alerts WHERE event_id LIKE {p:String}'),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+describe('Kafka ingestion on a real broker', () => {
+  let skip: string | null = null;
+  let broker: KafkaBroker;
+  let bootstrap = '';
+  let packDir = '';
+  let rulesDir = '';
+  let dataDir = '';
+  const services: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    const model = await realModel();
+    const prereq = kafkaPrerequisite();
+    if (typeof model === 'string' || prereq) {
+      skip = typeof model === 'string' ? model : prereq;
+      return;
+    }
+    dataDir = model.paths.dataDir;
+    const work = mkdtempSync(path.join(tmpdir(), 'pw-kafka-it-'));
+    packDir = writeTrivialPack(path.join(model.paths.probesDir, model.pack.manifest.id), path.join(work, 'pack'));
+    rulesDir = path.join(work, 'rules');
+    mkdirSync(rulesDir);
+    writeFileSync(path.join(rulesDir, 'test.yaml'), RULES);
+    broker = await startBroker();
+    bootstrap = (broker.info() as { bootstrap: string }).bootstrap;
+  });
+
+  afterAll(async () => {
+    for (const s of services) await s.kill('SIGKILL');
+    if (broker) await broker.destroy();
+  });
+
+  function service(name: string, topic: string, group: string, storeDir: string, extra: Record<string, string> = {}): ServiceProcess {
+    const s = new ServiceProcess({
+      PROBEWATCH_DATA_DIR: dataDir, PROBEWATCH_PACK: packDir, PROBEWATCH_RULES_DIR: rulesDir, PROBEWATCH_CLICKHOUSE_DIR: storeDir,
+      PROBEWATCH_WRITER_FLUSH_MS: '200', KAFKA_BROKERS: bootstrap, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group,
+      KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_ALERTS_TOPIC: `${topic}.alerts`, PROBEWATCH_INSTANCE_ID: name, ...extra,
+    }, name);
+    services.push(s);
+    return s;
+  }
+
+  async function alertsOnTopic(topic: string): Promise<{ total: number; unique: number }> {
+    const msgs = await readAll(bootstrap, `${topic}.alerts`);
+    return { total: msgs.length, unique: new Set(msgs.map((m) => String(m.key))).size };
+  }
+
+  it('1. SIGKILL mid-stream of 5,000 events, restart: every event stored exactly once, no alert duplicated', async () => {
+    if (skip) return skipNote(skip);
+    const topic = 't1.events';
+    const N = 5000;
+    await createTopic(bootstrap, topic, 4);
+    await produce(bootstrap, topic, Array.from({ length: N }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't1')) })));
+    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const svc = service('t1-a', topic, 'g1', store);
+    await svc.start();
+    // Let it get well into the stream, then kill it without warning.
+    const end = Date.now() + 300_000;
+    while ((await svc.metric('probewatch_kafka_committed_messages_total')) < N * 0.3) {
+      svc.assertAlive();
+      if (Date.now() > end) throw new Error('service made no progress');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await svc.kill('SIGKILL');
+    const lagAtKill = await groupLag(bootstrap, 'g1', topic);
+    expect(lagAtKill).toBeGreaterThan(0);
+    expect(lagAtKill).toBeLessThan(N);
+    await svc.start();
+    await waitCaughtUp(bootstrap, 'g1', topic, 600_000, () => svc.assertAlive());
+    await svc.stop();
+    const c = await storedCounts(store, 't1');
+    expect(c).toEqual({ events: N, distinct: N, alerts: N / 10, alertRows: N / 10 });
+    // The alerts topic is read read_committed: chunks that were in flight at the kill were aborted.
+    expect(await alertsOnTopic(topic)).toEqual({ total: N / 10, unique: N / 10 });
+  });
+
+  it('2. the broker restarts mid-stream: nothing lost', async () => {
+    if (skip) return skipNote(skip);
+    const topic = 't2.events';
+    const N = 2000;
+    await createTopic(bootstrap, topic, 4);
+    await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't2')) })));
+    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const svc = service('t2-a', topic, 'g2', store);
+    await svc.start();
+    while ((await svc.metric('probewatch_kafka_committed_messages_total')) < N * 0.2) {
+      svc.assertAlive();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await broker.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    await broker.start({ step: () => undefined });
+    // The second half arrives after the restart.
+    await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(N / 2 + i, 't2')) })));
+    await waitCaughtUp(bootstrap, 'g2', topic, 600_000, () => svc.assertAlive());
+    await svc.stop();
+    const c = await storedCounts(store, 't2');
+    expect(c.events).toBe(N);
+    expect(c.alerts).toBe(N / 10);
+    expect(await alertsOnTopic(topic)).toEqual({ total: N / 10, unique: N / 10 });
+  });
+
+  it('4. 500 malformed messages among good ones: each in the DLQ with its reason, every good one stored, healthy throughout', async () => {
+    if (skip) return skipNote(skip);
+    const topic = 't4.events';
+    const GOOD = 1000;
+    const kinds = ['invalid_json', 'schema', 'oversize', 'not_utf8', 'empty'] as const;
+    const bad = (j: number): Buffer | string => {
+      switch (kinds[j % kinds.length]) {
+        case 'invalid_json': return `{"id": "bad-${j}", "tenant": `;
+        case 'schema': return JSON.stringify({ ...event(j, 'bad'), messages: [{ role: 'wizard', content: 42 }] });
+        case 'oversize': return JSON.stringify({ ...event(j, 'bad'), messages: [{ role: 'user', content: 'x'.repeat(70_000) }] });
+        case 'not_utf8': return Buffer.from([0xff, 0xfe, 0x00, 0x81, j & 0xff, 0xc3, 0x28]);
+        case 'empty': return '';
+      }
+    };
+    const messages: Array<{ key: string; value: string | Buffer }> = [];
+    for (let i = 0, j = 0; i < GOOD; i++) {
+      messages.push({ key: `g${i}`, value: JSON.stringify(event(i, 't4')) });
+      if (i % 2 === 0) messages.push({ key: `b${j}`, value: bad(j++) });
+    }
+    await createTopic(bootstrap, topic, 4);
+    await produce(bootstrap, topic, messages);
+    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const svc = service('t4-a', topic, 'g4', store, { KAFKA_MAX_MESSAGE_BYTES: '65536' });
+    await svc.start();
+    const health: number[] = [];
+    const end = Date.now() + 600_000;
+    while ((await groupLag(bootstrap, 'g4', topic)) > 0) {
+      svc.assertAlive();
+      health.push((await fetch(`http://127.0.0.1:${svc.port}/readyz`)).status);
+      if (Date.now() > end) throw new Error('not caught up');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(new Set(health)).toEqual(new Set([200]));
+    const dlq = await readAll(bootstrap, `${topic}.dlq`);
+    await svc.stop();
+    expect(dlq).toHaveLength(500);
+    const byKind = new Map<string, number>();
+    for (const m of dlq) {
+      const h = (k: string): string => String(m.headers?.[k] ?? '');
+      expect(h('probewatch-original-topic')).toBe(topic);
+      expect(Number(h('probewatch-original-offset'))).toBeGreaterThanOrEqual(0);
+      expect(h('probewatch-reason').length).toBeGreaterThan(5);
+      const j = Number(String(m.key).slice(1));
+      // Each message carries the reason of its own defect, and its original bytes.
+      expect(h('probewatch-error')).toBe(kinds[j % kinds.length]);
+      expect(Buffer.from(m.value ?? Buffer.alloc(0)).equals(Buffer.from(bad(j)))).toBe(true);
+      byKind.set(h('probewatch-error'), (byKind.get(h('probewatch-error')) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(byKind)).toEqual({ invalid_json: 100, schema: 100, oversize: 100, not_utf8: 100, empty: 100 });
+    const schemaMsg = dlq.find((m) => String(m.headers?.['probewatch-error']) === 'schema');
+    expect(String(schemaMsg?.headers?.['probewatch-reason'])).toMatch(/messages\[0\]\.role: must be one of/);
+    const c = await storedCounts(store, 't4');
+    expect(c.events).toBe(GOOD);
+  });
+
+  it('5. two instances in one group; one leaves mid-stream (rebalance): nothing lost', async () => {
+    if (skip) return skipNote(skip);
+    const topic = 't5.events';
+    const N = 3000;
+    await createTopic(bootstrap, topic, 4);
+    await produce(bootstrap, topic, Array.from({ length: N }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't5')) })));
+    // Two instances, two embedded stores (chDB is one process per store; a shared server is the production setup).
+    const storeA = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const storeB = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const a = service('t5-a', topic, 'g5', storeA);
+    const b = service('t5-b', topic, 'g5', storeB);
+    await Promise.all([a.start(), b.start()]);
+    const end = Date.now() + 300_000;
+    while ((await a.metric('probewatch_kafka_committed_messages_total')) < 200 || (await b.metric('probewatch_kafka_committed_messages_total')) < 200) {
+      a.assertAlive();
+      b.assertAlive();
+      if (Date.now() > end) throw new Error('both instances should get partitions');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await b.stop(); // leaves the group: its partitions move to a
+    await waitCaughtUp(bootstrap, 'g5', topic, 600_000, () => a.assertAlive());
+    await a.stop();
+    const ca = await storedCounts(storeA, 't5');
+    const cb = await storedCounts(storeB, 't5');
+    expect(ca.events).toBeGreaterThan(0);
+    expect(cb.events).toBeGreaterThan(0);
+    // Union of both stores: every event present (an event processed by both around the rebalance
+    // would appear in both stores, and once in a shared store).
+    const ids = async (dir: string): Promise<Set<string>> => {
+      const client = await openClickHouse({ kind: 'embedded', location: dir, database: 'probewatch' });
+      const rows = await (await client.query({ query: "SELECT event_id FROM events FINAL WHERE event_id LIKE 't5-%'", format: 'JSONEachRow' })).json<{ event_id: string }>();
+      await client.close();
+      return new Set(rows.map((r) => r.event_id));
+    };
+    const union = new Set([...(await ids(storeA)), ...(await ids(storeB))]);
+    expect(union.size).toBe(N);
+    expect(await alertsOnTopic(topic)).toEqual({ total: N / 10, unique: N / 10 });
+  });
+});
