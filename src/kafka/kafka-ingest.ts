@@ -79,7 +79,9 @@ export class KafkaIngest {
 
   async start(): Promise<void> {
     if (this.s.createTopics) await this.ensureTopics();
-    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
+    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER } });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
       groupId: this.s.groupId,

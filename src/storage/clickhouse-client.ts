@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 
-import { ClickHouseClient, createClient } from '@clickhouse/client';
+import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 
 export type StoreKind = 'embedded' | 'server';
 
@@ -32,7 +32,9 @@ export async function openClickHouse(cfg: StoreConfig): Promise<ClickHouseClient
   const admin = createClient({ url: cfg.location, username: cfg.username, password: cfg.password });
   await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(cfg.database)}` });
   await admin.close();
-  return createClient({ url: cfg.location, username: cfg.username, password: cfg.password, database: cfg.database });
+  // The client's own error log would repeat every failed insert with a stack; the batch writer
+  // logs failures once per retry, and query errors reach the API caller.
+  return createClient({ url: cfg.location, username: cfg.username, password: cfg.password, database: cfg.database, log: { level: ClickHouseLogLevel.OFF } });
 }
 
 /** Identifiers come from configuration, never from requests; still, allow only plain names. */

@@ -187,3 +187,19 @@ export class ServiceProcess {
 export function fileText(p: string): string {
   return readFileSync(p, 'utf8');
 }
+
+/** Event i of a test stream; every tenth carries the ALERT-ME marker the test rules fire on. */
+export function testEvent(i: number, prefix: string): Record<string, unknown> {
+  const risky = i % 10 === 0;
+  return {
+    id: `${prefix}-${i}`,
+    timestamp: new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + i * 1000).toISOString(),
+    tenant: 'acme',
+    source: 'kafka-test',
+    model: 'm',
+    messages: [
+      { role: 'user', content: `Question ${i}: how do I ${['bake bread', 'fix a bike', 'learn Rust', 'plan a trip'][i % 4]}?${risky ? ' ALERT-ME' : ''}` },
+      { role: 'assistant', content: `Here are a few steps for item ${i}.` },
+    ],
+  };
+}

@@ -19,7 +19,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { KafkaBroker } from '../../../src/infra/kafka-broker';
 import { writeTrivialPack } from '../../../src/probe/trivial-pack';
 import { openClickHouse } from '../../../src/storage/clickhouse-client';
-import { createTopic, groupLag, kafkaPrerequisite, produce, readAll, ServiceProcess, startBroker, waitCaughtUp } from '../../support/kafka-harness';
+import { createTopic, groupLag, kafkaPrerequisite, produce, readAll, ServiceProcess, startBroker, testEvent as event, waitCaughtUp } from '../../support/kafka-harness';
 import { realModel, skipNote } from '../../support/real-model';
 
 jest.setTimeout(900_000);
@@ -37,20 +37,6 @@ rules:
       summary: "marker in {{ event.id }}"
 `;
 
-export function event(i: number, prefix: string): Record<string, unknown> {
-  const risky = i % 10 === 0;
-  return {
-    id: `${prefix}-${i}`,
-    timestamp: new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + i * 1000).toISOString(),
-    tenant: 'acme',
-    source: 'kafka-test',
-    model: 'm',
-    messages: [
-      { role: 'user', content: `Question ${i}: how do I ${['bake bread', 'fix a bike', 'learn Rust', 'plan a trip'][i % 4]}?${risky ? ' ALERT-ME' : ''}` },
-      { role: 'assistant', content: `Here are a few steps for item ${i}.` },
-    ],
-  };
-}
 
 async function storedCounts(dir: string, prefix: string): Promise<{ events: number; distinct: number; alerts: number; alertRows: number }> {
   const client: ClickHouseClient = await openClickHouse({ kind: 'embedded', location: dir, database: 'probewatch' });
