@@ -58,7 +58,15 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline)`);
+  if (positionals[0] === 'kafka') {
+    const { benchKafka } = await import('./bench-kafka');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'kafka.json');
+    const rounds = Number(values.rounds ?? 1);
+    await benchKafka(paths, out, 600 * rounds, 6000 * rounds);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline, kafka)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

@@ -9,6 +9,7 @@ import { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
 import { evaluateEventRules } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
+import { BatchWriter } from '../storage/batch-writer';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import type { ProbeEvent } from './event-contract';
@@ -30,6 +31,7 @@ export class PipelineService {
     private readonly events: EventsRepository,
     private readonly alertsRepo: AlertsRepository,
     private readonly deadLetters: DeadLetterRepository,
+    private readonly writer: BatchWriter,
     metrics: Metrics,
   ) {
     this.pipeline = new Pipeline(
@@ -40,6 +42,9 @@ export class PipelineService {
         notify: (a: Alert[]) => this.alerts.deliver(a),
         deadLetter: (e, reason) => this.deadLetters.record([{ channel: 'http', reason, errors: [], payload: JSON.stringify(e), eventId: e.id, tenant: e.tenant }]),
         log: (level, msg) => this.log[level](msg),
+        flushHint: () => {
+          if (this.writer.healthy) void this.writer.flush(); // never shortcut the backoff of a failing store
+        },
         publish: (a) => (this.alertSink ? this.alertSink(a) : Promise.resolve()),
       },
       metrics,

@@ -15,6 +15,8 @@ export interface PipelineStages {
   store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void>;
   notify(alerts: Alert[], event: ProbeEvent): Promise<void>;
   deadLetter(event: ProbeEvent, reason: string): Promise<void>;
+  /** Called when every event in flight is waiting for storage and none is queued: flush now. */
+  flushHint?(): void;
   /** Alerts of events that no upstream acknowledges (HTTP) also go to the alert stream, if any. */
   publish?(alerts: Alert[]): Promise<void>;
   log(level: 'log' | 'warn' | 'error', msg: string): void;
@@ -39,6 +41,7 @@ export class QueueFull extends Error {
 export class Pipeline {
   private readonly queue: Item[] = [];
   private running = 0;
+  private storing = 0;
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
@@ -49,7 +52,7 @@ export class Pipeline {
   }
 
   get inFlight(): number {
-    return this.running;
+    return this.running + this.storing;
   }
 
   /** All or nothing: either every event is queued or QueueFull is thrown. */
@@ -80,30 +83,47 @@ export class Pipeline {
     return Promise.all(outcomes);
   }
 
+  /**
+   * Probe slots (`concurrency`) hold an event only while it is scored; an event waiting for its
+   * batched write holds a storage slot instead (at most `capacity` of them, so memory stays
+   * bounded when storage is down: the slots fill, intake stops, the API answers 429).
+   */
   private pump(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
+    while (this.running < this.concurrency && this.storing < this.capacity && this.queue.length > 0) {
       const item = this.queue.shift() as Item;
       this.running++;
-      this.metrics.inflight.set(this.running);
-      void this.run(item).finally(() => {
-        this.running--;
-        this.metrics.inflight.set(this.running);
-        this.metrics.queueDepth.set(this.queue.length);
-        if (this.running === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
-        this.pump();
-      });
+      this.metrics.inflight.set(this.running + this.storing);
+      void this.run(item);
     }
   }
 
   private async run(item: Item): Promise<void> {
-    const outcome = await this.runStages(item);
-    if (item.done) item.done(outcome);
-    else if (outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
-      await this.stages.publish(outcome.alerts).catch((e: Error) => this.stages.log('error', `publishing alerts failed: ${e.message}`));
+    let storing = false;
+    try {
+      const outcome = await this.runStages(item, () => {
+        storing = true;
+        this.running--;
+        this.storing++;
+        this.pump();
+        // Nothing else is being scored or queued: write now rather than at the writer's interval
+        // (a Kafka chunk commits only when its last event is stored).
+        if (this.running === 0 && this.queue.length === 0) this.stages.flushHint?.();
+      });
+      if (item.done) item.done(outcome);
+      else if (outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
+        await this.stages.publish(outcome.alerts).catch((e: Error) => this.stages.log('error', `publishing alerts failed: ${e.message}`));
+      }
+    } finally {
+      if (storing) this.storing--;
+      else this.running--;
+      this.metrics.inflight.set(this.running + this.storing);
+      this.metrics.queueDepth.set(this.queue.length);
+      if (this.running === 0 && this.storing === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.pump();
     }
   }
 
-  private async runStages({ event, receivedAt }: Item): Promise<EventOutcome> {
+  private async runStages({ event, receivedAt }: Item, toStorage: () => void): Promise<EventOutcome> {
     const t0 = performance.now();
     let scored: ScoredEvent;
     try {
@@ -122,7 +142,9 @@ export class Pipeline {
       this.stages.log('warn', `rule '${err.rule}' failed on event ${event.id}: ${err.message}`);
     }
     // Storage errors are retried inside the writer; this resolves once everything is durable.
-    await this.stages.store(event, scored, outcome.alerts, receivedAt);
+    const stored = this.stages.store(event, scored, outcome.alerts, receivedAt);
+    toStorage();
+    await stored;
     this.metrics.scored.inc();
     const e2e = (Date.now() - receivedAt.getTime()) / 1000;
     this.metrics.e2eSeconds.observe(e2e);
@@ -137,7 +159,7 @@ export class Pipeline {
 
   /** Resolves when the queue is empty and nothing is in flight. */
   drain(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.storing === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

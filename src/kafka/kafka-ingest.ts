@@ -10,7 +10,7 @@
  * bounded by the fetch size); while storage is failing the consumer is paused and resumes by
  * itself. Nest-free; the module wires it.
  */
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Producer, SASLOptions } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Partitioners, Producer, SASLOptions } from 'kafkajs';
 
 import type { Alert } from '../alerts/alert';
 import type { EventLimits, ProbeEvent } from '../ingest/event-contract';
@@ -43,7 +43,9 @@ export function kafkaClient(s: KafkaSettings, log: KafkaIngestDeps['log'], role:
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log: entry }) => {
       const msg = `kafka ${namespace}: ${entry.message}${entry.error ? ` (${entry.error})` : ''}`;
-      log(level <= logLevel.ERROR ? 'error' : 'warn', msg);
+      // kafkajs logs every failed request of a connection as an error, including the retriable
+      // ones it then retries (coordinator loading, concurrent transactions); those are warnings.
+      log(level <= logLevel.ERROR && namespace !== 'Connection' ? 'error' : 'warn', msg);
     },
   });
 }
@@ -81,6 +83,7 @@ export class KafkaIngest {
     if (this.s.createTopics) await this.ensureTopics();
     // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
     this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
       retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER } });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
@@ -180,6 +183,7 @@ export class KafkaIngest {
     }
     // Keep the group membership alive while storage may be slow or down.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
+    const t0 = performance.now();
     let outcomes: EventOutcome[];
     try {
       outcomes = await this.deps.process(good.map((g) => g.event), new Date());
@@ -192,7 +196,10 @@ export class KafkaIngest {
       else toDlq(good[i].msg, 'processing_failed', o.reason);
     });
     const next = (BigInt(chunk[chunk.length - 1].offset) + 1n).toString();
+    const t1 = performance.now();
+    this.deps.metrics.kafkaChunkSeconds.observe((t1 - t0) / 1000);
     await this.commit(alerts, dead, { topic, partition, offset: next });
+    this.deps.metrics.kafkaCommitSeconds.observe((performance.now() - t1) / 1000);
     this.stats.committed++;
     this.stats.events += good.length;
     this.stats.deadLettered += dead.length;

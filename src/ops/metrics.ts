@@ -16,11 +16,15 @@ export class Metrics {
   readonly e2eSeconds = new Histogram({ name: 'probewatch_ingest_to_stored_seconds', help: 'From ingest to durably stored', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
   readonly e2eQuantiles = new Summary({ name: 'probewatch_ingest_to_stored_quantiles_seconds', help: 'From ingest to durably stored (sliding 10-minute window)', percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers: [this.registry] });
   readonly writerPending = new Gauge({ name: 'probewatch_writer_pending_rows', help: 'Rows buffered for ClickHouse', registers: [this.registry] });
+  readonly writerInserts = new Gauge({ name: 'probewatch_writer_inserts', help: 'Successful ClickHouse inserts since start', registers: [this.registry] });
+  readonly writerInsertSeconds = new Gauge({ name: 'probewatch_writer_insert_seconds', help: 'Seconds spent in successful ClickHouse inserts since start', registers: [this.registry] });
   readonly writerFailures = new Gauge({ name: 'probewatch_writer_failures', help: 'Failed ClickHouse inserts since start', registers: [this.registry] });
   readonly rulesLoaded = new Gauge({ name: 'probewatch_rules_loaded', help: 'Rules in the active rule set', registers: [this.registry] });
   readonly kafkaLag = new Gauge({ name: 'probewatch_kafka_consumer_lag', help: 'Messages behind the partition end after the last committed chunk', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly kafkaPaused = new Gauge({ name: 'probewatch_kafka_paused', help: '1 while Kafka consumption is paused because storage is failing', registers: [this.registry] });
   readonly kafkaCommitted = new Counter({ name: 'probewatch_kafka_committed_messages_total', help: 'Kafka messages processed and committed (stored or dead-lettered)', registers: [this.registry] });
+  readonly kafkaCommitSeconds = new Histogram({ name: 'probewatch_kafka_commit_seconds', help: 'Kafka transaction per chunk (alerts, dead letters, offsets)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
+  readonly kafkaChunkSeconds = new Histogram({ name: 'probewatch_kafka_chunk_seconds', help: 'From a chunk taken from Kafka to its events durably stored (before the commit)', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
   readonly kafkaDeadLetters = new Counter({ name: 'probewatch_kafka_dead_letters_total', help: 'Messages sent to the dead-letter topic, by error', labelNames: ['error'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

@@ -58,11 +58,18 @@ export class ConversationScorer {
   private readonly nFeat: number;
   private readonly d: number;
   private readonly feat: Float64Array;
+  /** The current token's residual divided by the SAE input scale, and that minus b_dec. */
+  private readonly xs: Float64Array;
+  private readonly xc: Float64Array;
+  /** Role code -> the accumulators of the concepts that read that role. */
+  private readonly byRole: ConceptAcc[][];
 
   constructor(private readonly pack: ProbePack) {
     this.nFeat = pack.manifest.features.length;
     this.d = pack.manifest.model.d_model;
     this.feat = new Float64Array(this.nFeat);
+    this.xs = new Float64Array(this.d);
+    this.xc = new Float64Array(this.d);
     for (const c of CONCEPT_IDS) {
       const roleMask = new Array<boolean>(5).fill(false);
       for (const r of pack.manifest.concepts[c].roles) roleMask[ROLE_CODES[r]] = true;
@@ -75,6 +82,8 @@ export class ConversationScorer {
         top: Array.from({ length: this.nFeat }, () => []),
       });
     }
+    const accs = [...this.acc.values()];
+    this.byRole = Array.from({ length: 5 }, (_, code) => accs.filter((a) => a.roleMask[code]));
   }
 
   /**
@@ -86,16 +95,17 @@ export class ConversationScorer {
     const scale = pack.manifest.sae.input_scale;
     const outlier = pack.manifest.runtime.outlier_norm;
     for (let t = 0; t < roles.length; t++) {
-      const inScope = [...this.acc.values()].filter((a) => a.roleMask[roles[t]]);
+      const inScope = this.byRole[roles[t]] ?? [];
       if (inScope.length === 0) continue;
       const base = t * d;
       let sq = 0;
       for (let j = 0; j < d; j++) sq += hidden[base + j] * hidden[base + j];
       if (Math.sqrt(sq) > outlier) continue;
       this.encodeToken(hidden, base, scale);
+      const xs = this.xs;
       for (const a of inScope) {
         a.count++;
-        for (let j = 0; j < d; j++) a.denseSum[j] += hidden[base + j] / scale;
+        for (let j = 0; j < d; j++) a.denseSum[j] += xs[j];
         for (let f = 0; f < nFeat; f++) {
           const v = this.feat[f];
           if (v <= 0) continue;
@@ -108,11 +118,17 @@ export class ConversationScorer {
   }
 
   private encodeToken(hidden: Float32Array, base: number, scale: number): void {
-    const { d, nFeat, pack } = this;
+    const { d, nFeat, pack, xs, xc } = this;
+    const bDec = pack.bDec;
+    for (let j = 0; j < d; j++) {
+      xs[j] = hidden[base + j] / scale;
+      xc[j] = xs[j] - bDec[j];
+    }
+    const enc = pack.encoder;
     for (let f = 0; f < nFeat; f++) {
       let pre = pack.encoderBias[f];
       const row = f * d;
-      for (let j = 0; j < d; j++) pre += (hidden[base + j] / scale - pack.bDec[j]) * pack.encoder[row + j];
+      for (let j = 0; j < d; j++) pre += xc[j] * enc[row + j];
       this.feat[f] = pre > pack.thresholds[f] ? pre : 0;
     }
   }

@@ -22,6 +22,8 @@ interface Pending {
 export interface WriterStats {
   inserts: number;
   rows: number;
+  /** Total seconds spent in successful inserts. */
+  insertSeconds: number;
   failures: number;
   lastError: string | null;
 }
@@ -32,7 +34,7 @@ export class BatchWriter {
   private flushing: Promise<void> | null = null;
   private backoffMs = 0;
   private closed = false;
-  readonly stats: WriterStats = { inserts: 0, rows: 0, failures: 0, lastError: null };
+  readonly stats: WriterStats = { inserts: 0, rows: 0, insertSeconds: 0, failures: 0, lastError: null };
 
   constructor(private readonly client: ClickHouseClient, private readonly opts: WriterOptions, private readonly log: (msg: string) => void = () => {}) {}
 
@@ -86,7 +88,9 @@ export class BatchWriter {
       this.buffers.set(table, []);
       try {
         const rows = batch.flatMap((p) => p.rows);
+        const t0 = performance.now();
         await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
+        this.stats.insertSeconds += (performance.now() - t0) / 1000;
         this.stats.inserts++;
         this.stats.rows += rows.length;
         this.backoffMs = 0;

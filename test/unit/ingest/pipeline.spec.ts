@@ -68,4 +68,55 @@ describe('pipeline (fake stages beside the real ones used end to end)', () => {
     expect(s.stored).toEqual(['1', '2']);
     expect(() => p.submit([ev('3')])).toThrow(QueueFull);
   });
+
+  it('frees probe slots while events wait for storage, bounded by the capacity, and flushes when idle', async () => {
+    const release: Array<() => void> = [];
+    let scoring = 0;
+    let maxScoring = 0;
+    let hints = 0;
+    const s = stages({
+      score: async (e) => {
+        scoring++;
+        maxScoring = Math.max(maxScoring, scoring);
+        await new Promise((r) => setTimeout(r, 1));
+        scoring--;
+        return { id: e.id } as unknown as ScoredEvent;
+      },
+      store: () => new Promise<void>((r) => release.push(r)),
+      flushHint: () => void hints++,
+    });
+    const p = new Pipeline(s, new Metrics(), 6, 2);
+    p.submit(['1', '2', '3', '4', '5', '6'].map(ev));
+    await new Promise((r) => setTimeout(r, 50));
+    // All six scored although only two probe slots exist: waiting for storage holds no probe slot.
+    expect(release).toHaveLength(6);
+    expect(maxScoring).toBeLessThanOrEqual(2);
+    expect(hints).toBeGreaterThanOrEqual(1);
+    // Storage slots are full (capacity 6): the next events stay queued, then a full queue refuses.
+    p.submit(['7', '8', '9', '10', '11', '12'].map(ev));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(release).toHaveLength(6);
+    expect(p.depth).toBe(6);
+    expect(() => p.submit([ev('13')])).toThrow(QueueFull);
+    let drained = false;
+    const d = p.drain().then(() => {
+      drained = true;
+    });
+    while (release.length) {
+      release.shift()?.();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await d;
+    expect(drained).toBe(true);
+  });
+
+  it('process() resolves each event with its outcome once stored or dead-lettered', async () => {
+    const s = stages({ score: async (e) => { if (e.id === 'boom') throw new Error('no model'); return { id: e.id } as unknown as ScoredEvent; } });
+    const p = new Pipeline(s, new Metrics(), 2, 1);
+    const out = await p.process(['a', 'bad-1', 'boom', 'b'].map(ev));
+    expect(out.map((o) => o.status)).toEqual(['stored', 'stored', 'dead_lettered', 'stored']);
+    expect(out[1]).toMatchObject({ status: 'stored', alerts: [{ alert_id: 'bad-1' }] });
+    expect(out[2]).toMatchObject({ reason: 'probe failed: no model' });
+    expect(s.stored.sort()).toEqual(['a', 'b', 'bad-1']);
+  });
 });
