@@ -156,16 +156,20 @@ export class KafkaIngest {
     for (let i = 0; i < batch.messages.length; i += n) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + n);
-      await this.handleChunk(topic, partition, chunk, heartbeat);
+      const rebalance = await this.handleChunk(topic, partition, chunk, heartbeat);
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
       this.deps.metrics.kafkaLag.set({ topic, partition: String(partition) }, Math.max(0, lag));
-      await heartbeat().catch(() => undefined);
+      // A rebalance seen while the chunk was processed: the chunk is committed, so stop here and
+      // let kafkajs rejoin (a new member must not wait for the rest of a large batch).
+      if (rebalance) throw rebalance;
+      await heartbeat();
     }
   }
 
-  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  /** Processes and commits one chunk; returns the rebalance error a heartbeat met meanwhile, if any. */
+  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<Error | null> {
     const good: Array<{ event: ProbeEvent; msg: KafkaMessage }> = [];
     const dead: OutMessage[] = [];
     const toDlq = (msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): void => {
@@ -182,7 +186,10 @@ export class KafkaIngest {
       }
     }
     // Keep the group membership alive while storage may be slow or down.
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
+    let rebalance: Error | null = null;
+    const beat = setInterval(() => void heartbeat().catch((e: Error) => {
+      rebalance = e;
+    }), 2000);
     const t0 = performance.now();
     let outcomes: EventOutcome[];
     try {
@@ -205,6 +212,7 @@ export class KafkaIngest {
     this.stats.deadLettered += dead.length;
     this.stats.alertsPublished += alerts.length;
     this.deps.metrics.kafkaCommitted.inc(chunk.length);
+    return rebalance;
   }
 
   /** Alerts, dead letters and the consumer offset in one transaction. */
