@@ -36,7 +36,9 @@ export async function runInfra(paths: RuntimePaths, argv: string[]): Promise<num
       case 'start': {
         const info = await b.start(reporter, { port });
         process.stdout.write(`${info.bootstrap}\n`);
-        process.stderr.write(`probewatch infra: Kafka is up (pid ${info.pid}); use KAFKA_BROKERS=${info.bootstrap}\n`);
+        process.stderr.write(`probewatch infra: Kafka is up (pid ${info.pid}); use KAFKA_BROKERS=${info.bootstrap}\n`
+          + `probewatch infra: SASL/PLAIN listener: KAFKA_BROKERS=${info.saslBootstrap} KAFKA_SASL_MECHANISM=plain KAFKA_SASL_USERNAME=${info.sasl.username}`
+          + ` (password: sasl.password in ${info.dir}/broker.json)\n`);
         return 0;
       }
       case 'stop':

@@ -22,8 +22,12 @@ export interface Reporter {
 
 export interface KafkaBrokerInfo {
   bootstrap: string;
+  /** A second listener with SASL/PLAIN (no TLS), for trying and testing authenticated clients. */
+  saslBootstrap: string;
+  sasl: { mechanism: 'plain'; username: string; password: string };
   port: number;
   controllerPort: number;
+  saslPort: number;
   pid: number;
   dir: string;
 }
@@ -62,16 +66,26 @@ export function ensureKafkaJars(cacheDir: string, r: Reporter): string {
   return lib;
 }
 
-function serverProperties(dir: string, port: number, controllerPort: number): string {
+interface Ports {
+  port: number;
+  controllerPort: number;
+  saslPort: number;
+  password: string;
+}
+
+function serverProperties(dir: string, { port, controllerPort, saslPort, password }: Ports): string {
+  const jaas = `org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="${password}" user_broker="${password}" user_probewatch="${password}";`;
   return [
     '# written by probewatch infra: single-node KRaft broker for development and tests',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'sasl.enabled.mechanisms=PLAIN',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=${jaas}`,
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${path.join(dir, 'data')}`,
     'num.partitions=4',
@@ -117,15 +131,17 @@ export class KafkaBroker {
     const running = this.info();
     if (running) return running;
     mkdirSync(this.dir, { recursive: true });
-    let ports: { port: number; controllerPort: number };
+    let ports: Ports;
     if (existsSync(this.file('broker.json'))) {
-      ports = JSON.parse(readFileSync(this.file('broker.json'), 'utf8')) as typeof ports;
+      const saved = JSON.parse(readFileSync(this.file('broker.json'), 'utf8')) as KafkaBrokerInfo;
+      ports = { port: saved.port, controllerPort: saved.controllerPort, saslPort: saved.saslPort, password: saved.sasl.password };
     } else {
       const port = opts.port ?? ((await portOpen(9092)) ? await freePort() : 9092);
-      ports = { port, controllerPort: await freePort() };
+      // A throwaway credential for this local broker only, kept in its state directory.
+      ports = { port, controllerPort: await freePort(), saslPort: await freePort(), password: randomBytes(12).toString('hex') };
     }
     const props = this.file('server.properties');
-    writeFileSync(props, serverProperties(this.dir, ports.port, ports.controllerPort));
+    writeFileSync(props, serverProperties(this.dir, ports));
     writeFileSync(this.file('log4j.properties'), LOG4J);
     const cp = `${this.lib}/*`;
     const log4j = `-Dlog4j.configuration=file:${this.file('log4j.properties')}`;
@@ -138,8 +154,12 @@ export class KafkaBroker {
     const logFile = this.file('broker.log');
     r.step(`starting Kafka ${KAFKA_VERSION} (KRaft) on 127.0.0.1:${ports.port}`);
     const pid = spawnDaemon('java', ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-cp', cp, log4j, 'kafka.Kafka', props], { logFile, pidFile: this.file('broker.pid') });
-    const info: KafkaBrokerInfo = { bootstrap: `127.0.0.1:${ports.port}`, ...ports, pid, dir: this.dir };
-    writeFileSync(this.file('broker.json'), JSON.stringify({ bootstrap: info.bootstrap, ...ports, dir: this.dir }));
+    const info: KafkaBrokerInfo = {
+      bootstrap: `127.0.0.1:${ports.port}`, saslBootstrap: `127.0.0.1:${ports.saslPort}`, sasl: { mechanism: 'plain', username: 'probewatch', password: ports.password },
+      port: ports.port, controllerPort: ports.controllerPort, saslPort: ports.saslPort, pid, dir: this.dir,
+    };
+    const { pid: _pid, ...saved } = info;
+    writeFileSync(this.file('broker.json'), JSON.stringify(saved), { mode: 0o600 });
     await waitFor('Kafka broker', async () => (await portOpen(ports.port)) && readFileSync(logFile, 'utf8').includes('Transition from STARTING to STARTED'),
       opts.timeoutMs ?? 60_000, () => (readPid(this.file('broker.pid')) ? null : `exited during start:\n${tail(logFile)}`));
     return info;

@@ -119,7 +119,8 @@ export class ServiceProcess {
     this.logFile = path.join(mkdtempSync(path.join(tmpdir(), 'pw-svc-')), `${name}.log`);
   }
 
-  async start(): Promise<void> {
+  /** Starts the process and waits until /readyz is 200 (and Kafka is up, if `waitKafka`). */
+  async start(waitKafka = true): Promise<void> {
     this.port = await freePort();
     this.exitCode = null;
     const root = path.resolve(__dirname, '..', '..');
@@ -142,6 +143,7 @@ export class ServiceProcess {
       try {
         const r = await fetch(`http://127.0.0.1:${this.port}/readyz`);
         const body = (await r.json()) as { checks?: { kafka?: { ok: boolean } } };
+        if (!waitKafka && body.checks) return;
         if (r.ok && body.checks?.kafka?.ok !== false) return;
       } catch {
         /* not up yet */
@@ -162,6 +164,11 @@ export class ServiceProcess {
 
   tail(n = 30): string {
     return this.output().trimEnd().split('\n').slice(-n).join('\n');
+  }
+
+  async readyz(): Promise<{ status: number; body: { checks: Record<string, { ok: boolean; last_error?: string | null }> } }> {
+    const r = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+    return { status: r.status, body: (await r.json()) as { checks: Record<string, { ok: boolean; last_error?: string | null }> } };
   }
 
   async metric(name: string): Promise<number> {

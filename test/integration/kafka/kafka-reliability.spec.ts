@@ -247,4 +247,29 @@ describe('Kafka ingestion on a real broker', () => {
     expect(union.size).toBe(N);
     expect(await alertsOnTopic(topic)).toEqual({ total: N / 10, unique: N / 10 });
   });
+
+  it('SASL/PLAIN: consumes with the right credentials; a wrong password is reported, not ignored', async () => {
+    if (skip) return skipNote(skip);
+    const info = broker.info() as NonNullable<ReturnType<KafkaBroker['info']>>;
+    const topic = 'tsasl.events';
+    await createTopic(bootstrap, topic, 2);
+    await produce(bootstrap, topic, Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 'tsasl')) })));
+    const auth = { KAFKA_BROKERS: info.saslBootstrap, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: info.sasl.username };
+    const bad = service('tsasl-bad', topic, 'gsasl-bad', path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch'), { ...auth, KAFKA_SASL_PASSWORD: 'wrong' });
+    await bad.start(false);
+    const end = Date.now() + 60_000;
+    let ready = await bad.readyz();
+    while (!/SASL|[Aa]uthentication/.test(ready.body.checks.kafka?.last_error ?? '') && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 500));
+      ready = await bad.readyz();
+    }
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks.kafka.ok).toBe(false);
+    expect(ready.body.checks.kafka.last_error).toMatch(/SASL|[Aa]uthentication/);
+    await bad.kill('SIGKILL');
+    const good = service('tsasl-good', topic, 'gsasl', path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch'), { ...auth, KAFKA_SASL_PASSWORD: info.sasl.password });
+    await good.start();
+    await waitCaughtUp(bootstrap, 'gsasl', topic, 300_000, () => good.assertAlive());
+    await good.stop();
+  });
 });
