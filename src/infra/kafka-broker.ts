@@ -146,8 +146,10 @@ export class KafkaBroker {
     const cp = `${this.lib}/*`;
     const log4j = `-Dlog4j.configuration=file:${this.file('log4j.properties')}`;
     if (!existsSync(path.join(this.dir, 'data', 'meta.properties'))) {
-      const clusterId = randomBytes(16).toString('base64url');
-      const fmt = spawnSync('java', ['-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8' });
+      // Like Kafka's own Uuid.randomUuid: an id starting with '-' would read as an option.
+      let clusterId = randomBytes(16).toString('base64url');
+      while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+      const fmt = spawnSync('java', ['-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '--config', props], { encoding: 'utf8' });
       if (fmt.status !== 0) throw new Error(`kafka storage format failed: ${fmt.stdout}${fmt.stderr}`);
     }
     if (await portOpen(ports.port)) throw new Error(`port ${ports.port} is already in use; stop what holds it or remove ${this.dir}`);
