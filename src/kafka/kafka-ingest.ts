@@ -67,6 +67,9 @@ export class KafkaIngest {
   private readonly txLock = new Mutex();
   private watch: NodeJS.Timeout | null = null;
   private paused = false;
+  /** Group generation seen by this member (GROUP_JOIN count) and its current partitions. */
+  private generation = 0;
+  private assigned = new Set<string>();
   private stopping = false;
   /** Chunks committed, for tests and metrics. */
   readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0 };
@@ -100,6 +103,8 @@ export class KafkaIngest {
       } } as never,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.generation++;
+      this.assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => (ps as number[]).map((p) => `${t}:${p}`)));
       const parts = Object.entries(e.payload.memberAssignment).map(([t, p]) => `${t}[${(p as number[]).join(',')}]`).join(' ');
       this.deps.log('log', `joined group ${e.payload.groupId} as ${e.payload.memberId}: ${parts || 'no partitions'}`);
     });
@@ -156,7 +161,10 @@ export class KafkaIngest {
     for (let i = 0; i < batch.messages.length; i += n) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + n);
-      const rebalance = await this.handleChunk(topic, partition, chunk, heartbeat);
+      const { rebalance, moved } = await this.handleChunk(topic, partition, chunk, heartbeat);
+      // The partition went to another member while the chunk was processed: it will redeliver
+      // (and publish) the chunk from the last commit; committing here would publish it twice.
+      if (moved) return;
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
@@ -168,8 +176,12 @@ export class KafkaIngest {
     }
   }
 
-  /** Processes and commits one chunk; returns the rebalance error a heartbeat met meanwhile, if any. */
-  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<Error | null> {
+  /**
+   * Processes and commits one chunk. Returns the rebalance error a heartbeat met meanwhile, and
+   * whether the partition moved to another member (then nothing is committed or published).
+   */
+  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<{ rebalance: Error | null; moved: boolean }> {
+    const generation = this.generation;
     const good: Array<{ event: ProbeEvent; msg: KafkaMessage }> = [];
     const dead: OutMessage[] = [];
     const toDlq = (msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): void => {
@@ -203,6 +215,10 @@ export class KafkaIngest {
       else toDlq(good[i].msg, 'processing_failed', o.reason);
     });
     const next = (BigInt(chunk[chunk.length - 1].offset) + 1n).toString();
+    if (this.generation !== generation && !this.assigned.has(`${topic}:${partition}`)) {
+      this.deps.log('warn', `${topic}[${partition}] moved to another member during a chunk; its stored events will be redelivered there and committed once`);
+      return { rebalance, moved: true };
+    }
     const t1 = performance.now();
     this.deps.metrics.kafkaChunkSeconds.observe((t1 - t0) / 1000);
     await this.commit(alerts, dead, { topic, partition, offset: next });
@@ -212,7 +228,7 @@ export class KafkaIngest {
     this.stats.deadLettered += dead.length;
     this.stats.alertsPublished += alerts.length;
     this.deps.metrics.kafkaCommitted.inc(chunk.length);
-    return rebalance;
+    return { rebalance, moved: false };
   }
 
   /** Alerts, dead letters and the consumer offset in one transaction. */

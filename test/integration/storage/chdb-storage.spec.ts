@@ -32,7 +32,9 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     const logs: string[] = [];
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 20, maxBackoffMs: 200 }, (m) => logs.push(m));
     const p = w.write('dead_letters', [{ received_at: '2026-11-24 10:00:00.000', channel: 'http', event_id: 'x', tenant: 't', reason: 'r', errors: '[]', payload: '{}', payload_sha256: 'h' }]);
-    await new Promise((r) => setTimeout(r, 150));
+    // Wait for the first failed attempt (no fixed sleep: the machine may be busy with other suites).
+    const end = Date.now() + 30_000;
+    while (w.stats.failures === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(w.stats.failures).toBeGreaterThan(0);
     expect(w.healthy).toBe(false);
     expect(w.pendingRows).toBe(1);
