@@ -10,7 +10,7 @@
  * bounded by the fetch size); while storage is failing the consumer is paused and resumes by
  * itself. Nest-free; the module wires it.
  */
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Partitioners, Producer, SASLOptions } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Partitioners, Producer, SASLOptions, Transaction } from 'kafkajs';
 
 import type { Alert } from '../alerts/alert';
 import type { EventLimits, ProbeEvent } from '../ingest/event-contract';
@@ -72,7 +72,7 @@ export class KafkaIngest {
   private assigned = new Set<string>();
   private stopping = false;
   /** Chunks committed, for tests and metrics. */
-  readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0 };
+  readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0, consumerRestarts: 0 };
 
   constructor(private readonly s: KafkaSettings, private readonly limits: EventLimits, private readonly deps: KafkaIngestDeps) {
     this.kafka = kafkaClient(s, deps.log, 'ingest');
@@ -84,12 +84,14 @@ export class KafkaIngest {
 
   async start(): Promise<void> {
     if (this.s.createTopics) await this.ensureTopics();
-    // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
-    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER } });
-    await this.producer.connect();
-    this.consumer = this.kafka.consumer({
+    await this.connectProducer();
+    await this.startConsumer();
+    this.watch = setInterval(() => this.checkBackpressure(), 500);
+    this.deps.log('log', `consuming ${this.s.topic} from ${this.s.brokers.join(',')} in group ${this.s.groupId} (instance ${this.s.instanceId})`);
+  }
+
+  private async startConsumer(): Promise<void> {
+    const consumer = this.kafka.consumer({
       groupId: this.s.groupId,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
@@ -102,22 +104,69 @@ export class KafkaIngest {
         return !this.stopping;
       } } as never,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+    this.consumer = consumer;
+    this.paused = false;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.generation++;
       this.assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => (ps as number[]).map((p) => `${t}:${p}`)));
       const parts = Object.entries(e.payload.memberAssignment).map(([t, p]) => `${t}[${(p as number[]).join(',')}]`).join(' ');
       this.deps.log('log', `joined group ${e.payload.groupId} as ${e.payload.memberId}: ${parts || 'no partitions'}`);
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.s.topic], fromBeginning: true });
-    await this.consumer.run({
+    // kafkajs restarts a crashed consumer only after retriable errors; after any other error
+    // (a transaction the broker refused, say) it would stay down. Nothing may stop ingestion for
+    // good: start a fresh consumer, which resumes from the committed offsets.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart || this.stopping || this.consumer !== consumer) return;
+      this.deps.log('error', `kafka consumer stopped on ${e.payload.error.name}: ${e.payload.error.message}; starting a new one in 5 s`);
+      setTimeout(() => void this.replaceConsumer(consumer), 5000);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.s.topic], fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.s.partitionsConcurrency,
       eachBatch: (p) => this.eachBatch(p),
     });
-    this.watch = setInterval(() => this.checkBackpressure(), 500);
-    this.deps.log('log', `consuming ${this.s.topic} from ${this.s.brokers.join(',')} in group ${this.s.groupId} (instance ${this.s.instanceId})`);
+  }
+
+  private async replaceConsumer(old: Consumer): Promise<void> {
+    if (this.stopping || this.consumer !== old) return;
+    await old.disconnect().catch(() => undefined);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.startConsumer();
+        this.stats.consumerRestarts++;
+        this.deps.log('warn', 'kafka consumer restarted');
+        return;
+      } catch (e) {
+        this.deps.log('error', `kafka consumer restart ${attempt} failed (${(e as Error).message}); retrying in 5 s`);
+        await this.consumer?.disconnect().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+    }
+  }
+
+
+  private async connectProducer(): Promise<void> {
+    // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
+    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER } });
+    await this.producer.connect();
+  }
+
+  /**
+   * After a transaction that could neither commit nor abort (the broker went away mid-way), the
+   * kafkajs producer stays in that transaction. A new producer with the same transactional id
+   * fences the old one, and the coordinator aborts whatever it left open.
+   */
+  private async resetProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = null;
+    await old?.disconnect().catch(() => undefined);
+    await this.connectProducer();
+    this.deps.log('warn', 'transactional producer re-initialised after a failed transaction');
   }
 
   private async ensureTopics(): Promise<void> {
@@ -234,15 +283,13 @@ export class KafkaIngest {
   /** Alerts, dead letters and the consumer offset in one transaction. */
   private commit(alerts: Alert[], dead: OutMessage[], offset: { topic: string; partition: number; offset: string }): Promise<void> {
     return this.txLock.run(async () => {
-      const producer = this.producer as Producer;
-      const tx = await producer.transaction();
       try {
-        if (alerts.length) await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
-        if (dead.length) await tx.send({ topic: this.s.dlqTopic, messages: dead });
-        await tx.sendOffsets({ consumerGroupId: this.s.groupId, topics: [{ topic: offset.topic, partitions: [{ partition: offset.partition, offset: offset.offset }] }] });
-        await tx.commit();
+        await this.inTransaction(async (tx) => {
+          if (alerts.length) await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
+          if (dead.length) await tx.send({ topic: this.s.dlqTopic, messages: dead });
+          await tx.sendOffsets({ consumerGroupId: this.s.groupId, topics: [{ topic: offset.topic, partitions: [{ partition: offset.partition, offset: offset.offset }] }] });
+        });
       } catch (e) {
-        await tx.abort().catch(() => undefined);
         this.deps.log('warn', `kafka commit of ${offset.topic}[${offset.partition}] up to ${offset.offset} failed (${(e as Error).message}); the chunk will be redelivered`);
         throw e;
       }
@@ -252,16 +299,46 @@ export class KafkaIngest {
   /** Alerts from other channels (HTTP ingest) go to the same topic, in their own transaction. */
   publishAlerts(alerts: Alert[]): Promise<void> {
     if (!alerts.length || !this.producer) return Promise.resolve();
-    return this.txLock.run(async () => {
-      const tx = await (this.producer as Producer).transaction();
+    return this.txLock.run(() => this.inTransaction(async (tx) => {
+      await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
+    }));
+  }
+
+  /**
+   * Runs `fill` in a transaction and commits it. A retriable refusal (typically
+   * CONCURRENT_TRANSACTIONS: the coordinator is still writing the previous transaction's
+   * markers) aborts and runs the whole transaction again after a short pause; its content is
+   * the same each time and an aborted transaction is invisible, so this is safe.
+   */
+  private async inTransaction(fill: (tx: Transaction) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
-        await tx.commit();
+        return await this.transactOnce(fill);
       } catch (e) {
-        await tx.abort().catch(() => undefined);
-        throw e;
+        const err = e as { retriable?: boolean; type?: string };
+        if (attempt >= 20 || !(err.retriable === true || err.type === 'CONCURRENT_TRANSACTIONS') || this.stopping) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
       }
-    });
+    }
+  }
+
+  /** One transaction; on failure aborts it, or resets the producer when it cannot. */
+  private async transactOnce(fill: (tx: Transaction) => Promise<void>): Promise<void> {
+    if (!this.producer) await this.connectProducer();
+    let tx: Transaction;
+    try {
+      tx = await (this.producer as Producer).transaction();
+    } catch (e) {
+      await this.resetProducer().catch(() => undefined);
+      throw e;
+    }
+    try {
+      await fill(tx);
+      await tx.commit();
+    } catch (e) {
+      await tx.abort().catch(() => this.resetProducer().catch(() => undefined));
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {

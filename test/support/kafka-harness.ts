@@ -96,13 +96,13 @@ export async function groupLag(bootstrap: string, groupId: string, topic: string
   }
 }
 
-export async function waitCaughtUp(bootstrap: string, groupId: string, topic: string, timeoutMs: number, alive?: () => void): Promise<void> {
+export async function waitCaughtUp(bootstrap: string, groupId: string, topic: string, timeoutMs: number, alive?: () => void, logs?: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     alive?.();
     const lag = await groupLag(bootstrap, groupId, topic);
     if (lag === 0) return;
-    if (Date.now() > end) throw new Error(`group ${groupId} still ${lag} messages behind on ${topic} after ${timeoutMs / 1000} s`);
+    if (Date.now() > end) throw new Error(`group ${groupId} still ${lag} messages behind on ${topic} after ${timeoutMs / 1000} s${logs ? `\n--- service log ---\n${logs()}` : ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

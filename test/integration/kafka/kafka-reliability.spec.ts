@@ -120,7 +120,7 @@ describe('Kafka ingestion on a real broker', () => {
     expect(lagAtKill).toBeGreaterThan(0);
     expect(lagAtKill).toBeLessThan(N);
     await svc.start();
-    await waitCaughtUp(bootstrap, 'g1', topic, 600_000, () => svc.assertAlive());
+    await waitCaughtUp(bootstrap, 'g1', topic, 600_000, () => svc.assertAlive(), () => svc.tail(80));
     await svc.stop();
     const c = await storedCounts(store, 't1');
     expect(c).toEqual({ events: N, distinct: N, alerts: N / 10, alertRows: N / 10 });
@@ -131,7 +131,7 @@ describe('Kafka ingestion on a real broker', () => {
   it('2. the broker restarts mid-stream: nothing lost', async () => {
     if (skip) return skipNote(skip);
     const topic = 't2.events';
-    const N = 2000;
+    const N = 2000; // half before the restart, half after
     await createTopic(bootstrap, topic, 4);
     await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't2')) })));
     const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
@@ -146,7 +146,7 @@ describe('Kafka ingestion on a real broker', () => {
     await broker.start({ step: () => undefined });
     // The second half arrives after the restart.
     await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(N / 2 + i, 't2')) })));
-    await waitCaughtUp(bootstrap, 'g2', topic, 600_000, () => svc.assertAlive());
+    await waitCaughtUp(bootstrap, 'g2', topic, 600_000, () => svc.assertAlive(), () => svc.tail(80));
     await svc.stop();
     const c = await storedCounts(store, 't2');
     expect(c.events).toBe(N);
@@ -233,7 +233,7 @@ describe('Kafka ingestion on a real broker', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     await b.stop(); // leaves the group: its partitions move to a
-    await waitCaughtUp(bootstrap, 'g5', topic, 600_000, () => a.assertAlive());
+    await waitCaughtUp(bootstrap, 'g5', topic, 600_000, () => a.assertAlive(), () => a.tail(80));
     await a.stop();
     const ca = await storedCounts(storeA, 't5');
     const cb = await storedCounts(storeB, 't5');
@@ -278,7 +278,7 @@ describe('Kafka ingestion on a real broker', () => {
     await bad.kill('SIGKILL');
     const good = service('tsasl-good', topic, 'gsasl', path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch'), { ...auth, KAFKA_SASL_PASSWORD: info.sasl.password });
     await good.start();
-    await waitCaughtUp(bootstrap, 'gsasl', topic, 300_000, () => good.assertAlive());
+    await waitCaughtUp(bootstrap, 'gsasl', topic, 300_000, () => good.assertAlive(), () => good.tail(80));
     await good.stop();
   });
 });
