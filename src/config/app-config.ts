@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
+import { envReader } from './env-reader';
 import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from './runtime-paths';
 
 export interface AppConfig {
@@ -66,25 +67,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer in ${min}..${max}`);
-      return def;
-    }
-    return n;
-  };
-  const oneOf = <T extends string>(name: string, def: T, allowed: readonly T[]): T => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    if (!(allowed as readonly string[]).includes(raw)) {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(', ')}`);
-      return def;
-    }
-    return raw as T;
-  };
+  const { int, oneOf } = envReader(env, problems);
   const url = (name: string): string | null => {
     const raw = env[name];
     if (!raw) return null;

@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
+import { envReader } from '../config/env-reader';
+
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 export interface KafkaSettings {
@@ -51,24 +53,7 @@ export function parseKafkaSettings(env: NodeJS.ProcessEnv, problems: string[]): 
   if (!raw) return null;
   const brokers = raw.split(',').map((b) => b.trim()).filter(Boolean);
   for (const b of brokers) if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: '${b}' is not host:port`);
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const v = env[name];
-    if (v === undefined || v === '') return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(v)}: expected an integer in ${min}..${max}`);
-      return def;
-    }
-    return n;
-  };
-  const bool = (name: string, def: boolean): boolean => {
-    const v = env[name];
-    if (v === undefined || v === '') return def;
-    if (v === 'true' || v === '1') return true;
-    if (v === 'false' || v === '0') return false;
-    problems.push(`${name}=${JSON.stringify(v)}: expected true or false`);
-    return def;
-  };
+  const { int, bool } = envReader(env, problems);
   const file = (name: string): string | undefined => {
     const p = env[name];
     if (!p) return undefined;
