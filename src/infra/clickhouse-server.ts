@@ -8,11 +8,12 @@
  * ClickHouse; see docs in README ("ClickHouse server").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import type { Reporter } from './kafka-broker';
-import { freePort, portOpen, readPid, requireTool, spawnDaemon, stopPid, tail, waitFor } from './process-util';
+import { LocalDaemon, preferredPort } from './local-daemon';
+import { freePort, portOpen, requireTool, spawnDaemon, waitFor } from './process-util';
 
 export const CLICKHOUSE_PACKAGES = ['clickhouse-server', 'clickhouse-common'];
 
@@ -93,26 +94,17 @@ const USERS = `<?xml version="1.0"?>
 </yandex>
 `;
 
-export class ClickHouseServer {
-  constructor(readonly dir: string, private readonly root: string) {}
-
-  private file(name: string): string {
-    return path.join(this.dir, name);
-  }
-
-  info(): ClickHouseServerInfo | null {
-    const pid = readPid(this.file('server.pid'));
-    if (!pid || !existsSync(this.file('server.json'))) return null;
-    return { ...(JSON.parse(readFileSync(this.file('server.json'), 'utf8')) as Omit<ClickHouseServerInfo, 'pid'>), pid };
+export class ClickHouseServer extends LocalDaemon<ClickHouseServerInfo> {
+  constructor(dir: string, private readonly root: string) {
+    super(dir, 'server', 20_000);
   }
 
   async start(r: Reporter, opts: { httpPort?: number; timeoutMs?: number } = {}): Promise<ClickHouseServerInfo> {
     const running = this.info();
     if (running) return running;
     mkdirSync(this.dir, { recursive: true });
-    let ports: { httpPort: number; tcpPort: number };
-    if (existsSync(this.file('server.json'))) ports = JSON.parse(readFileSync(this.file('server.json'), 'utf8')) as typeof ports;
-    else ports = { httpPort: opts.httpPort ?? ((await portOpen(8123)) ? await freePort() : 8123), tcpPort: await freePort() };
+    const saved = this.saved();
+    const ports = saved ? { httpPort: saved.httpPort, tcpPort: saved.tcpPort } : { httpPort: opts.httpPort ?? (await preferredPort(8123)), tcpPort: await freePort() };
     writeFileSync(this.file('config.xml'), config(this.dir, ports.httpPort, ports.tcpPort));
     writeFileSync(this.file('users.xml'), USERS);
     if (await portOpen(ports.httpPort)) throw new Error(`port ${ports.httpPort} is already in use`);
@@ -120,10 +112,10 @@ export class ClickHouseServer {
     const logFile = this.file('server.log');
     r.step(`starting ClickHouse server (Debian 18.16) on http://127.0.0.1:${ports.httpPort}`);
     const pid = spawnDaemon(path.join(this.root, 'usr', 'sbin', 'clickhouse-server'), [`--config-file=${this.file('config.xml')}`], {
-      logFile, pidFile: this.file('server.pid'), env: { LD_LIBRARY_PATH: libs }, cwd: this.dir,
+      logFile, pidFile: this.pidFile, env: { LD_LIBRARY_PATH: libs }, cwd: this.dir,
     });
     const info: ClickHouseServerInfo = { url: `http://127.0.0.1:${ports.httpPort}`, ...ports, pid, dir: this.dir };
-    writeFileSync(this.file('server.json'), JSON.stringify({ url: info.url, ...ports, dir: this.dir }));
+    this.save(info);
     await waitFor('ClickHouse server', async () => {
       try {
         const res = await fetch(`${info.url}/ping`);
@@ -131,20 +123,7 @@ export class ClickHouseServer {
       } catch {
         return false;
       }
-    }, opts.timeoutMs ?? 30_000, () => (readPid(this.file('server.pid')) ? null : `exited during start:\n${tail(logFile)}`));
+    }, opts.timeoutMs ?? 30_000, () => this.exitedDuringStart(logFile));
     return info;
-  }
-
-  async stop(): Promise<boolean> {
-    const pid = readPid(this.file('server.pid'));
-    if (!pid) return false;
-    await stopPid(pid, 20_000);
-    rmSync(this.file('server.pid'), { force: true });
-    return true;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

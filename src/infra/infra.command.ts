@@ -6,8 +6,9 @@
 import * as path from 'node:path';
 
 import type { RuntimePaths } from '../config/runtime-paths';
-import { ClickHouseServer, ensureClickHouseServer } from './clickhouse-server';
-import { ensureKafkaJars, KafkaBroker, Reporter } from './kafka-broker';
+import { ClickHouseServer, ClickHouseServerInfo, ensureClickHouseServer } from './clickhouse-server';
+import { ensureKafkaJars, KafkaBroker, KafkaBrokerInfo, Reporter } from './kafka-broker';
+import type { LocalDaemon } from './local-daemon';
 
 export const INFRA_USAGE = `usage: probewatch infra kafka start [--port N] | stop | status | reset
        probewatch infra clickhouse start [--port N] | stop | status | reset`;
@@ -22,6 +23,40 @@ export function clickhouseServer(paths: RuntimePaths, name = 'clickhouse'): Clic
   return new ClickHouseServer(path.join(paths.dataDir, 'infra', name), ensureClickHouseServer(path.join(paths.dataDir, 'cache'), reporter));
 }
 
+interface Component<I extends { pid: number }> {
+  label: string;
+  daemon: LocalDaemon<I>;
+  start(): Promise<I>;
+  address(info: I): string;
+  started(info: I): string;
+}
+
+/** start | stop | status | reset of one component; null for an unknown action. */
+async function control<I extends { pid: number }>(c: Component<I>, action: string | undefined): Promise<number | null> {
+  switch (action) {
+    case 'start': {
+      const info = await c.start();
+      process.stdout.write(`${c.address(info)}\n`);
+      reporter.step(c.started(info));
+      return 0;
+    }
+    case 'stop':
+      reporter.step((await c.daemon.stop()) ? `${c.label} stopped` : `${c.label} was not running`);
+      return 0;
+    case 'status': {
+      const info = c.daemon.info();
+      process.stdout.write(info ? `running ${c.address(info)} pid ${info.pid}\n` : 'stopped\n');
+      return info ? 0 : 3;
+    }
+    case 'reset':
+      await c.daemon.destroy();
+      reporter.step(`${c.label} stopped and its data removed`);
+      return 0;
+    default:
+      return null;
+  }
+}
+
 export async function runInfra(paths: RuntimePaths, argv: string[]): Promise<number> {
   const [what, action, ...rest] = argv;
   const portArg = rest.indexOf('--port');
@@ -30,54 +65,25 @@ export async function runInfra(paths: RuntimePaths, argv: string[]): Promise<num
     process.stderr.write(`probewatch infra: --port must be a TCP port\n`);
     return 2;
   }
-  if (what === 'kafka') {
+  const kafka = (): Component<KafkaBrokerInfo> => {
     const b = kafkaBroker(paths);
-    switch (action) {
-      case 'start': {
-        const info = await b.start(reporter, { port });
-        process.stdout.write(`${info.bootstrap}\n`);
-        process.stderr.write(`probewatch infra: Kafka is up (pid ${info.pid}); use KAFKA_BROKERS=${info.bootstrap}\n`
-          + `probewatch infra: SASL/PLAIN listener: KAFKA_BROKERS=${info.saslBootstrap} KAFKA_SASL_MECHANISM=plain KAFKA_SASL_USERNAME=${info.sasl.username}`
-          + ` (password: sasl.password in ${info.dir}/broker.json)\n`);
-        return 0;
-      }
-      case 'stop':
-        process.stderr.write(`probewatch infra: ${(await b.stop()) ? 'Kafka stopped' : 'Kafka was not running'}\n`);
-        return 0;
-      case 'status': {
-        const info = b.info();
-        process.stdout.write(info ? `running ${info.bootstrap} pid ${info.pid}\n` : 'stopped\n');
-        return info ? 0 : 3;
-      }
-      case 'reset':
-        await b.destroy();
-        process.stderr.write('probewatch infra: Kafka stopped and its data removed\n');
-        return 0;
-    }
-  } else if (what === 'clickhouse') {
+    return {
+      label: 'Kafka', daemon: b, start: () => b.start(reporter, { port }), address: (i) => i.bootstrap,
+      started: (i) => `Kafka is up (pid ${i.pid}); use KAFKA_BROKERS=${i.bootstrap}\n`
+        + `probewatch infra: SASL/PLAIN listener: KAFKA_BROKERS=${i.saslBootstrap} KAFKA_SASL_MECHANISM=plain KAFKA_SASL_USERNAME=${i.sasl.username}`
+        + ` (password: sasl.password in ${i.dir}/broker.json)`,
+    };
+  };
+  const clickhouse = (): Component<ClickHouseServerInfo> => {
     const s = clickhouseServer(paths);
-    switch (action) {
-      case 'start': {
-        const info = await s.start(reporter, { httpPort: port });
-        process.stdout.write(`${info.url}\n`);
-        process.stderr.write(`probewatch infra: ClickHouse server is up (pid ${info.pid}): CLICKHOUSE_URL=${info.url}\n`
-          + 'probewatch infra: note: this is Debian\'s 18.16 server; the probewatch schema needs a current ClickHouse (see README)\n');
-        return 0;
-      }
-      case 'stop':
-        process.stderr.write(`probewatch infra: ${(await s.stop()) ? 'ClickHouse stopped' : 'ClickHouse was not running'}\n`);
-        return 0;
-      case 'status': {
-        const info = s.info();
-        process.stdout.write(info ? `running ${info.url} pid ${info.pid}\n` : 'stopped\n');
-        return info ? 0 : 3;
-      }
-      case 'reset':
-        await s.destroy();
-        process.stderr.write('probewatch infra: ClickHouse stopped and its data removed\n');
-        return 0;
-    }
-  }
+    return {
+      label: 'ClickHouse', daemon: s, start: () => s.start(reporter, { httpPort: port }), address: (i) => i.url,
+      started: (i) => `ClickHouse server is up (pid ${i.pid}): CLICKHOUSE_URL=${i.url}\n`
+        + 'probewatch infra: note: this is Debian\'s 18.16 server; the probewatch schema needs a current ClickHouse (see README)',
+    };
+  };
+  const code = what === 'kafka' ? await control(kafka(), action) : what === 'clickhouse' ? await control(clickhouse(), action) : null;
+  if (code !== null) return code;
   process.stderr.write(`${INFRA_USAGE}\n`);
   return 2;
 }

@@ -6,11 +6,12 @@
  * Used by the test harness and by operators: `npm run infra -- kafka start|stop|status`.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-import { freePort, portOpen, readPid, requireTool, spawnDaemon, stopPid, tail, waitFor } from './process-util';
+import { LocalDaemon, preferredPort } from './local-daemon';
+import { freePort, portOpen, requireTool, spawnDaemon, waitFor } from './process-util';
 
 export const KAFKA_VERSION = '3.9.1';
 const SCALA = '2.13';
@@ -109,18 +110,9 @@ const LOG4J = [
   '',
 ].join('\n');
 
-export class KafkaBroker {
-  constructor(readonly dir: string, private readonly lib: string) {}
-
-  private file(name: string): string {
-    return path.join(this.dir, name);
-  }
-
-  /** The running broker of this directory, if any. */
-  info(): KafkaBrokerInfo | null {
-    const pid = readPid(this.file('broker.pid'));
-    if (!pid || !existsSync(this.file('broker.json'))) return null;
-    return { ...(JSON.parse(readFileSync(this.file('broker.json'), 'utf8')) as Omit<KafkaBrokerInfo, 'pid'>), pid };
+export class KafkaBroker extends LocalDaemon<KafkaBrokerInfo> {
+  constructor(dir: string, private readonly lib: string) {
+    super(dir, 'broker', 30_000);
   }
 
   /**
@@ -131,15 +123,11 @@ export class KafkaBroker {
     const running = this.info();
     if (running) return running;
     mkdirSync(this.dir, { recursive: true });
-    let ports: Ports;
-    if (existsSync(this.file('broker.json'))) {
-      const saved = JSON.parse(readFileSync(this.file('broker.json'), 'utf8')) as KafkaBrokerInfo;
-      ports = { port: saved.port, controllerPort: saved.controllerPort, saslPort: saved.saslPort, password: saved.sasl.password };
-    } else {
-      const port = opts.port ?? ((await portOpen(9092)) ? await freePort() : 9092);
-      // A throwaway credential for this local broker only, kept in its state directory.
-      ports = { port, controllerPort: await freePort(), saslPort: await freePort(), password: randomBytes(12).toString('hex') };
-    }
+    const saved = this.saved();
+    // A throwaway SASL credential for this local broker only, kept in its state directory.
+    const ports: Ports = saved
+      ? { port: saved.port, controllerPort: saved.controllerPort, saslPort: saved.saslPort, password: saved.sasl.password }
+      : { port: opts.port ?? (await preferredPort(9092)), controllerPort: await freePort(), saslPort: await freePort(), password: randomBytes(12).toString('hex') };
     const props = this.file('server.properties');
     writeFileSync(props, serverProperties(this.dir, ports));
     writeFileSync(this.file('log4j.properties'), LOG4J);
@@ -155,29 +143,14 @@ export class KafkaBroker {
     if (await portOpen(ports.port)) throw new Error(`port ${ports.port} is already in use; stop what holds it or remove ${this.dir}`);
     const logFile = this.file('broker.log');
     r.step(`starting Kafka ${KAFKA_VERSION} (KRaft) on 127.0.0.1:${ports.port}`);
-    const pid = spawnDaemon('java', ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-cp', cp, log4j, 'kafka.Kafka', props], { logFile, pidFile: this.file('broker.pid') });
+    const pid = spawnDaemon('java', ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-cp', cp, log4j, 'kafka.Kafka', props], { logFile, pidFile: this.pidFile });
     const info: KafkaBrokerInfo = {
       bootstrap: `127.0.0.1:${ports.port}`, saslBootstrap: `127.0.0.1:${ports.saslPort}`, sasl: { mechanism: 'plain', username: 'probewatch', password: ports.password },
       port: ports.port, controllerPort: ports.controllerPort, saslPort: ports.saslPort, pid, dir: this.dir,
     };
-    const { pid: _pid, ...saved } = info;
-    writeFileSync(this.file('broker.json'), JSON.stringify(saved), { mode: 0o600 });
+    this.save(info);
     await waitFor('Kafka broker', async () => (await portOpen(ports.port)) && readFileSync(logFile, 'utf8').includes('Transition from STARTING to STARTED'),
-      opts.timeoutMs ?? 60_000, () => (readPid(this.file('broker.pid')) ? null : `exited during start:\n${tail(logFile)}`));
+      opts.timeoutMs ?? 60_000, () => this.exitedDuringStart(logFile));
     return info;
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
-    const pid = readPid(this.file('broker.pid'));
-    if (!pid) return false;
-    await stopPid(pid, 30_000, signal);
-    rmSync(this.file('broker.pid'), { force: true });
-    return true;
-  }
-
-  /** Stops the broker and deletes its data (topics, offsets). */
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
