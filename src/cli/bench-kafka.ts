@@ -16,38 +16,16 @@ import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_PACK_ID, RuntimePaths } from '../config/runtime-paths';
 import { ensureKafkaJars, KafkaBroker } from '../infra/kafka-broker';
 import { freePort } from '../infra/process-util';
+import { groupLag } from '../kafka/group-lag';
 import { setupModel } from '../probe/model-setup';
 import { loadProbePack } from '../probe/probe-pack.loader';
 import { writeTrivialPack } from '../probe/trivial-pack';
+import { peakRssMb } from './proc-stats';
 
 const say = (m: string): void => void process.stderr.write(`bench kafka: ${m}\n`);
 
-function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
 function client(bootstrap: string): Kafka {
   return new Kafka({ clientId: 'pw-bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
-}
-
-async function lagOf(kafka: Kafka, group: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return ends.reduce((s, p) => {
-      const off = Number(c.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
-      return s + Number(p.high) - (off >= 0 ? off : Number(p.low));
-    }, 0);
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 async function backlog(kafka: Kafka, topic: string, events: Array<Record<string, unknown>>, n: number, tag: string): Promise<void> {
@@ -95,7 +73,7 @@ async function runPhase(paths: RuntimePaths, kafka: Kafka, bootstrap: string, pa
     let firstCommit = NaN;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-      const l = await lagOf(kafka, group, topic);
+      const l = await groupLag(kafka, group, topic);
       const t = (Date.now() - t0) / 1000;
       lag.push([Math.round(t * 10) / 10, l]);
       if (l < n && Number.isNaN(firstCommit)) firstCommit = t;
@@ -108,7 +86,7 @@ async function runPhase(paths: RuntimePaths, kafka: Kafka, bootstrap: string, pa
     const firstLag = lag.find(([t]) => t === firstCommit)?.[1] ?? n;
     const rate = (firstLag) / Math.max(0.001, done - firstCommit);
     say(`${label}: ${n} events drained in ${done.toFixed(1)} s (${rate.toFixed(1)} events/s after the first commit)`);
-    return { pack, events: n, events_per_s: Math.round(rate * 10) / 10, seconds_to_drain: done, seconds_to_first_commit: firstCommit, lag, peak_rss_mb: peakRssMb(child.pid as number) };
+    return { pack, events: n, events_per_s: Math.round(rate * 10) / 10, seconds_to_drain: done, seconds_to_first_commit: firstCommit, lag, peak_rss_mb: Math.round(peakRssMb(child.pid as number)) };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

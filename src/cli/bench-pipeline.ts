@@ -10,20 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { RuntimePaths } from '../config/runtime-paths';
+import { peakRssMb } from './proc-stats';
 
 function metric(text: string, name: string, labels = ''): number {
   const re = new RegExp(`^${name}${labels.replace(/[{}]/g, (c) => `\\${c}`)} ([0-9.eE+-]+)$`, 'm');
   const m = re.exec(text);
   return m ? Number(m[1]) : NaN;
-}
-
-function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
 }
 
 async function waitReady(base: string, child: ChildProcess): Promise<void> {

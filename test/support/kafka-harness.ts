@@ -4,7 +4,7 @@
  * read_committed, wait until a consumer group has caught up).
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -13,6 +13,7 @@ import { Kafka, KafkaMessage, logLevel } from 'kafkajs';
 import { resolveRuntimePaths } from '../../src/config/runtime-paths';
 import { ensureKafkaJars, KafkaBroker } from '../../src/infra/kafka-broker';
 import { freePort } from '../../src/infra/process-util';
+import { groupLag as lagOf } from '../../src/kafka/group-lag';
 
 const quiet = { step: (m: string) => process.stderr.write(`[harness] ${m}\n`) };
 
@@ -77,23 +78,9 @@ export async function readAll(bootstrap: string, topic: string, idleMs = 2500): 
   return out;
 }
 
-/** Sum over partitions of (end offset - committed offset) for a group. */
-export async function groupLag(bootstrap: string, groupId: string, topic: string): Promise<number> {
-  const admin = kafkaOf(bootstrap).admin();
-  await admin.connect();
-  try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    let lag = 0;
-    for (const p of ends) {
-      const c = committed.partitions.find((x) => x.partition === p.partition);
-      const co = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(p.low);
-      lag += Number(p.high) - co;
-    }
-    return lag;
-  } finally {
-    await admin.disconnect();
-  }
+/** Messages the group has not committed yet on the topic (see src/kafka/group-lag.ts). */
+export function groupLag(bootstrap: string, groupId: string, topic: string): Promise<number> {
+  return lagOf(kafkaOf(bootstrap), groupId, topic);
 }
 
 export async function waitCaughtUp(bootstrap: string, groupId: string, topic: string, timeoutMs: number, alive?: () => void, logs?: () => string): Promise<void> {
@@ -189,10 +176,6 @@ export class ServiceProcess {
   stop(): Promise<void> {
     return this.kill('SIGTERM');
   }
-}
-
-export function fileText(p: string): string {
-  return readFileSync(p, 'utf8');
 }
 
 /** Event i of a test stream; every tenth carries the ALERT-ME marker the test rules fire on. */
