@@ -55,6 +55,16 @@ export async function produce(bootstrap: string, topic: string, messages: Array<
   await producer.disconnect();
 }
 
+/** Events from..from+n-1 of the test stream `prefix` (see testEvent), keyed k<i>. */
+export function produceEvents(bootstrap: string, topic: string, prefix: string, n: number, from = 0): Promise<void> {
+  return produce(bootstrap, topic, Array.from({ length: n }, (_, j) => ({ key: `k${from + j}`, value: JSON.stringify(testEvent(from + j, prefix)) })));
+}
+
+/** A fresh embedded-ClickHouse directory for one service instance. */
+export function freshStore(): string {
+  return path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+}
+
 /** Every committed message of a topic (read_committed), once the topic has been idle for `idleMs`. */
 export async function readAll(bootstrap: string, topic: string, idleMs = 2500): Promise<KafkaMessage[]> {
   const kafka = kafkaOf(bootstrap);
@@ -156,6 +166,16 @@ export class ServiceProcess {
   async readyz(): Promise<{ status: number; body: { checks: Record<string, { ok: boolean; last_error?: string | null }> } }> {
     const r = await fetch(`http://127.0.0.1:${this.port}/readyz`);
     return { status: r.status, body: (await r.json()) as { checks: Record<string, { ok: boolean; last_error?: string | null }> } };
+  }
+
+  /** Waits until this instance has committed at least `min` Kafka messages. */
+  async waitForCommitted(min: number, timeoutMs = 300_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while ((await this.metric('probewatch_kafka_committed_messages_total')) < min) {
+      this.assertAlive();
+      if (Date.now() > end) throw new Error(`${this.name} committed fewer than ${min} messages in ${timeoutMs / 1000} s:\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async metric(name: string): Promise<number> {

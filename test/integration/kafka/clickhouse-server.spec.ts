@@ -28,7 +28,7 @@ import type { ProbeEngine } from '../../../src/probe/probe-engine';
 import { writeTrivialPack } from '../../../src/probe/trivial-pack';
 import { BatchWriter } from '../../../src/storage/batch-writer';
 import { chTime } from '../../../src/storage/events.repository';
-import { createTopic, groupLag, kafkaPrerequisite, produce, startBroker, testEvent as event } from '../../support/kafka-harness';
+import { createTopic, groupLag, kafkaPrerequisite, produceEvents, startBroker } from '../../support/kafka-harness';
 import { realModel, skipNote } from '../../support/real-model';
 
 jest.setTimeout(600_000);
@@ -132,7 +132,7 @@ describe('ClickHouse server (Debian 18.16) network path', () => {
       expect(problems).toEqual([]);
       const N = 6000;
       await createTopic(bootstrap, 't3.events', 4);
-      await produce(bootstrap, 't3.events', Array.from({ length: N }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't3')) })));
+      await produceEvents(bootstrap, 't3.events', 't3', N);
       const ingest = new KafkaIngest(settings as NonNullable<typeof settings>, { maxMessages: 256, maxContentChars: 100_000, maxIdChars: 256 }, {
         process: (events, at) => pipeline.process(events, at), storageHealthy: () => writer.healthy, metrics, log: (_l, m) => logs.push(m),
       });

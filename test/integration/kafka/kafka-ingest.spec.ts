@@ -8,7 +8,7 @@ import type { EventOutcome } from '../../../src/ingest/pipeline';
 import { KafkaIngest } from '../../../src/kafka/kafka-ingest';
 import { parseKafkaSettings } from '../../../src/kafka/kafka-settings';
 import { Metrics } from '../../../src/ops/metrics';
-import { createTopic, groupLag, kafkaPrerequisite, produce, startBroker, testEvent } from '../../support/kafka-harness';
+import { createTopic, groupLag, kafkaPrerequisite, produceEvents, startBroker } from '../../support/kafka-harness';
 import { skipNote } from '../../support/real-model';
 
 jest.setTimeout(300_000);
@@ -25,7 +25,7 @@ describe('KafkaIngest recovery', () => {
     broker = await startBroker();
     const bootstrap = (broker.info() as { bootstrap: string }).bootstrap;
     await createTopic(bootstrap, 'ti.events', 2);
-    await produce(bootstrap, 'ti.events', Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(testEvent(i, 'ti')) })));
+    await produceEvents(bootstrap, 'ti.events', 'ti', 300);
     const problems: string[] = [];
     const settings = parseKafkaSettings({ KAFKA_BROKERS: bootstrap, KAFKA_TOPIC: 'ti.events', KAFKA_GROUP_ID: 'gi', PROBEWATCH_INSTANCE_ID: 'ti', KAFKA_CHUNK_EVENTS: '25' }, problems);
     expect(problems).toEqual([]);

@@ -19,7 +19,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { KafkaBroker } from '../../../src/infra/kafka-broker';
 import { writeTrivialPack } from '../../../src/probe/trivial-pack';
 import { openClickHouse } from '../../../src/storage/clickhouse-client';
-import { createTopic, groupLag, kafkaPrerequisite, produce, readAll, ServiceProcess, startBroker, testEvent as event, waitCaughtUp } from '../../support/kafka-harness';
+import { createTopic, freshStore, groupLag, kafkaPrerequisite, produce, produceEvents, readAll, ServiceProcess, startBroker, testEvent as event, waitCaughtUp } from '../../support/kafka-harness';
 import { realModel, skipNote } from '../../support/real-model';
 
 jest.setTimeout(900_000);
@@ -104,17 +104,12 @@ describe('Kafka ingestion on a real broker', () => {
     const topic = 't1.events';
     const N = 5000;
     await createTopic(bootstrap, topic, 4);
-    await produce(bootstrap, topic, Array.from({ length: N }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't1')) })));
-    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    await produceEvents(bootstrap, topic, 't1', N);
+    const store = freshStore();
     const svc = service('t1-a', topic, 'g1', store);
     await svc.start();
     // Let it get well into the stream, then kill it without warning.
-    const end = Date.now() + 300_000;
-    while ((await svc.metric('probewatch_kafka_committed_messages_total')) < N * 0.3) {
-      svc.assertAlive();
-      if (Date.now() > end) throw new Error('service made no progress');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await svc.waitForCommitted(N * 0.3);
     await svc.kill('SIGKILL');
     const lagAtKill = await groupLag(bootstrap, 'g1', topic);
     expect(lagAtKill).toBeGreaterThan(0);
@@ -133,19 +128,16 @@ describe('Kafka ingestion on a real broker', () => {
     const topic = 't2.events';
     const N = 2000; // half before the restart, half after
     await createTopic(bootstrap, topic, 4);
-    await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't2')) })));
-    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    await produceEvents(bootstrap, topic, 't2', N / 2);
+    const store = freshStore();
     const svc = service('t2-a', topic, 'g2', store);
     await svc.start();
-    while ((await svc.metric('probewatch_kafka_committed_messages_total')) < N * 0.2) {
-      svc.assertAlive();
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await svc.waitForCommitted(N * 0.2);
     await broker.stop();
     await new Promise((r) => setTimeout(r, 3000));
     await broker.start({ step: () => undefined });
     // The second half arrives after the restart.
-    await produce(bootstrap, topic, Array.from({ length: N / 2 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(N / 2 + i, 't2')) })));
+    await produceEvents(bootstrap, topic, 't2', N / 2, N / 2);
     await waitCaughtUp(bootstrap, 'g2', topic, 600_000, () => svc.assertAlive(), () => svc.tail(80));
     await svc.stop();
     const c = await storedCounts(store, 't2');
@@ -179,7 +171,7 @@ describe('Kafka ingestion on a real broker', () => {
     }
     await createTopic(bootstrap, topic, 4);
     await produce(bootstrap, topic, messages);
-    const store = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const store = freshStore();
     const svc = service('t4-a', topic, 'g4', store, { KAFKA_MAX_MESSAGE_BYTES: '65536' });
     await svc.start();
     const health: number[] = [];
@@ -218,20 +210,15 @@ describe('Kafka ingestion on a real broker', () => {
     const topic = 't5.events';
     const N = 3000;
     await createTopic(bootstrap, topic, 4);
-    await produce(bootstrap, topic, Array.from({ length: N }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 't5')) })));
+    await produceEvents(bootstrap, topic, 't5', N);
     // Two instances, two embedded stores (chDB is one process per store; a shared server is the production setup).
-    const storeA = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
-    const storeB = path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch');
+    const storeA = freshStore();
+    const storeB = freshStore();
     const a = service('t5-a', topic, 'g5', storeA);
     const b = service('t5-b', topic, 'g5', storeB);
     await Promise.all([a.start(), b.start()]);
-    const end = Date.now() + 300_000;
-    while ((await a.metric('probewatch_kafka_committed_messages_total')) < 200 || (await b.metric('probewatch_kafka_committed_messages_total')) < 200) {
-      a.assertAlive();
-      b.assertAlive();
-      if (Date.now() > end) throw new Error('both instances should get partitions');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // Both get partitions and make progress before one leaves.
+    await Promise.all([a.waitForCommitted(200), b.waitForCommitted(200)]);
     await b.stop(); // leaves the group: its partitions move to a
     await waitCaughtUp(bootstrap, 'g5', topic, 600_000, () => a.assertAlive(), () => a.tail(80));
     await a.stop();
@@ -262,9 +249,9 @@ describe('Kafka ingestion on a real broker', () => {
     const info = broker.info() as NonNullable<ReturnType<KafkaBroker['info']>>;
     const topic = 'tsasl.events';
     await createTopic(bootstrap, topic, 2);
-    await produce(bootstrap, topic, Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify(event(i, 'tsasl')) })));
+    await produceEvents(bootstrap, topic, 'tsasl', 50);
     const auth = { KAFKA_BROKERS: info.saslBootstrap, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: info.sasl.username };
-    const bad = service('tsasl-bad', topic, 'gsasl-bad', path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch'), { ...auth, KAFKA_SASL_PASSWORD: 'wrong' });
+    const bad = service('tsasl-bad', topic, 'gsasl-bad', freshStore(), { ...auth, KAFKA_SASL_PASSWORD: 'wrong' });
     await bad.start(false);
     const end = Date.now() + 60_000;
     let ready = await bad.readyz();
@@ -276,7 +263,7 @@ describe('Kafka ingestion on a real broker', () => {
     expect(ready.body.checks.kafka.ok).toBe(false);
     expect(ready.body.checks.kafka.last_error).toMatch(/SASL|[Aa]uthentication/);
     await bad.kill('SIGKILL');
-    const good = service('tsasl-good', topic, 'gsasl', path.join(mkdtempSync(path.join(tmpdir(), 'pw-store-')), 'ch'), { ...auth, KAFKA_SASL_PASSWORD: info.sasl.password });
+    const good = service('tsasl-good', topic, 'gsasl', freshStore(), { ...auth, KAFKA_SASL_PASSWORD: info.sasl.password });
     await good.start();
     await waitCaughtUp(bootstrap, 'gsasl', topic, 300_000, () => good.assertAlive(), () => good.tail(80));
     await good.stop();
