@@ -71,7 +71,7 @@ export class KafkaIngest {
   private generation = 0;
   private assigned = new Set<string>();
   private stopping = false;
-  /** Chunks committed, for tests and metrics. */
+  /** Counters since start, for tests and logs. */
   readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0, consumerRestarts: 0 };
 
   constructor(private readonly s: KafkaSettings, private readonly limits: EventLimits, private readonly deps: KafkaIngestDeps) {
@@ -102,14 +102,16 @@ export class KafkaIngest {
       retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 12, restartOnFailure: async (e: Error) => {
         this.deps.log('error', `kafka consumer failed (${e.message}); restarting`);
         return !this.stopping;
-      } } as never,
+      } },
     });
     this.consumer = consumer;
-    this.paused = false;
+    this.paused = false; // a new consumer starts unpaused; checkBackpressure pauses it again if need be
+    this.deps.metrics.kafkaPaused.set(0);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assignment = Object.entries(e.payload.memberAssignment) as Array<[string, number[]]>;
       this.generation++;
-      this.assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => (ps as number[]).map((p) => `${t}:${p}`)));
-      const parts = Object.entries(e.payload.memberAssignment).map(([t, p]) => `${t}[${(p as number[]).join(',')}]`).join(' ');
+      this.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+      const parts = assignment.map(([t, ps]) => `${t}[${ps.join(',')}]`).join(' ');
       this.deps.log('log', `joined group ${e.payload.groupId} as ${e.payload.memberId}: ${parts || 'no partitions'}`);
     });
     // kafkajs restarts a crashed consumer only after retriable errors; after any other error
@@ -146,7 +148,6 @@ export class KafkaIngest {
       }
     }
   }
-
 
   private async connectProducer(): Promise<void> {
     // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
@@ -234,7 +235,7 @@ export class KafkaIngest {
     const good: Array<{ event: ProbeEvent; msg: KafkaMessage }> = [];
     const dead: OutMessage[] = [];
     const toDlq = (msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): void => {
-      dead.push({ key: msg.key, value: msg.value, headers: dlqHeaders({ topic, partition, offset: msg.offset, timestamp: msg.timestamp, key: msg.key, value: msg.value }, code, reason, errors, this.s.instanceId) });
+      dead.push({ key: msg.key, value: msg.value, headers: dlqHeaders({ topic, partition, offset: msg.offset, timestamp: msg.timestamp }, code, reason, errors, this.s.instanceId) });
       this.deps.metrics.kafkaDeadLetters.inc({ error: code });
     };
     for (const msg of chunk) {

@@ -36,8 +36,6 @@ export interface DlqSource {
   partition: number;
   offset: string;
   timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
 }
 
 /** Headers of a dead-lettered message: what failed, why, and where the original was. */

@@ -29,7 +29,7 @@ describe('Kafka message decoding', () => {
   });
 
   it('names the error, the reason and the original position in DLQ headers', () => {
-    const h = dlqHeaders({ topic: 'in', partition: 3, offset: '42', timestamp: '1700000000000', key: null, value: null }, 'schema', 'tenant: required', [{ field: 'tenant', message: 'required' }], 'i1', new Date('2026-11-24T00:00:00Z'));
+    const h = dlqHeaders({ topic: 'in', partition: 3, offset: '42', timestamp: '1700000000000' }, 'schema', 'tenant: required', [{ field: 'tenant', message: 'required' }], 'i1', new Date('2026-11-24T00:00:00Z'));
     expect(h).toEqual({
       'probewatch-error': 'schema', 'probewatch-reason': 'tenant: required', 'probewatch-fields': '[{"field":"tenant","message":"required"}]',
       'probewatch-original-topic': 'in', 'probewatch-original-partition': '3', 'probewatch-original-offset': '42', 'probewatch-original-timestamp': '1700000000000',
