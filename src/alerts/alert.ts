@@ -16,7 +16,15 @@ export interface Alert {
   event_id: string;
   tenant: string;
   starts_at: string;
+  /** event (one event), windowed (an aggregate over a window) or sequence (ordered events). */
+  kind?: AlertKind;
+  /** When the evidence happened: the event's time, a windowed alert's activation, a sequence's last event. */
+  ts?: string;
+  /** Set when a windowed alert resolves. */
+  ends_at?: string | null;
 }
+
+export type AlertKind = 'event' | 'windowed' | 'sequence';
 
 export function fingerprint(labels: Record<string, string>): string {
   const canonical = Object.keys(labels).sort().map((k) => `${k}\u0000${labels[k]}`).join('\u0001');

@@ -33,11 +33,14 @@ export class WebhookNotifier {
   }
 
   private async deliver(alert: Alert): Promise<void> {
-    if (this.seen.has(alert.alert_id)) {
+    // A windowed alert is sent twice: firing, then resolved (same id).
+    const status = alert.ends_at ? 'resolved' : 'firing';
+    const key = `${alert.alert_id}:${status}`;
+    if (this.seen.has(key)) {
       this.stats.deduplicated++;
       return;
     }
-    const body = JSON.stringify({ version: '1', status: 'firing', alerts: [{ ...alert, status: 'firing' }] });
+    const body = JSON.stringify({ version: '1', status, alerts: [{ ...alert, status }] });
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (attempt > 0) {
         this.stats.retried++;
@@ -51,7 +54,7 @@ export class WebhookNotifier {
           signal: AbortSignal.timeout(this.opts.timeoutMs),
         });
         if (res.ok) {
-          this.remember(alert.alert_id);
+          this.remember(key);
           this.stats.sent++;
           return;
         }

@@ -18,6 +18,10 @@ export interface AppConfig {
   probeWorkers: number;
   probeThreads: number;
   rulesDir: string;
+  /** Reload rule files when they change on disk. */
+  rulesWatch: boolean;
+  /** How often the scheduler checks which windowed and sequence rules are due. */
+  rulesTickMs: number;
   store: { kind: 'embedded' | 'server'; location: string; username?: string; password?: string; database: string };
   contentPolicy: ContentPolicy;
   retentionDays: number;
@@ -45,6 +49,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_PROBE_WORKERS', default: '1', meaning: 'inference worker threads' },
   { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
   { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
+  { name: 'PROBEWATCH_RULES_WATCH', default: 'true', meaning: 'reload rule files when they change (also POST /v1/rules/reload)' },
+  { name: 'PROBEWATCH_RULES_TICK_MS', default: '1000', meaning: 'scheduler tick: how often due windowed/sequence rules are looked for' },
   { name: 'CLICKHOUSE_URL', default: '(unset: embedded chDB)', meaning: 'ClickHouse server URL, e.g. http://127.0.0.1:8123' },
   { name: 'PROBEWATCH_CLICKHOUSE_DIR', default: '$PROBEWATCH_DATA_DIR/clickhouse', meaning: 'embedded store directory (one process at a time)' },
   { name: 'CLICKHOUSE_USER / CLICKHOUSE_PASSWORD', default: 'default / (empty)', meaning: 'server credentials' },
@@ -67,7 +73,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
-  const { int, oneOf } = envReader(env, problems);
+  const { int, bool, oneOf } = envReader(env, problems);
   const url = (name: string): string | null => {
     const raw = env[name];
     if (!raw) return null;
@@ -94,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     probeWorkers: int('PROBEWATCH_PROBE_WORKERS', 1, 1, 64),
     probeThreads: int('PROBEWATCH_PROBE_THREADS', 0, 0, 256),
     rulesDir: path.resolve(env.PROBEWATCH_RULES_DIR ?? path.join(paths.projectRoot, 'rules')),
+    rulesWatch: bool('PROBEWATCH_RULES_WATCH', true),
+    rulesTickMs: int('PROBEWATCH_RULES_TICK_MS', 1000, 100, 3_600_000),
     store: chUrl
       ? { kind: 'server', location: chUrl, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database }
       : { kind: 'embedded', location: path.resolve(env.PROBEWATCH_CLICKHOUSE_DIR ?? path.join(paths.dataDir, 'clickhouse')), database },

@@ -18,6 +18,8 @@ export interface ProbeEvent {
   source: string;
   model: string;
   messages: ChatMessage[];
+  /** The end user (an opaque id chosen by the caller): rules group, count and sequence by it. */
+  user?: string;
   metadata?: Record<string, unknown>;
 }
 
@@ -80,6 +82,9 @@ export function validateEvent(input: unknown, limits: EventLimits = DEFAULT_EVEN
     msgs.forEach((m, i) => checkMessage(m, i, limits, errors));
   }
   if (input.metadata !== undefined && !isRecord(input.metadata)) errors.push({ field: 'metadata', message: 'must be an object' });
+  if (input.user !== undefined && (typeof input.user !== 'string' || input.user.length > limits.maxIdChars)) {
+    errors.push({ field: 'user', message: `must be a string of at most ${limits.maxIdChars} characters` });
+  }
   if (errors.length > 0) return { ok: false, errors };
   const messages = (msgs as ChatMessage[]).map((m) => ({ role: m.role, content: m.content }));
   const event: ProbeEvent = {
@@ -90,6 +95,7 @@ export function validateEvent(input: unknown, limits: EventLimits = DEFAULT_EVEN
     model: input.model as string,
     messages,
   };
+  if (typeof input.user === 'string' && input.user !== '') event.user = input.user;
   if (input.metadata !== undefined) event.metadata = input.metadata as Record<string, unknown>;
   return { ok: true, event };
 }

@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
 import { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
-import { evaluateEventRules } from '../rules/rule-evaluator';
+import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
@@ -37,7 +37,7 @@ export class PipelineService {
     this.pipeline = new Pipeline(
       {
         score: (e) => this.engine.score(e),
-        evaluate: (e, s) => evaluateEventRules(this.rules.rules, e, s),
+        evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
         notify: (a: Alert[]) => this.alerts.deliver(a),
         deadLetter: (e, reason) => this.deadLetters.record([{ channel: 'http', reason, errors: [], payload: JSON.stringify(e), eventId: e.id, tenant: e.tenant }]),
@@ -51,6 +51,13 @@ export class PipelineService {
       cfg.queueCapacity,
       cfg.pipelineConcurrency,
     );
+  }
+
+  private evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome {
+    const start = performance.now();
+    const outcome = evaluateEventRules(this.rules.rules, event, scored);
+    this.rules.eventRulesRan(Date.now(), performance.now() - start, outcome.errors);
+    return outcome;
   }
 
   private async store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void> {

@@ -5,6 +5,8 @@ import type { AppConfig } from '../config/app-config';
 import { IngestModule } from '../ingest/ingest.module';
 import { PipelineService } from '../ingest/pipeline.service';
 import { Metrics } from '../ops/metrics';
+import { RuleSchedulerService } from '../rules/rule-scheduler.service';
+import { RulesModule } from '../rules/rules.module';
 import { BatchWriter } from '../storage/batch-writer';
 import { StorageModule } from '../storage/storage.module';
 import { KafkaIngest } from './kafka-ingest';
@@ -19,7 +21,13 @@ export class KafkaIngestService implements OnApplicationBootstrap {
   lastError: string | null = null;
   running = false;
 
-  constructor(@Inject(APP_CONFIG) cfg: AppConfig, private readonly pipeline: PipelineService, writer: BatchWriter, metrics: Metrics) {
+  constructor(
+    @Inject(APP_CONFIG) cfg: AppConfig,
+    private readonly pipeline: PipelineService,
+    private readonly scheduler: RuleSchedulerService,
+    writer: BatchWriter,
+    metrics: Metrics,
+  ) {
     this.ingest = cfg.kafka
       ? new KafkaIngest(cfg.kafka, { maxMessages: cfg.limits.maxMessages, maxContentChars: cfg.limits.maxContentChars, maxIdChars: 256 }, {
         process: (events, at) => this.pipeline.pipeline.process(events, at),
@@ -41,6 +49,7 @@ export class KafkaIngestService implements OnApplicationBootstrap {
           this.running = true;
           this.lastError = null;
           this.pipeline.alertSink = (a) => ingest.publishAlerts(a);
+          this.scheduler.alertSink = (a) => ingest.publishAlerts(a);
           return;
         } catch (e) {
           this.lastError = (e as Error).message;
@@ -58,10 +67,11 @@ export class KafkaIngestService implements OnApplicationBootstrap {
     if (!this.ingest) return;
     await this.starting;
     this.pipeline.alertSink = null;
+    this.scheduler.alertSink = null;
     await this.ingest.stop();
     this.running = false;
   }
 }
 
-@Module({ imports: [IngestModule, StorageModule], providers: [KafkaIngestService], exports: [KafkaIngestService] })
+@Module({ imports: [IngestModule, StorageModule, RulesModule], providers: [KafkaIngestService], exports: [KafkaIngestService] })
 export class KafkaModule {}

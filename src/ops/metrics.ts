@@ -26,5 +26,11 @@ export class Metrics {
   readonly kafkaCommitSeconds = new Histogram({ name: 'probewatch_kafka_commit_seconds', help: 'Kafka transaction per chunk (alerts, dead letters, offsets)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
   readonly kafkaChunkSeconds = new Histogram({ name: 'probewatch_kafka_chunk_seconds', help: 'From a chunk taken from Kafka to its events durably stored (before the commit)', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
   readonly kafkaDeadLetters = new Counter({ name: 'probewatch_kafka_dead_letters_total', help: 'Messages sent to the dead-letter topic, by error', labelNames: ['error'], registers: [this.registry] });
+  readonly ruleLastEvaluation = new Gauge({ name: 'probewatch_rule_last_evaluation_timestamp_seconds', help: 'When each rule was last evaluated', labelNames: ['rule', 'kind'], registers: [this.registry] });
+  readonly ruleDuration = new Gauge({ name: 'probewatch_rule_last_evaluation_duration_seconds', help: 'Duration of each rule\'s last evaluation (event rules: the whole event evaluation)', labelNames: ['rule', 'kind'], registers: [this.registry] });
+  readonly ruleHealthy = new Gauge({ name: 'probewatch_rule_healthy', help: '1 when the rule\'s last evaluation succeeded', labelNames: ['rule', 'kind'], registers: [this.registry] });
+  readonly ruleEvalSeconds = new Histogram({ name: 'probewatch_rule_evaluation_seconds', help: 'Scheduled rule evaluations (windowed, sequence)', labelNames: ['kind'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
+  readonly ruleSetInfo = new Gauge({ name: 'probewatch_rule_set_info', help: 'The active rule set (hash label); 1 while active', labelNames: ['hash'], registers: [this.registry] });
+  readonly rulesReloadOk = new Gauge({ name: 'probewatch_rules_last_reload_success', help: '1 when the last rule reload was accepted, 0 when it was rejected', registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

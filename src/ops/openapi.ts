@@ -6,7 +6,7 @@ const event = {
   required: ['id', 'timestamp', 'tenant', 'source', 'model', 'messages'],
   properties: {
     id: { type: 'string', maxLength: 256 }, timestamp: { type: 'string', format: 'date-time' }, tenant: { type: 'string' },
-    source: { type: 'string' }, model: { type: 'string' }, messages: { type: 'array', minItems: 1, items: message }, metadata: { type: 'object' },
+    source: { type: 'string' }, model: { type: 'string' }, messages: { type: 'array', minItems: 1, items: message }, user: { type: 'string', description: 'opaque end-user id (rules group and sequence by it)' }, metadata: { type: 'object' },
   },
 };
 const listParams = [

@@ -5,11 +5,12 @@
  *   or      := and ("or" and)*
  *   and     := not ("and" not)*
  *   not     := "not" not | cmp
- *   cmp     := primary (("==" | "!=" | ">" | ">=" | "<" | "<=") primary | "in" list | "contains" primary)?
- *   primary := NUMBER | STRING | "true" | "false" | path | "(" expr ")"
- *   list    := "[" (literal ("," literal)*)? "]"
- *   path    := concept.<id>.(score|flagged|threshold) | feature[<int>] | event.(id|tenant|source|model|text)
+ *   cmp     := primary (("==" | "!=" | ">" | ">=" | "<" | "<=") primary | "in" list | ("contains" | "matches") primary)?
+ *   primary := NUMBER | STRING | "true" | "false" | path | NAME | "(" expr ")"
+ *   list    := "[" (literal ("," literal)*)? "]" | NAME                  (NAME: a list defined in a rule file)
+ *   path    := concept.<id>.(score|flagged|threshold) | feature[<int>] | event.(id|tenant|source|model|user|text)
  *            | event.metadata.<key>
+ *   NAME    := a macro (a named condition) or, in windowed rules, a variable (value, count)
  *
  * Every error carries the 1-based line/column inside the condition text, so the rule loader can
  * report `file:line:col: message`. Types are checked at compile time: number, string, boolean.
@@ -35,9 +36,21 @@ export type Node =
   | { kind: 'not'; expr: Node; pos: SourcePos }
   | { kind: 'logic'; op: 'and' | 'or'; left: Node; right: Node; pos: SourcePos }
   | { kind: 'compare'; op: CompareOp; left: Node; right: Node; pos: SourcePos }
-  | { kind: 'in'; left: Node; values: Array<number | string | boolean>; pos: SourcePos };
+  | { kind: 'in'; left: Node; values: Array<number | string | boolean>; pos: SourcePos }
+  | { kind: 'matches'; left: Node; pattern: string; re: RegExp; pos: SourcePos };
+
+export const AGGREGATES = ['count', 'rate', 'distinct_users', 'share', 'avg', 'max', 'min', 'quantile'] as const;
+export type AggregateFn = (typeof AGGREGATES)[number];
+/** A windowed rule's aggregate over the events of one group: `share(concept.x.flagged)`, `quantile(0.9, concept.x.score)`. */
+export interface Aggregate {
+  fn: AggregateFn;
+  arg?: Node;
+  q?: number;
+  pos: SourcePos;
+}
 
 export type CompareOp = '==' | '!=' | '>' | '>=' | '<' | '<=' | 'contains';
+export type PathNode = Extract<Node, { kind: 'path' }>;
 
 interface Token {
   t: 'num' | 'str' | 'id' | 'op' | 'eof';
@@ -49,16 +62,23 @@ interface Token {
 export interface ConditionScope {
   concepts: readonly string[];
   features?: ReadonlySet<number>;
+  /** Named lists (`event.source in trusted_sources`). */
+  lists?: ReadonlyMap<string, ReadonlyArray<number | string>>;
+  /** Named conditions; the resolver compiles a macro on first use and reports cycles. */
+  macro?: (name: string, pos: SourcePos) => Node | undefined;
+  /** Bare variables such as `value` and `count` in windowed conditions. */
+  variables?: Readonly<Record<string, ValueType>>;
 }
 
 export interface EvalContext {
   concepts: Record<string, { score: number; flagged: boolean; threshold: number }>;
   features: ReadonlyMap<number, number>;
-  event: { id: string; tenant: string; source: string; model: string; text: string; metadata: Record<string, unknown> };
+  event: { id: string; tenant: string; source: string; model: string; user: string; text: string; metadata: Record<string, unknown> };
+  vars?: Record<string, number | string | boolean>;
 }
 
 const OPS = ['==', '!=', '>=', '<=', '>', '<', '(', ')', '[', ']', ',', '.'];
-const EVENT_FIELDS = new Set(['id', 'tenant', 'source', 'model', 'text']);
+const EVENT_FIELDS = new Set(['id', 'tenant', 'source', 'model', 'user', 'text']);
 const CONCEPT_FIELDS: Record<string, ValueType> = { score: 'number', flagged: 'boolean', threshold: 'number' };
 
 function tokenize(src: string): Token[] {
@@ -141,6 +161,40 @@ class Parser {
     return e;
   }
 
+  parseAggregate(): Aggregate {
+    const head = this.ident();
+    const fn = head.v as AggregateFn;
+    if (!(AGGREGATES as readonly string[]).includes(fn)) throw new ConditionError(`unknown aggregate '${head.v}' (${AGGREGATES.join(', ')})`, head.pos);
+    this.expectOp('(');
+    let agg: Aggregate = { fn, pos: head.pos };
+    if (fn === 'share') {
+      const e = this.or();
+      agg = { fn, arg: this.boolean(e), pos: head.pos };
+    } else if (fn === 'avg' || fn === 'max' || fn === 'min' || fn === 'quantile') {
+      let q: number | undefined;
+      if (fn === 'quantile') {
+        const n = this.next();
+        q = Number(n.v);
+        if (n.t !== 'num' || !(q > 0 && q < 1)) throw new ConditionError('quantile(q, x) needs 0 < q < 1', n.pos);
+        this.expectOp(',');
+      }
+      const arg = this.primary();
+      if (typeOf(arg) !== 'number') throw new ConditionError(`${fn}() needs a number, found a ${typeOf(arg)}`, arg.pos);
+      agg = { fn, arg, q, pos: head.pos };
+    }
+    this.expectOp(')');
+    const t = this.peek();
+    if (t.t !== 'eof') throw new ConditionError(`unexpected ${describe(t)}`, t.pos);
+    return agg;
+  }
+
+  parseField(): Node {
+    const n = this.primary();
+    const t = this.peek();
+    if (t.t !== 'eof') throw new ConditionError(`unexpected ${describe(t)}`, t.pos);
+    return n;
+  }
+
   parseNumber(): Node {
     const n = this.primary();
     const t = this.peek();
@@ -199,8 +253,29 @@ class Parser {
       if (typeOf(left) !== 'string' || typeOf(right) !== 'string') throw new ConditionError("'contains' needs two strings", t.pos);
       return { kind: 'compare', op: 'contains', left, right, pos: t.pos };
     }
+    if (this.isWord('matches')) {
+      this.next();
+      const right = this.primary();
+      if (typeOf(left) !== 'string' || right.kind !== 'literal' || right.type !== 'string') throw new ConditionError("'matches' needs a string and a literal regular expression", t.pos);
+      let re: RegExp;
+      try {
+        re = new RegExp(String(right.value), 'i');
+      } catch (e) {
+        throw new ConditionError(`invalid regular expression: ${(e as Error).message}`, right.pos);
+      }
+      return { kind: 'matches', left, pattern: String(right.value), re, pos: t.pos };
+    }
     if (this.isWord('in')) {
       this.next();
+      if (this.peek().t === 'id') {
+        const name = this.next();
+        const items = this.scope.lists?.get(name.v);
+        if (!items) throw new ConditionError(`unknown list '${name.v}'`, name.pos);
+        for (const v of items) {
+          if (typeof v !== typeOf(left)) throw new ConditionError(`list '${name.v}' holds a ${typeof v}, expected ${typeOf(left)}`, name.pos);
+        }
+        return { kind: 'in', left, values: [...items], pos: t.pos };
+      }
       this.expectOp('[');
       const values: Array<number | string | boolean> = [];
       while (!(this.peek().t === 'op' && this.peek().v === ']')) {
@@ -228,9 +303,19 @@ class Parser {
     }
     if (t.t === 'id') {
       if (t.v === 'true' || t.v === 'false') return { kind: 'literal', type: 'boolean', value: t.v === 'true', pos: t.pos };
-      return this.path(t);
+      if (['concept', 'feature', 'event'].includes(t.v)) return this.path(t);
+      return this.name(t);
     }
     throw new ConditionError(`unexpected ${describe(t)}`, t.pos);
+  }
+
+  private name(t: Token): Node {
+    const varType = this.scope.variables?.[t.v];
+    if (varType) return { kind: 'path', type: varType, path: ['var', t.v], pos: t.pos };
+    const m = this.scope.macro?.(t.v, t.pos);
+    if (m) return m;
+    const vars = Object.keys(this.scope.variables ?? {});
+    throw new ConditionError(`unknown macro '${t.v}' (expected concept, feature, event${vars.length ? `, ${vars.join(', ')}` : ''}, a macro or a literal)`, t.pos);
   }
 
   private ident(): Token {
@@ -269,7 +354,7 @@ class Parser {
       if (!EVENT_FIELDS.has(f.v)) throw new ConditionError(`unknown event field '${f.v}' (${[...EVENT_FIELDS].join(', ')}, metadata.<key>)`, f.pos);
       return { kind: 'path', type: 'string', path: ['event', f.v], pos: head.pos };
     }
-    throw new ConditionError(`unknown name '${head.v}' (expected concept, feature, event or a literal)`, head.pos);
+    throw new ConditionError(`unknown name '${head.v}'`, head.pos);
   }
 }
 
@@ -300,11 +385,12 @@ function read(n: Node, ctx: EvalContext): number | string | boolean {
     return c ? c[b as 'score' | 'flagged' | 'threshold'] : b === 'flagged' ? false : 0;
   }
   if (root === 'feature') return ctx.features.get(Number(a)) ?? 0;
+  if (root === 'var') return ctx.vars?.[a] ?? 0;
   if (a === 'metadata') {
     const v = ctx.event.metadata[b];
     return v === undefined || v === null ? '' : String(v);
   }
-  return ctx.event[a as 'id' | 'tenant' | 'source' | 'model' | 'text'];
+  return ctx.event[a as 'id' | 'tenant' | 'source' | 'model' | 'user' | 'text'];
 }
 
 export function evaluate(n: Node, ctx: EvalContext): boolean {
@@ -318,6 +404,8 @@ export function evaluate(n: Node, ctx: EvalContext): boolean {
       return n.op === 'and' ? evaluate(n.left, ctx) && evaluate(n.right, ctx) : evaluate(n.left, ctx) || evaluate(n.right, ctx);
     case 'in':
       return n.values.includes(read(n.left, ctx));
+    case 'matches':
+      return n.re.test(read(n.left, ctx) as string);
     case 'compare': {
       const l = read(n.left, ctx);
       const r = read(n.right, ctx);
@@ -333,6 +421,15 @@ export function evaluate(n: Node, ctx: EvalContext): boolean {
     }
   }
   return false;
+}
+
+/** A single operand such as `event.user` (exception fields). */
+export function parseField(src: string, scope: ConditionScope): Node {
+  return new Parser(tokenize(src), scope).parseField();
+}
+
+export function parseAggregate(src: string, scope: ConditionScope): Aggregate {
+  return new Parser(tokenize(src), scope).parseAggregate();
 }
 
 /** A numeric field such as `concept.harmful_intent.score` (an alert's value). */

@@ -6,7 +6,7 @@ import { Alert, alertId, fingerprint } from '../alerts/alert';
 import type { ProbeEvent } from '../ingest/event-contract';
 import type { ScoredEvent } from '../probe/probe-engine';
 import { EvalContext, evaluate, readNumber } from './condition';
-import type { Rule } from './rule-file';
+import type { EventRule, Rule } from './rule-set';
 
 export interface RuleOutcome {
   alerts: Alert[];
@@ -26,6 +26,7 @@ export function evalContext(event: ProbeEvent, scored: ScoredEvent): EvalContext
       tenant: event.tenant,
       source: event.source,
       model: event.model,
+      user: event.user ?? '',
       text: event.messages.map((m) => m.content).join('\n'),
       metadata: event.metadata ?? {},
     },
@@ -49,11 +50,17 @@ function render(tpl: string, vars: Record<string, string>): string {
   return tpl.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_m, name: string) => vars[name] ?? '');
 }
 
+export function renderTemplate(tpl: string, vars: Record<string, string>): string {
+  return render(tpl, vars);
+}
+
+/** Evaluates the enabled event rules of a set (windowed and sequence rules are skipped here). */
 export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, scored: ScoredEvent, now: Date = new Date()): RuleOutcome {
   const ctx = evalContext(event, scored);
   const out: RuleOutcome = { alerts: [], errors: [] };
-  for (const rule of rules) {
-    if (!rule.enabled) continue;
+  for (const r of rules) {
+    if (r.kind !== 'event' || !r.enabled) continue;
+    const rule: EventRule = r;
     try {
       if (!evaluate(rule.condition, ctx)) continue;
       const value = rule.value ? readNumber(rule.value, ctx) : 1;
@@ -68,6 +75,7 @@ export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, sc
         'event.tenant': event.tenant,
         'event.source': event.source,
         'event.model': event.model,
+        'event.user': event.user ?? '',
         'event.timestamp': event.timestamp,
       };
       for (const [k, v] of Object.entries(labels)) vars[`labels.${k}`] = v;
@@ -86,6 +94,7 @@ export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, sc
         event_id: event.id,
         tenant: event.tenant,
         starts_at: now.toISOString(),
+        kind: 'event',
       });
     } catch (e) {
       out.errors.push({ rule: rule.name, message: (e as Error).message });

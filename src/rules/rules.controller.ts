@@ -1,24 +1,44 @@
-import { Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 
 import { ApiTokenGuard } from '../ops/api-token.guard';
+import { RuleHistoryRepository } from '../storage/rule-history.repository';
+import { formatDuration } from './duration';
+import type { Rule } from './rule-set';
 import { RuleSetService } from './rule-set.service';
+
+function describeRule(r: Rule): Record<string, unknown> {
+  const common = { rule: r.name, kind: r.kind, severity: r.severity, tags: r.tags, enabled: r.enabled, labels: r.labels, file: `${r.file}:${r.line}` };
+  if (r.kind === 'event') return { ...common, condition: r.conditionText };
+  if (r.kind === 'windowed') {
+    return { ...common, aggregate: r.aggregateText, condition: r.conditionText, window: formatDuration(r.windowMs), every: formatDuration(r.everyMs), group_by: r.groupBy, for: formatDuration(r.forMs), keep_firing_for: formatDuration(r.keepFiringForMs) };
+  }
+  return { ...common, steps: r.conditionText, by: r.by, within: formatDuration(r.withinMs), every: formatDuration(r.everyMs) };
+}
 
 @Controller('v1/rules')
 @UseGuards(ApiTokenGuard)
 export class RulesController {
-  constructor(private readonly rules: RuleSetService) {}
+  constructor(private readonly rules: RuleSetService, private readonly history: RuleHistoryRepository) {}
 
+  /** The active set (hash, files, last reload and its problems) and each rule with its health. */
   @Get()
   list(): unknown {
     return {
       ...this.rules.state,
-      items: this.rules.rules.map((r) => ({ rule: r.name, severity: r.severity, tags: r.tags, enabled: r.enabled, condition: r.conditionText, file: `${r.file}:${r.line}` })),
+      items: this.rules.rules.map((r) => ({ ...describeRule(r), health: this.rules.health.get(r.name) ?? null })),
     };
   }
 
   @Post('reload')
   @HttpCode(200)
   async reload(): Promise<unknown> {
-    return this.rules.reload();
+    return this.rules.reload('api');
+  }
+
+  /** The audit trail of rule sets: hashes, file hashes, what changed and rejected reloads. */
+  @Get('history')
+  async listHistory(@Query('limit') limit?: string): Promise<unknown> {
+    const n = Math.min(1000, Math.max(1, Number(limit ?? 100) || 100));
+    return { items: await this.history.list(n) };
   }
 }

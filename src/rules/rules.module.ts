@@ -1,8 +1,17 @@
 import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 
+import { AlertsModule } from '../alerts/alerts.module';
 import { ProbeModule } from '../probe/probe.module';
-import { RulesController } from './rules.controller';
+import { StorageModule } from '../storage/storage.module';
+import { RuleSchedulerService } from './rule-scheduler.service';
 import { RuleSetService } from './rule-set.service';
+import { RulesController } from './rules.controller';
 
-@Module({ imports: [ProbeModule], providers: [RuleSetService], controllers: [RulesController], exports: [RuleSetService] })
+@Module({
+  imports: [ProbeModule, StorageModule, AlertsModule, ScheduleModule.forRoot()],
+  providers: [RuleSetService, RuleSchedulerService],
+  controllers: [RulesController],
+  exports: [RuleSetService, RuleSchedulerService],
+})
 export class RulesModule {}

@@ -40,6 +40,7 @@ export class EventsRepository {
       received_at: chTime(receivedAt.toISOString()),
       source: event.source,
       model: event.model,
+      user_id: event.user ?? '',
       content_policy: this.policy,
       messages: JSON.stringify(applyPolicy(event.messages, this.policy)),
       content_sha256: sha256(JSON.stringify(event.messages)),
@@ -53,7 +54,7 @@ export class EventsRepository {
     };
     const scoreRows = Object.entries(scored.concepts).map(([concept, r]) => ({
       tenant: event.tenant, concept, ts, event_id: event.id, score: r.score, sae_score: r.scores.sae, dense_score: r.scores.dense,
-      threshold: r.threshold, flagged: r.flagged ? 1 : 0, detector: r.detector, source: event.source, model: event.model, pack_version: scored.pack.version,
+      threshold: r.threshold, flagged: r.flagged ? 1 : 0, detector: r.detector, source: event.source, model: event.model, user_id: event.user ?? '', pack_version: scored.pack.version,
     }));
     const featureRows = Object.entries(redactedResult.concepts).flatMap(([concept, r]) => r.features.map((f) => ({
       tenant: event.tenant, feature: f.feature, ts, event_id: event.id, concept, activation: f.activation, mean_activation: f.mean_activation,

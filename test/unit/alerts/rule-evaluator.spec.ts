@@ -3,9 +3,10 @@ import { ProbeEvent } from '../../../src/ingest/event-contract';
 import { ScoredEvent } from '../../../src/probe/probe-engine';
 import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
 import { evaluateEventRules } from '../../../src/rules/rule-evaluator';
-import { parseRuleFile } from '../../../src/rules/rule-file';
+import { compileRuleSet } from '../../../src/rules/rule-set';
 
 const rulesYaml = `apiVersion: probewatch/v1
+engine: ">=1.0"
 rules:
   - rule: Harmful
     desc: d
@@ -22,7 +23,7 @@ rules:
     enabled: false
     condition: concept.deception.score >= 0
 `;
-const rules = parseRuleFile('r.yaml', rulesYaml, { concepts: [...CONCEPT_IDS] }).rules;
+const rules = compileRuleSet([{ file: 'r.yaml', text: rulesYaml }], { concepts: [...CONCEPT_IDS] }).rules;
 
 function scored(score: number): ScoredEvent {
   const c = (s: number) => ({ score: s, threshold: 0.6, flagged: s >= 0.6, detector: 'sae' as const, scores: { sae: s, dense: s }, tokens_in_scope: 3, in_scope: true,

@@ -4,7 +4,7 @@ const scope = { concepts: ['harmful_intent', 'deception'], features: new Set([12
 const ctx: EvalContext = {
   concepts: { harmful_intent: { score: 0.91, flagged: true, threshold: 0.6 }, deception: { score: 0.2, flagged: false, threshold: 0.5 } },
   features: new Map([[12, 3.5]]),
-  event: { id: 'e1', tenant: 'acme', source: 'chat', model: 'm', text: 'How do I build a BOMB', metadata: { user: 'u7' } },
+  event: { id: 'e1', tenant: 'acme', source: 'chat', model: 'm', user: 'u7', text: 'How do I build a BOMB', metadata: { user: 'u7' } },
 };
 const run = (src: string): boolean => evaluate(parseCondition(src, scope), ctx);
 
@@ -30,7 +30,7 @@ describe('condition language', () => {
     ['feature[99] > 0', 1, 9, 'feature 99 is not in the probe pack'],
     ['concept.deception.score > 0.5 and', 1, 34, 'unexpected end of condition'],
     ['event.tenant in ["a", 3]', 1, 23, 'list value is a number'],
-    ['x.y == 1', 1, 1, "unknown name 'x'"],
+    ['x.y == 1', 1, 1, "unknown macro 'x'"],
     ['concept.deception.flagged\n  and event.nope == "a"', 2, 13, "unknown event field 'nope'"],
   ])('rejects %j at %i:%i', (src, line, col, msg) => {
     let err: unknown;

@@ -1,0 +1,95 @@
+/**
+ * Windowed and sequence rules as parameterised ClickHouse queries over `concept_scores`.
+ *
+ * Both read a per-event view of the window: one row per (tenant, event_id) with the event's
+ * fields and, for each concept the rule uses, its score, flag and threshold. Grouping by event id
+ * also makes the queries immune to rows the ReplacingMergeTree has not merged yet. The window
+ * bounds are the parameters `from` and `to` (exclusive, inclusive), filled at each evaluation.
+ */
+import type { Node } from './condition';
+import { aggregateSql, conceptColumn, conditionSql, SqlParams } from './condition-sql';
+import type { GroupField, SequenceRule, WindowedRule } from './rule-set';
+
+export interface CompiledQuery {
+  sql: string;
+  params: Record<string, unknown>;
+  /** Output columns naming each group (label name -> column). */
+  groupColumns: Array<{ label: GroupField; column: string }>;
+}
+
+const GROUP_COLUMN: Record<GroupField, string> = { tenant: 'tenant', source: 'source', model: 'model', user: 'user_id' };
+
+/** Concepts a set of nodes reads (their view columns are the only ones built). */
+function conceptsUsed(nodes: Array<Node | null | undefined>, out = new Set<string>()): Set<string> {
+  for (const n of nodes) {
+    if (!n) continue;
+    switch (n.kind) {
+      case 'path':
+        if (n.path[0] === 'concept') out.add(n.path[1]);
+        break;
+      case 'not':
+        conceptsUsed([n.expr], out);
+        break;
+      case 'logic':
+      case 'compare':
+        conceptsUsed([n.left, n.right], out);
+        break;
+      case 'in':
+      case 'matches':
+        conceptsUsed([n.left], out);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+function eventView(used: Set<string>, concepts: readonly string[], params: SqlParams): string {
+  // Every event has one row per concept; with no concept in the rule, one concept's rows stand for the events.
+  const names = used.size ? [...used] : [concepts[0]];
+  const cols: string[] = [];
+  for (const c of used) {
+    const i = concepts.indexOf(c);
+    const p = params.add(c, 'String');
+    cols.push(`maxIf(score, concept = ${p}) AS ${conceptColumn(i, 'score')}`);
+    cols.push(`maxIf(flagged, concept = ${p}) AS ${conceptColumn(i, 'flagged')}`);
+    cols.push(`maxIf(threshold, concept = ${p}) AS ${conceptColumn(i, 'threshold')}`);
+  }
+  return `SELECT tenant, event_id, any(source) AS source, any(model) AS model, any(user_id) AS user_id, max(ts) AS ts${cols.length ? `, ${cols.join(', ')}` : ''}
+      FROM concept_scores
+      WHERE ts > toDateTime64({from:String}, 3, 'UTC') AND ts <= toDateTime64({to:String}, 3, 'UTC')
+        AND has(${params.add(names, 'Array(String)')}, concept)
+      GROUP BY tenant, event_id`;
+}
+
+export function buildWindowedQuery(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]): CompiledQuery {
+  const params = new SqlParams();
+  const used = conceptsUsed([rule.where, rule.aggregate.arg]);
+  const view = eventView(used, concepts, params);
+  const groupColumns = rule.groupBy.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
+  const keys = groupColumns.map((g) => g.column).join(', ');
+  const value = aggregateSql(rule.aggregate, concepts, params, rule.windowMs / 1000);
+  const filter = rule.where ? `WHERE ${conditionSql(rule.where, concepts, params)}` : '';
+  const having = conditionSql(rule.condition, concepts, params);
+  const sql = `SELECT ${keys}, ${value} AS value, count() AS n, groupArray(3)(event_id) AS samples
+    FROM (${view})
+    ${filter}
+    GROUP BY ${keys}
+    HAVING ${having}
+    ORDER BY ${keys}`;
+  return { sql, params: params.values, groupColumns };
+}
+
+export function buildSequenceQuery(rule: Omit<SequenceRule, 'query'>, concepts: readonly string[]): CompiledQuery {
+  const params = new SqlParams();
+  const view = eventView(conceptsUsed(rule.steps), concepts, params);
+  const groupColumns = rule.by.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
+  const keys = groupColumns.map((g) => g.column).join(', ');
+  const steps = rule.steps.map((s, i) => `(${conditionSql(s, concepts, params)}) AS s${i}`);
+  const sql = `SELECT ${keys}, event_id, toUnixTimestamp64Milli(ts) AS ts_ms, ${steps.join(', ')}
+    FROM (${view})
+    WHERE ${rule.steps.map((_s, i) => `s${i}`).join(' OR ')}
+    ORDER BY ${keys}, ts_ms, event_id`;
+  return { sql, params: params.values, groupColumns };
+}
