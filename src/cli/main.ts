@@ -16,6 +16,8 @@ commands:
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
   bench   probe|pipeline|kafka [--out FILE]  benchmarks (write bench/results/<name>.json)
+  rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
+                                             check, unit-test and backtest rule files
   infra   kafka|clickhouse start|stop|status|reset
                                              a local Kafka broker / ClickHouse server for development and tests
 
@@ -90,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench': {
         const { runBench } = await import('./bench.command');
         return await runBench(paths, rest);
+      }
+      case 'rules': {
+        const { runRules } = await import('./rules.command');
+        return await runRules(paths, rest);
       }
       case 'infra': {
         const { runInfra } = await import('../infra/infra.command');

@@ -99,6 +99,9 @@ export function compileRuleSet(files: ReadonlyArray<{ file: string; text: string
     const r = new RuleCompiler(m, scope, macros).compile();
     if (r) rules.push(r);
   }
+  // Report in reading order: file by file (in load order), then line and column.
+  const order = new Map(files.map((f, i) => [f.file, i]));
+  problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
   return { rules: problems.length ? [] : rules, problems };
 }
 
@@ -372,7 +375,7 @@ class RuleCompiler {
         const ok = label ? labelNames.has(label[1]) : COMMON_VARS.includes(name) || KIND_VARS[kind].test(name);
         if (!ok) {
           const at = this.entryNode('annotations', k);
-          at.ctx.node(at.node, `annotations.${k}: unknown template variable '${name}' in a ${kind} rule${label ? ` (labels: ${[...labelNames].join(', ')})` : ''}`);
+          at.ctx.node(at.node, `annotations.${k}: unknown template variable '${name}' in ${kind === 'event' ? 'an' : 'a'} ${kind} rule${label ? ` (labels: ${[...labelNames].join(', ')})` : ''}`);
         }
       }
     }

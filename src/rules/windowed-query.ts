@@ -56,7 +56,7 @@ function eventView(used: Set<string>, concepts: readonly string[], params: SqlPa
     cols.push(`maxIf(flagged, concept = ${p}) AS ${conceptColumn(i, 'flagged')}`);
     cols.push(`maxIf(threshold, concept = ${p}) AS ${conceptColumn(i, 'threshold')}`);
   }
-  return `SELECT tenant, event_id, any(source) AS source, any(model) AS model, any(user_id) AS user_id, max(ts) AS ts${cols.length ? `, ${cols.join(', ')}` : ''}
+  return `SELECT tenant, event_id, any(source) AS source, any(model) AS model, any(user_id) AS user_id, max(ts) AS event_ts${cols.length ? `, ${cols.join(', ')}` : ''}
       FROM concept_scores
       WHERE ts > toDateTime64({from:String}, 3, 'UTC') AND ts <= toDateTime64({to:String}, 3, 'UTC')
         AND has(${params.add(names, 'Array(String)')}, concept)
@@ -87,7 +87,7 @@ export function buildSequenceQuery(rule: Omit<SequenceRule, 'query'>, concepts: 
   const groupColumns = rule.by.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
   const keys = groupColumns.map((g) => g.column).join(', ');
   const steps = rule.steps.map((s, i) => `(${conditionSql(s, concepts, params)}) AS s${i}`);
-  const sql = `SELECT ${keys}, event_id, toUnixTimestamp64Milli(ts) AS ts_ms, ${steps.join(', ')}
+  const sql = `SELECT ${keys}, event_id, toUnixTimestamp64Milli(event_ts) AS ts_ms, ${steps.join(', ')}
     FROM (${view})
     WHERE ${rule.steps.map((_s, i) => `s${i}`).join(' OR ')}
     ORDER BY ${keys}, ts_ms, event_id`;

@@ -30,7 +30,7 @@ describe('rule files', () => {
       'broken.bad.yaml:7:12: the first tag must be a maturity level (stable, incubating, sandbox, deprecated)',
       "broken.bad.yaml:8:39: unknown concept field 'scor' (score, flagged, threshold)",
       expect.stringMatching(/^broken\.bad\.yaml:9:47: labels\.tenant: a label must not hold a changing value/),
-      expect.stringMatching(/^broken\.bad\.yaml:10:\d+: annotations\.summary: unknown template variable 'event\.text' in a event rule/),
+      expect.stringMatching(/^broken\.bad\.yaml:10:\d+: annotations\.summary: unknown template variable 'event\.text' in an event rule/),
       "broken.bad.yaml:16:11: duplicate rule name 'Duplicate' (first at broken.bad.yaml:11; to change it use override)",
       expect.stringMatching(/^broken\.bad\.yaml:21:5: unknown key 'colour' in a rule \(allowed: rule, desc,/),
     ]));
