@@ -81,7 +81,7 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       const http = app.getHttpServer();
       await request(http).get('/healthz').expect(200);
       const ready = await request(http).get('/readyz').expect(200);
-      expect(ready.body.checks.rules.rules).toBe(4);
+      expect(ready.body.checks.rules.rules).toBe(7);
 
       const res = await request(http).post('/v1/events').send([harmful, benign]).expect(202);
       expect(res.body).toMatchObject({ accepted: 2, rejected: 0 });

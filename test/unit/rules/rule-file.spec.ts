@@ -15,7 +15,8 @@ describe('rule files', () => {
     const file = path.join(ROOT, 'rules', 'default.yaml');
     const r = parseRuleFile('rules/default.yaml', readFileSync(file, 'utf8'), scope);
     expect(r.problems.map(formatProblem)).toEqual([]);
-    expect(r.rules.map((x) => x.labels.concept).sort()).toEqual([...CONCEPT_IDS].sort());
+    expect(r.rules.filter((x) => x.kind === 'event').map((x) => x.labels.concept).sort()).toEqual([...CONCEPT_IDS].sort());
+    expect(r.rules.map((x) => x.kind).sort()).toEqual(['event', 'event', 'event', 'event', 'sequence', 'windowed', 'windowed']);
     expect(r.rules.every((x) => x.enabled && (x.kind !== 'event' || x.value !== null))).toBe(true);
   });
 
