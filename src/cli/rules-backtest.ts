@@ -64,7 +64,7 @@ async function* storedEvents(client: ClickHouseClient, fromMs: number, toMs: num
   let after = { ts: chMillis(fromMs - 1), id: '' };
   for (;;) {
     const res = await client.query({
-      query: `SELECT tenant, event_id, toString(ts) AS ts, source, model, user_id, messages, metadata, result FROM events FINAL
+      query: `SELECT tenant, event_id, toString(ts) AS ts_text, source, model, user_id, messages, metadata, result FROM events FINAL
               WHERE ts >= toDateTime64({from:String}, 3, 'UTC') AND ts < toDateTime64({to:String}, 3, 'UTC')
                 AND (ts, event_id) > (toDateTime64({afterTs:String}, 3, 'UTC'), {afterId:String})
               ORDER BY ts, event_id LIMIT {limit:UInt32}`,
@@ -74,7 +74,7 @@ async function* storedEvents(client: ClickHouseClient, fromMs: number, toMs: num
     const rows = await res.json<Record<string, string>>();
     for (const r of rows) {
       const event: ProbeEvent = {
-        id: r.event_id, timestamp: `${r.ts.replace(' ', 'T')}Z`, tenant: r.tenant, source: r.source, model: r.model,
+        id: r.event_id, timestamp: `${r.ts_text.replace(' ', 'T')}Z`, tenant: r.tenant, source: r.source, model: r.model,
         messages: JSON.parse(r.messages) as ChatMessage[], metadata: JSON.parse(r.metadata) as Record<string, unknown>,
         ...(r.user_id ? { user: r.user_id } : {}),
       };
@@ -82,7 +82,7 @@ async function* storedEvents(client: ClickHouseClient, fromMs: number, toMs: num
     }
     if (rows.length < PAGE) return;
     const last = rows[rows.length - 1];
-    after = { ts: last.ts, id: last.event_id };
+    after = { ts: last.ts_text, id: last.event_id };
   }
 }
 
@@ -98,19 +98,30 @@ export async function backtestRules(client: ClickHouseClient, rules: Rule[], fro
     progress(`event rules: ${n} events evaluated`);
   }
   const evaluator = new ScheduledEvaluator(clickhouseRuleStore(client));
+  const keep = (r: Rule, alerts: Alert[]): void => {
+    // A windowed alert counts once, when it fires; a sequence alert once per completing event.
+    for (const a of alerts) if (!a.ends_at && Date.parse(a.ts ?? a.starts_at) >= fromMs) found.get(r.name)?.push(a);
+  };
   for (const r of rules) {
     if (r.kind === 'event' || !r.enabled) continue;
-    // Sequence rules look back `within` (+ grace) at each tick: hourly ticks cover the range.
-    const step = stepMs ?? (r.kind === 'sequence' ? Math.max(r.everyMs, 3_600_000) : r.everyMs);
-    const first = alignedTick(fromMs, step) + step;
-    const ticks = Math.max(0, Math.floor((toMs - first) / step) + 1);
-    let i = 0;
-    for (let t = first; t <= toMs; t += step, i++) {
-      const alerts = r.kind === 'windowed' ? await evaluator.evaluateWindowed(r, t) : await evaluator.evaluateSequence(r, t);
-      // A windowed alert counts once, when it fires; a sequence alert once per completing event.
-      for (const a of alerts) if (!a.ends_at && Date.parse(a.ts ?? a.starts_at) >= fromMs) found.get(r.name)?.push(a);
-      if (i % 500 === 499) progress(`${r.name}: ${i + 1}/${ticks} evaluations`);
+    if (r.kind === 'windowed') {
+      // One query per day of ticks (each query covers every tick of its day).
+      const every = stepMs ?? r.everyMs;
+      const rule = every === r.everyMs ? r : { ...r, everyMs: every };
+      const first = alignedTick(fromMs, every) + every;
+      for (let start = first; start <= toMs; start += Math.ceil(86_400_000 / every) * every) {
+        const end = Math.min(toMs, start + Math.ceil(86_400_000 / every) * every - every);
+        keep(r, await evaluator.evaluateWindowedRange(rule, start, end));
+        progress(`${r.name}: evaluated up to ${new Date(end).toISOString()}`);
+      }
+      continue;
     }
+    // Sequence rules: hourly ticks, each looking back one hour plus \`within\`.
+    const step = stepMs ?? Math.max(r.everyMs, 3_600_000);
+    for (let t = alignedTick(fromMs, step) + step; t - step < toMs; t += step) {
+      keep(r, await evaluator.evaluateSequence(r, Math.min(t, toMs), Math.max(fromMs, t - step - r.withinMs)));
+    }
+    progress(`${r.name}: evaluated`);
   }
   return rules.map((r) => summarise(r, found.get(r.name) ?? []));
 }

@@ -9,6 +9,8 @@ import { GroupResult, Transition, WindowedAlertState } from './alert-state';
 import { renderTemplate } from './rule-evaluator';
 import type { SequenceRule, WindowedRule } from './rule-set';
 import { matchSequences, SequenceRow } from './sequence-matcher';
+import { buildWindowedRangeQuery } from './windowed-query';
+import { CONCEPT_IDS } from '../probe/pack-manifest';
 
 /** How the evaluator reads the store (a ClickHouse client in the service and the CLI). */
 export interface RuleStorePort {
@@ -32,6 +34,12 @@ export function chMillis(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+function groupResult(rule: WindowedRule, r: Record<string, unknown>): GroupResult {
+  const labels: Record<string, string> = { alertname: rule.name, severity: rule.severity };
+  for (const g of rule.query.groupColumns) labels[g.label] = String(r[g.column]);
+  return { labels: { ...labels, ...rule.labels }, value: Number(r.value), count: Number(r.n), samples: (r.samples as string[]) ?? [] };
+}
+
 function round(v: number): string {
   return String(Math.round(v * 1000) / 1000);
 }
@@ -46,7 +54,7 @@ export class ScheduledEvaluator {
   private readonly windowed = new Map<string, WindowedEntry>();
   private readonly raised = new Map<string, Set<string>>();
 
-  constructor(private readonly store: RuleStorePort) {}
+  constructor(private readonly store: RuleStorePort, private readonly concepts: readonly string[] = CONCEPT_IDS) {}
 
   /** The alert state of a windowed rule; a changed definition starts from scratch. */
   private entry(rule: WindowedRule): WindowedEntry {
@@ -70,12 +78,27 @@ export class ScheduledEvaluator {
     }
     e.restored = true;
     const rows = await this.store.rows<Record<string, unknown>>(rule.query.sql, { ...rule.query.params, from: chMillis(tick - rule.windowMs), to: chMillis(tick) });
-    const groups: GroupResult[] = rows.map((r) => {
-      const labels: Record<string, string> = { alertname: rule.name, severity: rule.severity };
-      for (const g of rule.query.groupColumns) labels[g.label] = String(r[g.column]);
-      return { labels: { ...labels, ...rule.labels }, value: Number(r.value), count: Number(r.n), samples: (r.samples as string[]) ?? [] };
+    return e.state.step(tick, rows.map((r) => groupResult(rule, r))).map((t) => this.windowedAlert(rule, t));
+  }
+
+  /**
+   * Every tick from `firstTick` to `lastTick` (aligned to the rule's `every`) as if evaluated one by
+   * one, with one query for the range: what backtests use. Same results as evaluateWindowed per tick.
+   */
+  async evaluateWindowedRange(rule: WindowedRule, firstTick: number, lastTick: number): Promise<Alert[]> {
+    const e = this.entry(rule);
+    const q = buildWindowedRangeQuery(rule, this.concepts);
+    const rows = await this.store.rows<Record<string, unknown>>(q.sql, {
+      ...q.params, from: chMillis(firstTick - rule.windowMs), to: chMillis(lastTick), firstTick, lastTick,
     });
-    return e.state.step(tick, groups).map((t) => this.windowedAlert(rule, t));
+    const byTick = new Map<number, GroupResult[]>();
+    for (const r of rows) {
+      const t = Number(r.tick);
+      byTick.set(t, [...(byTick.get(t) ?? []), groupResult(rule, r)]);
+    }
+    const out: Alert[] = [];
+    for (let t = firstTick; t <= lastTick; t += rule.everyMs) out.push(...e.state.step(t, byTick.get(t) ?? []).map((x) => this.windowedAlert(rule, x)));
+    return out;
   }
 
   private windowedAlert(rule: WindowedRule, t: Transition): Alert {
@@ -94,8 +117,9 @@ export class ScheduledEvaluator {
     };
   }
 
-  async evaluateSequence(rule: SequenceRule, tick: number): Promise<Alert[]> {
-    const from = tick - rule.withinMs - 2 * rule.everyMs - SEQUENCE_GRACE_MS;
+  /** `sinceMs`: where the look-back starts (default: one `within` plus two ticks plus the grace). */
+  async evaluateSequence(rule: SequenceRule, tick: number, sinceMs?: number): Promise<Alert[]> {
+    const from = sinceMs ?? tick - rule.withinMs - 2 * rule.everyMs - SEQUENCE_GRACE_MS;
     const rows = await this.store.rows<Record<string, unknown>>(rule.query.sql, { ...rule.query.params, from: chMillis(from), to: chMillis(tick) });
     const keyLabels = new Map<string, Record<string, string>>();
     const seq: SequenceRow[] = rows.map((r) => {

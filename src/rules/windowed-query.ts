@@ -81,6 +81,33 @@ export function buildWindowedQuery(rule: Omit<WindowedRule, 'query'>, concepts: 
   return { sql, params: params.values, groupColumns };
 }
 
+/**
+ * The same rule at every tick of a range in one query (backtests): each event joins the ticks
+ * whose window (t - window, t] holds it, then groups are formed per tick. Ticks are multiples of
+ * `every` in ms since the epoch, as in the live scheduler.
+ */
+export function buildWindowedRangeQuery(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]): CompiledQuery {
+  const params = new SqlParams();
+  const used = conceptsUsed([rule.where, rule.aggregate.arg]);
+  const view = eventView(used, concepts, params);
+  const groupColumns = rule.groupBy.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
+  const keys = groupColumns.map((g) => g.column).join(', ');
+  const value = aggregateSql(rule.aggregate, concepts, params, rule.windowMs / 1000);
+  const filter = rule.where ? `AND ${conditionSql(rule.where, concepts, params)}` : '';
+  const having = conditionSql(rule.condition, concepts, params);
+  const w = params.add(rule.windowMs, 'Int64');
+  const e = params.add(rule.everyMs, 'Int64');
+  const sql = `SELECT tick, ${keys}, ${value} AS value, count() AS n, groupArray(3)(event_id) AS samples
+    FROM (${view})
+    ARRAY JOIN arrayFilter(t -> t < toUnixTimestamp64Milli(event_ts) + ${w},
+      arrayMap(k -> (intDiv(toUnixTimestamp64Milli(event_ts) + ${e} - 1, ${e}) + k) * ${e}, range(toUInt64(intDiv(${w}, ${e}) + 1)))) AS tick
+    WHERE tick >= {firstTick:Int64} AND tick <= {lastTick:Int64} ${filter}
+    GROUP BY tick, ${keys}
+    HAVING ${having}
+    ORDER BY tick, ${keys}`;
+  return { sql, params: params.values, groupColumns };
+}
+
 export function buildSequenceQuery(rule: Omit<SequenceRule, 'query'>, concepts: readonly string[]): CompiledQuery {
   const params = new SqlParams();
   const view = eventView(conceptsUsed(rule.steps), concepts, params);
