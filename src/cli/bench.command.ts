@@ -66,7 +66,14 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline, kafka)`);
+  if (positionals[0] === 'rules') {
+    const { benchRules } = await import('./bench-rules');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'rules.json');
+    await benchRules(out, Number(values.events ?? 10_000_000));
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline, kafka, rules)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

@@ -15,7 +15,8 @@ commands:
   setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
-  bench   probe|pipeline|kafka [--out FILE]  benchmarks (write bench/results/<name>.json)
+  bench   probe|pipeline|kafka|rules [--out FILE]
+                                             benchmarks (write bench/results/<name>.json)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
   infra   kafka|clickhouse start|stop|status|reset
