@@ -44,6 +44,15 @@ function defaultRulesDir(paths: RuntimePaths): string {
 }
 
 export async function runRules(paths: RuntimePaths, argv: string[]): Promise<number> {
+  try {
+    return await rules(paths, argv);
+  } catch (e) {
+    process.stderr.write(`probewatch rules: ${(e as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+}
+
+async function rules(paths: RuntimePaths, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,

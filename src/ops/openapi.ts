@@ -58,8 +58,15 @@ export const OPENAPI = {
         responses: { 200: { description: '{items, count}' } },
       },
     },
-    '/v1/rules': { get: { summary: 'Active rule set, its hash and the last reload result', responses: { 200: { description: 'rule set' } } } },
-    '/v1/rules/reload': { post: { summary: 'Reload rule files; a failed reload keeps the last good set', responses: { 200: { description: '{ok, problems, rules}' } } } },
+    '/v1/rules': { get: { summary: 'Active rule set: hash, files, last reload (with file:line:col problems), each rule with its health', responses: { 200: { description: 'rule set' } } } },
+    '/v1/rules/reload': { post: { summary: 'Reload rule files; a failed reload keeps the last good set', responses: { 200: { description: '{ok, problems, rules, hash, changed}' } } } },
+    '/v1/rules/history': {
+      get: {
+        summary: 'Audit trail of rule sets: hash, previous hash, file hashes, rules added/removed/changed, rejected reloads',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
+        responses: { 200: { description: '{items}' } },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text exposition format' } } } },

@@ -70,7 +70,7 @@ export class EventsRepository {
   async get(scope: TenantScope, id: string): Promise<Record<string, unknown> | null> {
     const where = 'tenant' in scope ? 'tenant = {tenant:String} AND event_id = {id:String}' : 'event_id = {id:String}';
     const res = await this.client.query({
-      query: `SELECT tenant, event_id, ts, received_at, source, model, content_policy, messages, metadata, pack_id, pack_version, tokens, truncated, result
+      query: `SELECT tenant, event_id, ts, received_at, source, model, user_id, content_policy, messages, metadata, pack_id, pack_version, tokens, truncated, result
               FROM events FINAL WHERE ${where} LIMIT 1`,
       query_params: { id, ...('tenant' in scope ? { tenant: scope.tenant } : {}) },
       format: 'JSONEachRow',
@@ -80,7 +80,7 @@ export class EventsRepository {
     const r = rows[0];
     const result = JSON.parse(String(r.result)) as ScoredEvent;
     return {
-      id: r.event_id, tenant: r.tenant, timestamp: r.ts, received_at: r.received_at, source: r.source, model: r.model,
+      id: r.event_id, tenant: r.tenant, timestamp: r.ts, received_at: r.received_at, source: r.source, model: r.model, user: r.user_id || null,
       content_policy: r.content_policy, messages: JSON.parse(String(r.messages)), metadata: JSON.parse(String(r.metadata)),
       pack: { id: r.pack_id, version: r.pack_version }, tokens: Number(r.tokens), truncated: Number(r.truncated) === 1, concepts: result.concepts,
     };
