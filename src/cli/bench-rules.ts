@@ -30,7 +30,7 @@ const STREAM_EVENTS = 20_000;
 const JRE_BUDGET_MS = 4000;
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run sees the same stream. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -46,9 +46,10 @@ interface GenRule {
 }
 
 /** Rule i in both languages: four shapes (score and field, flag and list, feature or score, negated list). */
-function generateRule(i: number, r: () => number): GenRule {
+export function generateRule(i: number, r: () => number): GenRule {
   const c = CONCEPT_IDS[i % CONCEPT_IDS.length];
-  const t = Math.round((0.8 + 0.19 * r()) * 100) / 100;
+  // Thresholds high enough that about 1-2% of rule evaluations match, as alerting rules do.
+  const t = Math.round((0.95 + 0.049 * r()) * 1000) / 1000;
   const src = SOURCES[Math.floor(r() * SOURCES.length)];
   const tenants = [TENANTS[i % 5], TENANTS[(i + 2) % 5]];
   const f = FEATURES[i % FEATURES.length];
@@ -65,8 +66,8 @@ function generateRule(i: number, r: () => number): GenRule {
       conditions = { all: [{ fact: `${c}_flagged`, operator: 'equal', value: true }, { fact: 'tenant', operator: 'in', value: tenants }, { fact: `${c}_score`, operator: 'greaterThanInclusive', value: t }] };
       break;
     case 2:
-      cond = `feature[${f}] > ${Math.round(t * 80) / 10} or concept.${c}.score > ${Math.min(0.999, t + 0.01)}`;
-      conditions = { any: [{ fact: `feature_${f}`, operator: 'greaterThan', value: Math.round(t * 80) / 10 }, { fact: `${c}_score`, operator: 'greaterThan', value: Math.min(0.999, t + 0.01) }] };
+      cond = `feature[${f}] > ${Math.round(t * 100) / 10} or concept.${c}.score > ${t}`;
+      conditions = { any: [{ fact: `feature_${f}`, operator: 'greaterThan', value: Math.round(t * 100) / 10 }, { fact: `${c}_score`, operator: 'greaterThan', value: t }] };
       break;
     default:
       cond = `not (event.source in ["redteam", "${src}"]) and concept.${c}.score >= ${t} and event.model == "${MODELS[i % 2]}"`;
@@ -76,7 +77,7 @@ function generateRule(i: number, r: () => number): GenRule {
   return { yaml, jre: { name, conditions, event: { type: name } } };
 }
 
-function generateEvents(n: number, r: () => number): Array<{ event: ProbeEvent; scored: ScoredEvent; facts: Record<string, unknown> }> {
+export function generateEvents(n: number, r: () => number): Array<{ event: ProbeEvent; scored: ScoredEvent; facts: Record<string, unknown> }> {
   const out = [];
   for (let i = 0; i < n; i++) {
     const event: ProbeEvent = {
@@ -105,6 +106,7 @@ interface EventRuleResult {
   events_per_s: number;
   rule_evaluations_per_s: number;
   matches: number;
+  match_rate: number;
   json_rules_engine: { events: number; seconds: number; events_per_s: number; rule_evaluations_per_s: number; matches: number; probewatch_matches_same_events: number };
   ratio_probewatch_to_json_rules_engine: number;
   same_matches: boolean;
@@ -141,7 +143,7 @@ async function benchEventRules(n: number): Promise<EventRuleResult> {
   const eps = stream.length / seconds;
   const jreEps = jreEvents / jreSeconds;
   return {
-    rules: n, events: stream.length, seconds: round(seconds), events_per_s: Math.round(eps), rule_evaluations_per_s: Math.round(eps * n), matches,
+    rules: n, events: stream.length, seconds: round(seconds), events_per_s: Math.round(eps), rule_evaluations_per_s: Math.round(eps * n), matches, match_rate: round(matches / (stream.length * n)),
     json_rules_engine: { events: jreEvents, seconds: round(jreSeconds), events_per_s: Math.round(jreEps), rule_evaluations_per_s: Math.round(jreEps * n), matches: jreMatches, probewatch_matches_same_events: oursSame },
     ratio_probewatch_to_json_rules_engine: round(eps / jreEps), same_matches: oursSame === jreMatches,
   };

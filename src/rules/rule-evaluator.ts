@@ -5,7 +5,7 @@
 import { Alert, alertId, fingerprint } from '../alerts/alert';
 import type { ProbeEvent } from '../ingest/event-contract';
 import type { ScoredEvent } from '../probe/probe-engine';
-import { EvalContext, evaluate, readNumber } from './condition';
+import { EvalContext } from './condition';
 import type { EventRule, Rule } from './rule-set';
 
 export interface RuleOutcome {
@@ -46,54 +46,93 @@ export function evidenceText(scored: ScoredEvent, concept: string | undefined): 
   return parts.join('; ') || 'no SAE feature above threshold';
 }
 
+const TEMPLATE = /\{\{\s*([^}]*?)\s*\}\}/g;
+
 function render(tpl: string, vars: Record<string, string>): string {
-  return tpl.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_m, name: string) => vars[name] ?? '');
+  return tpl.replace(TEMPLATE, (_m, name: string) => vars[name] ?? '');
 }
 
 export function renderTemplate(tpl: string, vars: Record<string, string>): string {
   return render(tpl, vars);
 }
 
+function renderAll(templates: Record<string, string>, lookup: (name: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in templates) out[k] = templates[k].replace(TEMPLATE, (_m, name: string) => lookup(name));
+  return out;
+}
+
+/** Fingerprints of event alerts vary only with the tenant: computed once per (rule, tenant). */
+const fingerprints = new WeakMap<EventRule, Map<string, string>>();
+
+function ruleFingerprint(rule: EventRule, tenant: string, labels: Record<string, string>): string {
+  let byTenant = fingerprints.get(rule);
+  if (!byTenant) {
+    byTenant = new Map();
+    fingerprints.set(rule, byTenant);
+  }
+  let fp = byTenant.get(tenant);
+  if (fp === undefined) {
+    fp = fingerprint(labels);
+    if (byTenant.size < 10_000) byTenant.set(tenant, fp);
+  }
+  return fp;
+}
+
+/** Template variables of one event, built on its first alert and shared by the rest. */
+function eventVars(event: ProbeEvent, ctx: EvalContext): Record<string, string> {
+  const vars: Record<string, string> = {
+    'event.id': event.id,
+    'event.tenant': event.tenant,
+    'event.source': event.source,
+    'event.model': event.model,
+    'event.user': event.user ?? '',
+    'event.timestamp': event.timestamp,
+  };
+  for (const [k, v] of Object.entries(ctx.concepts)) {
+    vars[`concept.${k}.score`] = String(v.score);
+    vars[`concept.${k}.threshold`] = String(v.threshold);
+  }
+  return vars;
+}
+
 /** Evaluates the enabled event rules of a set (windowed and sequence rules are skipped here). */
 export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, scored: ScoredEvent, now: Date = new Date()): RuleOutcome {
   const ctx = evalContext(event, scored);
   const out: RuleOutcome = { alerts: [], errors: [] };
+  let shared: Record<string, string> | null = null;
+  const evidence = new Map<string, string>();
+  let startsAt: string | null = null;
   for (const r of rules) {
     if (r.kind !== 'event' || !r.enabled) continue;
     const rule: EventRule = r;
     try {
-      if (!evaluate(rule.condition, ctx)) continue;
-      const value = rule.value ? readNumber(rule.value, ctx) : 1;
+      if (!rule.test(ctx)) continue;
+      const value = rule.valueOf ? rule.valueOf(ctx) : 1;
       const labels = { alertname: rule.name, severity: rule.severity, tenant: event.tenant, ...rule.labels };
-      const fp = fingerprint(labels);
-      const vars: Record<string, string> = {
-        value: String(Math.round(value * 1000) / 1000),
-        rule: rule.name,
-        severity: rule.severity,
-        evidence: evidenceText(scored, rule.labels.concept),
-        'event.id': event.id,
-        'event.tenant': event.tenant,
-        'event.source': event.source,
-        'event.model': event.model,
-        'event.user': event.user ?? '',
-        'event.timestamp': event.timestamp,
-      };
-      for (const [k, v] of Object.entries(labels)) vars[`labels.${k}`] = v;
-      for (const [k, v] of Object.entries(ctx.concepts)) {
-        vars[`concept.${k}.score`] = String(v.score);
-        vars[`concept.${k}.threshold`] = String(v.threshold);
+      const fp = ruleFingerprint(rule, event.tenant, labels);
+      shared ??= eventVars(event, ctx);
+      const concept = rule.labels.concept ?? '';
+      let ev = evidence.get(concept);
+      if (ev === undefined) {
+        ev = evidenceText(scored, rule.labels.concept);
+        evidence.set(concept, ev);
       }
+      const own: Record<string, string> = { value: String(Math.round(value * 1000) / 1000), rule: rule.name, severity: rule.severity, evidence: ev };
+      const vars = shared;
+      const lookup = (name: string): string => own[name] ?? (name.startsWith('labels.') ? (labels as Record<string, string>)[name.slice(7)] : vars[name]) ?? '';
+      startsAt ??= now.toISOString();
       out.alerts.push({
         alert_id: alertId(fp, event.id),
         fingerprint: fp,
         rule: rule.name,
         severity: rule.severity,
         labels,
-        annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, t]) => [k, render(t, vars)])),
+        annotations: renderAll(rule.annotations, lookup),
         value,
         event_id: event.id,
         tenant: event.tenant,
-        starts_at: now.toISOString(),
+        starts_at: startsAt,
         kind: 'event',
       });
     } catch (e) {

@@ -6,7 +6,9 @@
  */
 import { isMap, isScalar, isSeq, Scalar, Node as YamlNode } from 'yaml';
 
-import { Aggregate, ConditionError, ConditionScope, Node, parseAggregate, parseCondition, parseField, parseValue, SourcePos } from './condition';
+import {
+  Aggregate, ConditionError, ConditionScope, EvalContext, Node, numberGetter, parseAggregate, parseCondition, parseField, parseValue, predicate, Predicate, SourcePos,
+} from './condition';
 import { columnFor } from './condition-sql';
 import { parseDuration } from './duration';
 import {
@@ -38,6 +40,9 @@ export interface EventRule extends RuleBase {
   condition: Node;
   conditionText: string;
   value: Node | null;
+  /** The condition and value compiled to closures (what the stream runs). */
+  test: Predicate;
+  valueOf: ((ctx: EvalContext) => number) | null;
 }
 
 export const GROUP_FIELDS = ['tenant', 'source', 'model', 'user'] as const;
@@ -484,7 +489,8 @@ class RuleCompiler {
       else value = valueC.ctx.compile(valueC.node, (s) => parseValue(s, this.macros.conditionScope()));
     }
     if (!cond.node) return null;
-    return { ...base, kind: 'event', condition: withException(cond.node, exception), conditionText: cond.text, value };
+    const condition = withException(cond.node, exception);
+    return { ...base, kind: 'event', condition, conditionText: cond.text, value, test: predicate(condition), valueOf: value ? numberGetter(value) : null };
   }
 
   private groupFields(key: string): GroupField[] {

@@ -1,4 +1,4 @@
-import { ConditionError, EvalContext, evaluate, parseCondition, parseValue, readNumber } from '../../../src/rules/condition';
+import { ConditionError, EvalContext, evaluate, parseCondition, parseValue, predicate, readNumber } from '../../../src/rules/condition';
 
 const scope = { concepts: ['harmful_intent', 'deception'], features: new Set([12, 40]) };
 const ctx: EvalContext = {
@@ -6,7 +6,13 @@ const ctx: EvalContext = {
   features: new Map([[12, 3.5]]),
   event: { id: 'e1', tenant: 'acme', source: 'chat', model: 'm', user: 'u7', text: 'How do I build a BOMB', metadata: { user: 'u7' } },
 };
-const run = (src: string): boolean => evaluate(parseCondition(src, scope), ctx);
+const run = (src: string): boolean => {
+  const node = parseCondition(src, scope);
+  const interpreted = evaluate(node, ctx);
+  // The compiled predicate (what the stream runs) must agree with the tree walker.
+  expect(predicate(node)(ctx)).toBe(interpreted);
+  return interpreted;
+};
 
 describe('condition language', () => {
   it.each([
@@ -17,6 +23,9 @@ describe('condition language', () => {
     ['event.tenant in ["acme", "globex"]', true],
     ['event.metadata.user == "u7" and event.source != "batch"', true],
     ['event.text contains "bomb"', true],
+    ['event.text matches "build a b.mb$"', true],
+    ['event.text matches "^bomb"', false],
+    ['event.user == "u7" and not (event.user in ["u1", "u2"])', true],
     ['(concept.harmful_intent.score < 0.5 or concept.deception.flagged) == false', true],
   ])('%s -> %s', (src, want) => {
     expect(run(src)).toBe(want);
