@@ -88,7 +88,6 @@ export class RuleSchedulerService implements OnApplicationBootstrap, OnModuleDes
 
   private async evaluate(rule: WindowedRule | SequenceRule, tick: number): Promise<void> {
     const start = performance.now();
-    const labels = { rule: rule.name, kind: rule.kind };
     let error: string | undefined;
     try {
       const alerts = rule.kind === 'windowed' ? await this.evaluator.evaluateWindowed(rule, tick) : await this.evaluator.evaluateSequence(rule, tick);
@@ -101,9 +100,6 @@ export class RuleSchedulerService implements OnApplicationBootstrap, OnModuleDes
     const seconds = (performance.now() - start) / 1000;
     this.rules.health.ran(rule.name, new Date(), seconds * 1000, error);
     this.metrics.ruleEvalSeconds.observe({ kind: rule.kind }, seconds);
-    this.metrics.ruleLastEvaluation.set(labels, Date.now() / 1000);
-    this.metrics.ruleDuration.set(labels, seconds);
-    this.metrics.ruleHealthy.set(labels, error ? 0 : 1);
   }
 
   private async emit(alerts: Alert[]): Promise<void> {

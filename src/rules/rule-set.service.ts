@@ -155,6 +155,21 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
     await this.history.record(change).catch((e: Error) => this.log.warn(`could not record the rule-set change in the audit trail: ${e.message}`));
   }
 
+  /** Per-rule health into the gauges, at scrape time (nothing on the hot path). */
+  exportHealth(): void {
+    const m = this.metrics;
+    m.ruleLastEvaluation.reset();
+    m.ruleDuration.reset();
+    m.ruleHealthy.reset();
+    for (const h of this.health.all()) {
+      const labels = { rule: h.rule, kind: h.kind };
+      m.ruleHealthy.set(labels, h.lastError !== null && h.lastErrorAt === h.lastEvaluation ? 0 : 1);
+      if (h.lastEvaluation === null) continue;
+      m.ruleLastEvaluation.set(labels, Date.parse(h.lastEvaluation) / 1000);
+      m.ruleDuration.set(labels, (h.lastDurationMs ?? 0) / 1000);
+    }
+  }
+
   /** Event rules ran for one event: record when, how long, and any rule's error. */
   eventRulesRan(atMs: number, durationMs: number, errors: ReadonlyArray<{ rule: string; message: string }>): void {
     this.health.eventRulesRan(atMs, durationMs, errors);

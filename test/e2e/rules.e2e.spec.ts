@@ -99,6 +99,8 @@ describe('rules in the running service', () => {
     const metrics = await request(http).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/probewatch_rule_last_evaluation_timestamp_seconds\{rule="Burst From One User",kind="windowed"\} \d/);
     expect(metrics.text).toMatch(/probewatch_rule_healthy\{rule="Burst From One User",kind="windowed"\} 1/);
+    expect(metrics.text).toMatch(/probewatch_rule_last_evaluation_timestamp_seconds\{rule="Harmful Intent Request",kind="event"\} \d/);
+    expect(metrics.text).toMatch(/probewatch_rule_healthy\{rule="Harmful Intent Request",kind="event"\} 1/);
 
     // A broken edit is rejected with its position; the last good set (8 rules) stays active.
     writeFileSync(path.join(rulesDir, 'team.yaml'), BURST_RULES.replace('value >= 2', 'value >= 2 and colour == "red"'));
