@@ -63,15 +63,21 @@ function eventView(used: Set<string>, concepts: readonly string[], params: SqlPa
       GROUP BY tenant, event_id`;
 }
 
-export function buildWindowedQuery(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]): CompiledQuery {
+/** The pieces both windowed queries share, compiled in one parameter space. */
+function windowedParts(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]) {
   const params = new SqlParams();
-  const used = conceptsUsed([rule.where, rule.aggregate.arg]);
-  const view = eventView(used, concepts, params);
+  const view = eventView(conceptsUsed([rule.where, rule.aggregate.arg]), concepts, params);
   const groupColumns = rule.groupBy.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
   const keys = groupColumns.map((g) => g.column).join(', ');
   const value = aggregateSql(rule.aggregate, concepts, params, rule.windowMs / 1000);
-  const filter = rule.where ? `WHERE ${conditionSql(rule.where, concepts, params)}` : '';
+  const where = rule.where ? conditionSql(rule.where, concepts, params) : null;
   const having = conditionSql(rule.condition, concepts, params);
+  return { params, view, groupColumns, keys, value, where, having };
+}
+
+export function buildWindowedQuery(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]): CompiledQuery {
+  const { params, view, groupColumns, keys, value, where, having } = windowedParts(rule, concepts);
+  const filter = where ? `WHERE ${where}` : '';
   const sql = `SELECT ${keys}, ${value} AS value, count() AS n, groupArray(3)(event_id) AS samples
     FROM (${view})
     ${filter}
@@ -87,14 +93,8 @@ export function buildWindowedQuery(rule: Omit<WindowedRule, 'query'>, concepts: 
  * `every` in ms since the epoch, as in the live scheduler.
  */
 export function buildWindowedRangeQuery(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]): CompiledQuery {
-  const params = new SqlParams();
-  const used = conceptsUsed([rule.where, rule.aggregate.arg]);
-  const view = eventView(used, concepts, params);
-  const groupColumns = rule.groupBy.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
-  const keys = groupColumns.map((g) => g.column).join(', ');
-  const value = aggregateSql(rule.aggregate, concepts, params, rule.windowMs / 1000);
-  const filter = rule.where ? `AND ${conditionSql(rule.where, concepts, params)}` : '';
-  const having = conditionSql(rule.condition, concepts, params);
+  const { params, view, groupColumns, keys, value, where, having } = windowedParts(rule, concepts);
+  const filter = where ? `AND ${where}` : '';
   const w = params.add(rule.windowMs, 'Int64');
   const e = params.add(rule.everyMs, 'Int64');
   const sql = `SELECT tick, ${keys}, ${value} AS value, count() AS n, groupArray(3)(event_id) AS samples

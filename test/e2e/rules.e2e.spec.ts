@@ -14,6 +14,7 @@ import request from 'supertest';
 import { loadConfig } from '../../src/config/app-config';
 import { createApp } from '../../src/main';
 import { realModel, skipNote } from '../support/real-model';
+import { until } from '../support/until';
 
 jest.setTimeout(300_000);
 
@@ -36,15 +37,6 @@ rules:
     annotations: {summary: "{{ labels.user }} sent {{ value }} events in {{ window }}"}
 `;
 
-async function until<T>(fn: () => Promise<T | null | undefined | false>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('rules in the running service', () => {
   let app: NestExpressApplication | null = null;

@@ -1,4 +1,5 @@
-import { ConditionError, EvalContext, evaluate, parseCondition, parseValue, predicate, readNumber } from '../../../src/rules/condition';
+import { ConditionError, EvalContext, parseCondition, parseValue } from '../../../src/rules/condition';
+import { evaluate, predicate, readNumber } from '../../../src/rules/condition-eval';
 
 const scope = { concepts: ['harmful_intent', 'deception'], features: new Set([12, 40]) };
 const ctx: EvalContext = {

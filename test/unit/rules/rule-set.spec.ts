@@ -1,5 +1,6 @@
 import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
-import { evaluate, EvalContext } from '../../../src/rules/condition';
+import type { EvalContext } from '../../../src/rules/condition';
+import { evaluate } from '../../../src/rules/condition-eval';
 import { formatProblem } from '../../../src/rules/rule-file';
 import { compileRuleSet, EventRule, WindowedRule } from '../../../src/rules/rule-set';
 
