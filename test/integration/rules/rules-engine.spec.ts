@@ -125,6 +125,30 @@ describe('rules engine on embedded ClickHouse', () => {
     }
   });
 
+  it('runs rule values as parameters: a quote-laden literal is data, not SQL', async () => {
+    const text = `apiVersion: probewatch/v1
+engine: ">=1.1"
+rules:
+  - rule: Hostile Literal
+    desc: d
+    severity: low
+    tags: [sandbox]
+    kind: windowed
+    where: event.source == "chat'); DROP TABLE concept_scores; --" or event.user in ["u1' OR '1'='1", "u2"]
+    aggregate: count()
+    window: 1h
+    group_by: [user]
+    condition: value >= 1
+`;
+    const set = compileRuleSet([{ file: 'hostile.yaml', text }], scope);
+    expect(set.problems).toEqual([]);
+    const alerts = await new ScheduledEvaluator(clickhouseRuleStore(client)).evaluateWindowed(set.rules[0] as WindowedRule, T0 + 30 * M);
+    // Only u2 matches (its user id is in the list); the table is intact.
+    expect(alerts.map((a) => [a.labels.user, a.value])).toEqual([['u2', 2]]);
+    const res = await client.query({ query: 'SELECT count() AS n FROM concept_scores', format: 'JSONEachRow' });
+    expect(Number((await res.json<{ n: string }>())[0].n)).toBeGreaterThan(0);
+  });
+
   it('finds the sequence for u2 only (red-team source excepted) and raises it once', async () => {
     const rule = rules.find((r) => r.name === 'Injection Then Harmful Request') as SequenceRule;
     const alertsRepo = new AlertsRepository(client, writer);
