@@ -362,6 +362,30 @@ function describe(t: Token): string {
   return t.t === 'eof' ? 'end of condition' : `'${t.v}'`;
 }
 
+/** Every field a condition reads, in reading order (the walker the checks and the SQL builder share). */
+export function pathsOf(n: Node, out: PathNode[] = []): PathNode[] {
+  switch (n.kind) {
+    case 'path':
+      out.push(n);
+      break;
+    case 'literal':
+      break;
+    case 'not':
+      pathsOf(n.expr, out);
+      break;
+    case 'logic':
+    case 'compare':
+      pathsOf(n.left, out);
+      pathsOf(n.right, out);
+      break;
+    case 'in':
+    case 'matches':
+      pathsOf(n.left, out);
+      break;
+  }
+  return out;
+}
+
 export function typeOf(n: Node): ValueType {
   switch (n.kind) {
     case 'literal':

@@ -5,12 +5,12 @@
  */
 import { isMap, isScalar, isSeq, Scalar, Node as YamlNode } from 'yaml';
 
-import { Aggregate, ConditionError, ConditionScope, Node, parseAggregate, parseCondition, parseField, parseValue } from './condition';
+import { Aggregate, ConditionError, ConditionScope, Node, parseAggregate, parseCondition, parseField, parseValue, pathsOf } from './condition';
 import { numberGetter, predicate } from './condition-eval';
 import { columnFor } from './condition-sql';
 import { parseDuration } from './duration';
 import { FileContext, MATURITY, RULE_KEYS, RULE_KINDS, RuleKind, Severity, SEVERITIES, stringNode } from './rule-file';
-import { andAll, Contribution, MacroTable, MergedRule, NO_POS } from './rule-merge';
+import { andAll, Contribution, MacroTable, MergedRule, NO_POS, orAll } from './rule-merge';
 import type { EventRule, Rule, RuleScope, SequenceRule, WindowedRule } from './rule-set';
 import { buildSequenceQuery, buildWindowedQuery } from './windowed-query';
 
@@ -70,7 +70,7 @@ export class RuleCompiler {
 
   compile(): Rule | null {
     const { def } = this.m;
-    const problemsBefore = this.problemCount();
+    const problemsBefore = this.ctx.problemCount;
     const kindNode = this.last('kind');
     if (kindNode) {
       const k = isScalar(kindNode.node) ? String(kindNode.node.value) : '';
@@ -95,11 +95,7 @@ export class RuleCompiler {
     if (this.kind === 'event') rule = this.eventRule(base, exception);
     else if (this.kind === 'windowed') rule = this.windowedRule(base, exception, groups);
     else rule = this.sequenceRule(base, exception, groups);
-    return this.problemCount() > problemsBefore ? null : rule;
-  }
-
-  private problemCount(): number {
-    return this.ctx.problemCount;
+    return this.ctx.problemCount > problemsBefore ? null : rule;
   }
 
   private tags(): string[] {
@@ -197,7 +193,7 @@ export class RuleCompiler {
         if (e) alternatives.push(e);
       }
     }
-    return alternatives.length ? alternatives.reduce((l, r) => ({ kind: 'logic', op: 'or', left: l, right: r, pos: NO_POS })) : null;
+    return alternatives.length ? orAll(alternatives) : null;
   }
 
   private exception(ctx: FileContext, item: YamlNode, names: Set<string>): Node | null {
@@ -249,7 +245,7 @@ export class RuleCompiler {
       }));
       alternatives.push(andAll(eqs));
     }
-    return alternatives.length ? alternatives.reduce((l, r) => ({ kind: 'logic', op: 'or', left: l, right: r, pos: NO_POS })) : null;
+    return alternatives.length ? orAll(alternatives) : null;
   }
 
   /** Fragments of an appendable condition, each parsed on its own (so positions stay right), ANDed. */
@@ -272,8 +268,9 @@ export class RuleCompiler {
         return n;
       }));
     }
-    const text = cs.map((c) => (isScalar(c.node) ? String(c.node.value).trim() : '')).join(' and ');
-    return { node: parts.some((p) => p === null) ? null : andAll(parts as Node[]), text: cs.length > 1 ? cs.map((c) => `(${isScalar(c.node) ? String(c.node.value).trim() : ''})`).join(' and ') : text };
+    const texts = cs.map((c) => (isScalar(c.node) ? String(c.node.value).trim() : ''));
+    const text = texts.length > 1 ? texts.map((t) => `(${t})`).join(' and ') : texts[0];
+    return { node: parts.some((p) => p === null) ? null : andAll(parts as Node[]), text };
   }
 
   private eventRule(base: RuleBase, exception: Node | null): EventRule | null {
@@ -340,7 +337,7 @@ export class RuleCompiler {
 
   /** A windowed condition runs after grouping: it may use value, count and the group_by fields. */
   private checkHavingPaths(n: Node, groupBy: GroupField[]): void {
-    const bad = findPath(n, (p) => !(p.path[0] === 'var' || (p.path[0] === 'event' && (groupBy as string[]).includes(p.path[1]))));
+    const bad = pathsOf(n).find((p) => !(p.path[0] === 'var' || (p.path[0] === 'event' && (groupBy as string[]).includes(p.path[1]))));
     if (bad) {
       const c = this.last('condition') as Contribution;
       c.ctx.node(c.node, `a windowed condition can use value, count and the group_by fields (${groupBy.join(', ')}); '${bad.path.join('.')}' belongs in 'where'`);
@@ -388,32 +385,7 @@ function withException(cond: Node, exception: Node | null): Node {
   return { kind: 'logic', op: 'and', left: cond, right: { kind: 'not', expr: exception, pos: NO_POS }, pos: cond.pos };
 }
 
-function findPath(n: Node, pred: (p: Extract<Node, { kind: 'path' }>) => boolean): Extract<Node, { kind: 'path' }> | null {
-  switch (n.kind) {
-    case 'path':
-      return pred(n) ? n : null;
-    case 'literal':
-      return null;
-    case 'not':
-      return findPath(n.expr, pred);
-    case 'logic':
-    case 'compare':
-      return findPath(n.left, pred) ?? findPath(n.right, pred);
-    case 'in':
-    case 'matches':
-      return findPath(n.left, pred);
-  }
-}
-
-/** Throws a positioned ConditionError for a path that the stored series cannot answer. */
+/** Throws a positioned ConditionError at the first path that the stored series cannot answer. */
 function checkSqlPaths(n: Node, concepts: readonly string[]): void {
-  const bad = findPath(n, (p) => {
-    try {
-      columnFor(p, concepts);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (bad) columnFor(bad, concepts);
+  for (const p of pathsOf(n)) columnFor(p, concepts);
 }

@@ -91,6 +91,11 @@ export function andAll(nodes: Node[]): Node {
   return nodes.reduce((l, r) => ({ kind: 'logic', op: 'and', left: l, right: r, pos: r.pos }));
 }
 
+/** Alternatives (exception tuples): true when any holds. */
+export function orAll(nodes: Node[]): Node {
+  return nodes.reduce((l, r) => ({ kind: 'logic', op: 'or', left: l, right: r, pos: NO_POS }));
+}
+
 
 export interface Contribution {
   ctx: FileContext;

@@ -6,7 +6,7 @@
  * also makes the queries immune to rows the ReplacingMergeTree has not merged yet. The window
  * bounds are the parameters `from` and `to` (exclusive, inclusive), filled at each evaluation.
  */
-import type { Node } from './condition';
+import { Node, pathsOf } from './condition';
 import { aggregateSql, conceptColumn, conditionSql, SqlParams } from './condition-sql';
 import type { GroupField, SequenceRule, WindowedRule } from './rule-set';
 
@@ -20,28 +20,9 @@ export interface CompiledQuery {
 const GROUP_COLUMN: Record<GroupField, string> = { tenant: 'tenant', source: 'source', model: 'model', user: 'user_id' };
 
 /** Concepts a set of nodes reads (their view columns are the only ones built). */
-function conceptsUsed(nodes: Array<Node | null | undefined>, out = new Set<string>()): Set<string> {
-  for (const n of nodes) {
-    if (!n) continue;
-    switch (n.kind) {
-      case 'path':
-        if (n.path[0] === 'concept') out.add(n.path[1]);
-        break;
-      case 'not':
-        conceptsUsed([n.expr], out);
-        break;
-      case 'logic':
-      case 'compare':
-        conceptsUsed([n.left, n.right], out);
-        break;
-      case 'in':
-      case 'matches':
-        conceptsUsed([n.left], out);
-        break;
-      default:
-        break;
-    }
-  }
+function conceptsUsed(nodes: Array<Node | null | undefined>): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) if (n) for (const p of pathsOf(n)) if (p.path[0] === 'concept') out.add(p.path[1]);
   return out;
 }
 
