@@ -9,6 +9,7 @@ import { Aggregate, ConditionError, ConditionScope, Node, parseAggregate, parseC
 import { numberGetter, predicate } from './condition-eval';
 import { columnFor } from './condition-sql';
 import { parseDuration } from './duration';
+import { TEMPLATE_VAR } from './rule-evaluator';
 import { FileContext, MATURITY, RULE_KEYS, RULE_KINDS, RuleKind, Severity, SEVERITIES, stringNode } from './rule-file';
 import { andAll, Contribution, MacroTable, MergedRule, NO_POS, orAll } from './rule-merge';
 import type { EventRule, Rule, RuleScope, SequenceRule, WindowedRule } from './rule-set';
@@ -166,7 +167,7 @@ export class RuleCompiler {
     const annotations = this.stringMap('annotations');
     const labelNames = new Set(['alertname', 'severity', ...groups, ...Object.keys(labels)]);
     for (const [k, v] of Object.entries(annotations)) {
-      for (const match of v.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+      for (const match of v.matchAll(TEMPLATE_VAR)) {
         const name = match[1];
         const label = /^labels\.(.+)$/.exec(name);
         const ok = label ? labelNames.has(label[1]) : COMMON_VARS.includes(name) || KIND_VARS[kind].test(name);

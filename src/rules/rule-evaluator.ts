@@ -46,19 +46,13 @@ export function evidenceText(scored: ScoredEvent, concept: string | undefined): 
   return parts.join('; ') || 'no SAE feature above threshold';
 }
 
-const TEMPLATE = /\{\{\s*([^}]*?)\s*\}\}/g;
+/** `{{ name }}` in annotations; the linter checks the names, the evaluators fill them in. */
+export const TEMPLATE_VAR = /\{\{\s*([^}]*?)\s*\}\}/g;
 
-function render(tpl: string, vars: Record<string, string>): string {
-  return tpl.replace(TEMPLATE, (_m, name: string) => vars[name] ?? '');
-}
-
-export function renderTemplate(tpl: string, vars: Record<string, string>): string {
-  return render(tpl, vars);
-}
-
-function renderAll(templates: Record<string, string>, lookup: (name: string) => string): Record<string, string> {
+/** Annotations with their template variables filled in (unknown names render empty). */
+export function renderAnnotations(templates: Record<string, string>, lookup: (name: string) => string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k in templates) out[k] = templates[k].replace(TEMPLATE, (_m, name: string) => lookup(name));
+  for (const k in templates) out[k] = templates[k].replace(TEMPLATE_VAR, (_m, name: string) => lookup(name) ?? '');
   return out;
 }
 
@@ -111,7 +105,7 @@ export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, sc
       const value = rule.valueOf ? rule.valueOf(ctx) : 1;
       const labels = { alertname: rule.name, severity: rule.severity, tenant: event.tenant, ...rule.labels };
       const fp = ruleFingerprint(rule, event.tenant, labels);
-      shared ??= eventVars(event, ctx);
+      const vars = (shared ??= eventVars(event, ctx));
       const concept = rule.labels.concept ?? '';
       let ev = evidence.get(concept);
       if (ev === undefined) {
@@ -119,8 +113,7 @@ export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, sc
         evidence.set(concept, ev);
       }
       const own: Record<string, string> = { value: String(Math.round(value * 1000) / 1000), rule: rule.name, severity: rule.severity, evidence: ev };
-      const vars = shared;
-      const lookup = (name: string): string => own[name] ?? (name.startsWith('labels.') ? (labels as Record<string, string>)[name.slice(7)] : vars[name]) ?? '';
+      const lookup = (name: string): string | undefined => own[name] ?? (name.startsWith('labels.') ? (labels as Record<string, string>)[name.slice(7)] : vars[name]);
       startsAt ??= now.toISOString();
       out.alerts.push({
         alert_id: alertId(fp, event.id),
@@ -128,7 +121,7 @@ export function evaluateEventRules(rules: readonly Rule[], event: ProbeEvent, sc
         rule: rule.name,
         severity: rule.severity,
         labels,
-        annotations: renderAll(rule.annotations, lookup),
+        annotations: renderAnnotations(rule.annotations, lookup),
         value,
         event_id: event.id,
         tenant: event.tenant,

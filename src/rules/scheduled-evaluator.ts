@@ -6,7 +6,7 @@
 import { Alert, alertId, fingerprint } from '../alerts/alert';
 import { formatDuration } from './duration';
 import { GroupResult, Transition, WindowedAlertState } from './alert-state';
-import { renderTemplate } from './rule-evaluator';
+import { renderAnnotations } from './rule-evaluator';
 import type { SequenceRule, WindowedRule } from './rule-set';
 import { matchSequences, SequenceRow } from './sequence-matcher';
 import { buildWindowedRangeQuery } from './windowed-query';
@@ -111,7 +111,7 @@ export class ScheduledEvaluator {
     const activeAt = new Date(s.activeAt).toISOString();
     return {
       alert_id: t.alertId, fingerprint: s.fingerprint, rule: rule.name, severity: rule.severity, labels: s.labels,
-      annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, tpl]) => [k, renderTemplate(tpl, vars)])),
+      annotations: renderAnnotations(rule.annotations, (name) => vars[name]),
       value: s.value, event_id: s.samples[0] ?? '', tenant: s.labels.tenant ?? '', starts_at: activeAt, ts: activeAt, kind: 'windowed',
       ends_at: t.kind === 'resolved' ? new Date(t.at).toISOString() : null,
     };
@@ -147,7 +147,7 @@ export class ScheduledEvaluator {
       const at = new Date(last.tsMs).toISOString();
       alerts.push({
         alert_id: id, fingerprint: fp, rule: rule.name, severity: rule.severity, labels,
-        annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, tpl]) => [k, renderTemplate(tpl, vars)])),
+        annotations: renderAnnotations(rule.annotations, (name) => vars[name]),
         value: (last.tsMs - m.events[0].tsMs) / 1000, event_id: last.eventId, tenant: labels.tenant ?? '', starts_at: at, ts: at, kind: 'sequence',
       });
     }
