@@ -107,10 +107,10 @@ export async function backtestRules(client: ClickHouseClient, rules: Rule[], fro
     if (r.kind === 'windowed') {
       // One query per day of ticks (each query covers every tick of its day).
       const every = stepMs ?? r.everyMs;
-      const rule = every === r.everyMs ? r : { ...r, everyMs: every };
-      const first = alignedTick(fromMs, every) + every;
-      for (let start = first; start <= toMs; start += Math.ceil(86_400_000 / every) * every) {
-        const end = Math.min(toMs, start + Math.ceil(86_400_000 / every) * every - every);
+      const rule = { ...r, everyMs: every };
+      const day = Math.ceil(86_400_000 / every) * every;
+      for (let start = alignedTick(fromMs, every) + every; start <= toMs; start += day) {
+        const end = Math.min(toMs, start + day - every);
         keep(r, await evaluator.evaluateWindowedRange(rule, start, end));
         progress(`${r.name}: evaluated up to ${new Date(end).toISOString()}`);
       }

@@ -9,7 +9,7 @@ import { GroupResult, Transition, WindowedAlertState } from './alert-state';
 import { renderAnnotations } from './rule-evaluator';
 import type { SequenceRule, WindowedRule } from './rule-set';
 import { matchSequences, SequenceRow } from './sequence-matcher';
-import { buildWindowedRangeQuery } from './windowed-query';
+import { buildWindowedRangeQuery, CompiledQuery } from './windowed-query';
 import { CONCEPT_IDS } from '../probe/pack-manifest';
 
 /** How the evaluator reads the store (a ClickHouse client in the service and the CLI). */
@@ -34,10 +34,15 @@ export function chMillis(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** A result row's group as labels (tenant, user, …). */
+function groupLabels(query: CompiledQuery, r: Record<string, unknown>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const g of query.groupColumns) labels[g.label] = String(r[g.column]);
+  return labels;
+}
+
 function groupResult(rule: WindowedRule, r: Record<string, unknown>): GroupResult {
-  const labels: Record<string, string> = { alertname: rule.name, severity: rule.severity };
-  for (const g of rule.query.groupColumns) labels[g.label] = String(r[g.column]);
-  return { labels: { ...labels, ...rule.labels }, value: Number(r.value), count: Number(r.n), samples: (r.samples as string[]) ?? [] };
+  return { labels: { alertname: rule.name, severity: rule.severity, ...groupLabels(rule.query, r), ...rule.labels }, value: Number(r.value), count: Number(r.n), samples: (r.samples as string[]) ?? [] };
 }
 
 function round(v: number): string {
@@ -94,7 +99,9 @@ export class ScheduledEvaluator {
     const byTick = new Map<number, GroupResult[]>();
     for (const r of rows) {
       const t = Number(r.tick);
-      byTick.set(t, [...(byTick.get(t) ?? []), groupResult(rule, r)]);
+      const at = byTick.get(t);
+      if (at) at.push(groupResult(rule, r));
+      else byTick.set(t, [groupResult(rule, r)]);
     }
     const out: Alert[] = [];
     for (let t = firstTick; t <= lastTick; t += rule.everyMs) out.push(...e.state.step(t, byTick.get(t) ?? []).map((x) => this.windowedAlert(rule, x)));
@@ -123,8 +130,7 @@ export class ScheduledEvaluator {
     const rows = await this.store.rows<Record<string, unknown>>(rule.query.sql, { ...rule.query.params, from: chMillis(from), to: chMillis(tick) });
     const keyLabels = new Map<string, Record<string, string>>();
     const seq: SequenceRow[] = rows.map((r) => {
-      const labels: Record<string, string> = {};
-      for (const g of rule.query.groupColumns) labels[g.label] = String(r[g.column]);
+      const labels = groupLabels(rule.query, r);
       const key = JSON.stringify(labels);
       keyLabels.set(key, labels);
       return { key, eventId: String(r.event_id), tsMs: Number(r.ts_ms), steps: rule.steps.map((_s, i) => Number(r[`s${i}`]) === 1) };

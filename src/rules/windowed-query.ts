@@ -19,6 +19,12 @@ export interface CompiledQuery {
 
 const GROUP_COLUMN: Record<GroupField, string> = { tenant: 'tenant', source: 'source', model: 'model', user: 'user_id' };
 
+/** The view's columns for a rule's group fields, and the same as a SQL key list. */
+function groupingOf(fields: GroupField[]): { groupColumns: CompiledQuery['groupColumns']; keys: string } {
+  const groupColumns = fields.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
+  return { groupColumns, keys: groupColumns.map((g) => g.column).join(', ') };
+}
+
 /** Concepts a set of nodes reads (their view columns are the only ones built). */
 function conceptsUsed(nodes: Array<Node | null | undefined>): Set<string> {
   const out = new Set<string>();
@@ -48,8 +54,7 @@ function eventView(used: Set<string>, concepts: readonly string[], params: SqlPa
 function windowedParts(rule: Omit<WindowedRule, 'query'>, concepts: readonly string[]) {
   const params = new SqlParams();
   const view = eventView(conceptsUsed([rule.where, rule.aggregate.arg]), concepts, params);
-  const groupColumns = rule.groupBy.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
-  const keys = groupColumns.map((g) => g.column).join(', ');
+  const { groupColumns, keys } = groupingOf(rule.groupBy);
   const value = aggregateSql(rule.aggregate, concepts, params, rule.windowMs / 1000);
   const where = rule.where ? conditionSql(rule.where, concepts, params) : null;
   const having = conditionSql(rule.condition, concepts, params);
@@ -92,8 +97,7 @@ export function buildWindowedRangeQuery(rule: Omit<WindowedRule, 'query'>, conce
 export function buildSequenceQuery(rule: Omit<SequenceRule, 'query'>, concepts: readonly string[]): CompiledQuery {
   const params = new SqlParams();
   const view = eventView(conceptsUsed(rule.steps), concepts, params);
-  const groupColumns = rule.by.map((g) => ({ label: g, column: GROUP_COLUMN[g] }));
-  const keys = groupColumns.map((g) => g.column).join(', ');
+  const { groupColumns, keys } = groupingOf(rule.by);
   const steps = rule.steps.map((s, i) => `(${conditionSql(s, concepts, params)}) AS s${i}`);
   const sql = `SELECT ${keys}, event_id, toUnixTimestamp64Milli(event_ts) AS ts_ms, ${steps.join(', ')}
     FROM (${view})
