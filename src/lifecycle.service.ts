@@ -28,6 +28,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     this.log.log(`shutting down (${signal ?? 'close'}): draining ${this.pipeline.pipeline.depth + this.pipeline.pipeline.inFlight} events`);
     await this.kafka.stop();
     await this.pipeline.pipeline.stop();
+    await this.pipeline.closeAcceptLog();
     await this.writer.close();
     await this.engine.close();
     await this.client.close();

@@ -2,7 +2,8 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 
 import { ApiTokenGuard } from '../ops/api-token.guard';
 import { AlertsRepository } from '../storage/alerts.repository';
-import { parseListQuery } from '../ingest/query-params';
+import { listFilters, QueryChecks } from '../ingest/query-params';
+import { SEVERITIES } from '../rules/rule-file';
 
 @Controller('v1/alerts')
 @UseGuards(ApiTokenGuard)
@@ -10,9 +11,12 @@ export class AlertsController {
   constructor(private readonly alerts: AlertsRepository) {}
 
   @Get()
-  async list(@Query() q: Record<string, string>): Promise<unknown> {
-    const base = parseListQuery(q);
-    const items = await this.alerts.list({ ...base, rule: q.rule, severity: q.severity, eventId: q.event_id });
+  async list(@Query() q: Record<string, unknown>): Promise<unknown> {
+    const c = new QueryChecks(q);
+    const base = listFilters(c);
+    const filters = { rule: c.text('rule'), severity: c.oneOf('severity', SEVERITIES), eventId: c.id('event_id') };
+    c.done();
+    const items = await this.alerts.list({ ...base, ...filters });
     return { items, count: items.length };
   }
 }

@@ -4,9 +4,10 @@
  */
 import * as path from 'node:path';
 
+import type { EventLimits } from '../ingest/event-contract';
 import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
-import { envReader } from './env-reader';
+import { envReader, withoutCredentials } from './env-reader';
 import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from './runtime-paths';
 
 export interface AppConfig {
@@ -26,6 +27,10 @@ export interface AppConfig {
   contentPolicy: ContentPolicy;
   retentionDays: number;
   limits: { maxBodyBytes: number; maxBatchEvents: number; maxMessages: number; maxContentChars: number };
+  /** What an event may hold (HTTP and Kafka), including the accepted time window. */
+  eventLimits: EventLimits;
+  /** The accept log (write-ahead log behind `202`): raw accepted events until they are scored. */
+  acceptLogDir: string;
   queueCapacity: number;
   pipelineConcurrency: number;
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
@@ -61,6 +66,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_MAX_BATCH', default: '100', meaning: 'events per POST /v1/events' },
   { name: 'PROBEWATCH_MAX_MESSAGES', default: '256', meaning: 'messages per event' },
   { name: 'PROBEWATCH_MAX_CONTENT_CHARS', default: '100000', meaning: 'characters per message' },
+  { name: 'PROBEWATCH_MAX_CLOCK_SKEW', default: '1h', meaning: 'how far in the future an event timestamp may lie (e.g. 30s, 15m, 1h); the past is bounded by the retention' },
+  { name: 'PROBEWATCH_ACCEPT_LOG_DIR', default: '$PROBEWATCH_DATA_DIR/accept-log', meaning: 'write-ahead log of accepted events (raw, mode 0600) until they are scored and stored' },
   { name: 'PROBEWATCH_QUEUE_CAPACITY', default: '1000', meaning: 'events waiting for the probe before 429' },
   { name: 'PROBEWATCH_PIPELINE_CONCURRENCY', default: '32', meaning: 'events scored concurrently (feeds the batcher)' },
   { name: 'PROBEWATCH_WRITER_MAX_ROWS / PROBEWATCH_WRITER_FLUSH_MS', default: '10000 / 1000', meaning: 'ClickHouse batch size and interval' },
@@ -73,7 +80,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
-  const { int, bool, oneOf } = envReader(env, problems);
+  const { int, bool, oneOf, duration } = envReader(env, problems);
   const url = (name: string): string | null => {
     const raw = env[name];
     if (!raw) return null;
@@ -82,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
       return raw;
     } catch {
-      problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL`);
+      problems.push(`${name}=${JSON.stringify(withoutCredentials(raw))}: expected an http(s) URL`);
       return null;
     }
   };
@@ -91,6 +98,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const database = env.CLICKHOUSE_DATABASE ?? 'probewatch';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) problems.push(`CLICKHOUSE_DATABASE=${JSON.stringify(database)}: expected a plain identifier`);
   const webhookUrl = url('PROBEWATCH_WEBHOOK_URL');
+  const limits = {
+    maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
+    maxBatchEvents: int('PROBEWATCH_MAX_BATCH', 100, 1, 10_000),
+    maxMessages: int('PROBEWATCH_MAX_MESSAGES', 256, 1, 10_000),
+    maxContentChars: int('PROBEWATCH_MAX_CONTENT_CHARS', 100_000, 1, 10_000_000),
+  };
+  const retentionDays = int('PROBEWATCH_RETENTION_DAYS', 90, 1, 36500);
+  const eventLimits: EventLimits = {
+    maxMessages: limits.maxMessages,
+    maxContentChars: limits.maxContentChars,
+    maxIdChars: 256,
+    maxNameChars: 128,
+    maxMetadataDepth: 8,
+    maxMetadataBytes: 16_384,
+    timeWindow: { maxAgeMs: retentionDays * 86_400_000, maxSkewMs: duration('PROBEWATCH_MAX_CLOCK_SKEW', 3_600_000, 0, 7 * 86_400_000) },
+  };
   const cfg: AppConfig = {
     port: int('PORT', 8080, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
@@ -106,13 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? { kind: 'server', location: chUrl, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database }
       : { kind: 'embedded', location: path.resolve(env.PROBEWATCH_CLICKHOUSE_DIR ?? path.join(paths.dataDir, 'clickhouse')), database },
     contentPolicy: oneOf('PROBEWATCH_CONTENT_POLICY', 'redacted', CONTENT_POLICIES),
-    retentionDays: int('PROBEWATCH_RETENTION_DAYS', 90, 1, 36500),
-    limits: {
-      maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
-      maxBatchEvents: int('PROBEWATCH_MAX_BATCH', 100, 1, 10_000),
-      maxMessages: int('PROBEWATCH_MAX_MESSAGES', 256, 1, 10_000),
-      maxContentChars: int('PROBEWATCH_MAX_CONTENT_CHARS', 100_000, 1, 10_000_000),
-    },
+    retentionDays,
+    limits,
+    eventLimits,
+    acceptLogDir: path.resolve(env.PROBEWATCH_ACCEPT_LOG_DIR ?? path.join(paths.dataDir, 'accept-log')),
     queueCapacity: int('PROBEWATCH_QUEUE_CAPACITY', 1000, 1, 1_000_000),
     pipelineConcurrency: int('PROBEWATCH_PIPELINE_CONCURRENCY', 32, 1, 4096),
     writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: int('PROBEWATCH_WRITER_MAX_BACKOFF_MS', 30_000, 100, 600_000) },

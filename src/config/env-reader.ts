@@ -6,6 +6,15 @@ export interface EnvReader {
   int(name: string, def: number, min: number, max: number): number;
   bool(name: string, def: boolean): boolean;
   oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T;
+  /** `500ms`, `30s`, `15m`, `1h`, `2d` (one unit), in milliseconds. */
+  duration(name: string, defMs: number, minMs: number, maxMs: number): number;
+}
+
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A URL or broker list with any `user:password@` part masked, for error messages and logs. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/[^\s/@,]+@/g, '***@');
 }
 
 export function envReader(env: NodeJS.ProcessEnv, problems: string[]): EnvReader {
@@ -37,6 +46,17 @@ export function envReader(env: NodeJS.ProcessEnv, problems: string[]): EnvReader
         return def;
       }
       return v as typeof def;
+    },
+    duration(name, defMs, minMs, maxMs) {
+      const v = raw(name);
+      if (v === undefined) return defMs;
+      const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
+      const ms = m ? Number(m[1]) * DURATION_UNIT_MS[m[2]] : NaN;
+      if (!(ms >= minMs && ms <= maxMs)) {
+        problems.push(`${name}=${JSON.stringify(v)}: expected a duration such as 30s, 15m or 1h, at most ${maxMs / 3_600_000}h`);
+        return defMs;
+      }
+      return ms;
     },
   };
 }

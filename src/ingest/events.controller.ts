@@ -1,59 +1,84 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Req, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
 
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
 import { ApiTokenGuard } from '../ops/api-token.guard';
 import { Metrics } from '../ops/metrics';
 import { CONCEPT_IDS } from '../probe/pack-manifest';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
+import { AcceptLogUnavailable } from './pipeline.service';
 import { FieldError, ProbeEvent, validateEvent } from './event-contract';
+import { decodeEventsBody } from './http-body';
 import { QueueFull } from './pipeline';
 import { PipelineService } from './pipeline.service';
-import { parseListQuery } from './query-params';
+import { listFilters, QueryChecks } from './query-params';
+import { SAFE_ID } from './field-checks';
 
 type ItemResult = { index: number; id?: string; status: 'accepted' } | { index: number; id?: string; status: 'rejected'; errors: FieldError[] };
+
+interface Rejected {
+  raw: string;
+  value: unknown;
+  errors: FieldError[];
+}
+
+function stringField(v: unknown, key: string): string | undefined {
+  const f = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
+  return typeof f === 'string' ? f.slice(0, 256) : undefined;
+}
 
 @Controller('v1/events')
 @UseGuards(ApiTokenGuard)
 export class EventsController {
   constructor(
-    @Inject(APP_CONFIG) private readonly cfg: AppConfig,
     private readonly pipeline: PipelineService,
     private readonly events: EventsRepository,
     private readonly deadLetters: DeadLetterRepository,
     private readonly metrics: Metrics,
   ) {}
 
-  /** One event or an array; 202 with a result per item. Rejected items go to dead_letters. */
+  /**
+   * One event or an array. `202` only once every accepted event is durable (in the accept log);
+   * each item is `accepted` or `rejected` with its fields. Every rejection, of an item or of the
+   * whole body, is dead-lettered with the bytes that were sent.
+   */
   @Post()
   @HttpCode(202)
-  async ingest(@Body() body: unknown, @Res({ passthrough: true }) res: Response): Promise<unknown> {
-    const items = Array.isArray(body) ? body : [body];
-    const { maxBatchEvents, maxMessages, maxContentChars } = this.cfg.limits;
-    if (items.length === 0 || items.length > maxBatchEvents) {
-      res.status(400);
-      return { error: 'invalid_batch', message: `send between 1 and ${maxBatchEvents} events per request` };
+  async ingest(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<unknown> {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const decoded = decodeEventsBody(req.headers['content-type'], body);
+    const { maxBatchEvents } = this.pipeline.limits;
+    if (!decoded.ok || decoded.items.length === 0 || decoded.items.length > maxBatchEvents) {
+      const err = !decoded.ok ? decoded : { status: 400 as const, error: 'invalid_batch', field: 'body', message: `send between 1 and ${maxBatchEvents} events per request` };
+      this.metrics.received.inc({ channel: 'http' });
+      this.metrics.rejected.inc({ reason: err.error });
+      await this.recordBody(body, err.error, [{ field: err.field, message: err.message }]);
+      res.status(err.status);
+      return { error: err.error, errors: [{ field: err.field, message: err.message }], message: err.message };
     }
     const results: ItemResult[] = [];
     const accepted: ProbeEvent[] = [];
-    const rejected: Array<{ raw: unknown; errors: FieldError[] }> = [];
-    items.forEach((raw, index) => {
-      const v = validateEvent(raw, { maxMessages, maxContentChars, maxIdChars: 256 });
-      const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined;
-      if (v.ok) {
+    const rejected: Rejected[] = [];
+    const seen = new Map<string, number>();
+    decoded.items.forEach(({ value, raw }, index) => {
+      const id = stringField(value, 'id');
+      const v = validateEvent(value, this.pipeline.eventLimits);
+      const errors = v.ok ? [] : v.errors;
+      if (v.ok && seen.has(v.event.id)) errors.push({ field: 'id', message: `same id as item ${seen.get(v.event.id)} of this batch` });
+      if (v.ok && errors.length === 0) {
+        seen.set(v.event.id, index);
         accepted.push(v.event);
         results.push({ index, id, status: 'accepted' });
       } else {
-        rejected.push({ raw, errors: v.errors });
-        results.push({ index, id, status: 'rejected', errors: v.errors });
+        rejected.push({ raw, value, errors });
+        results.push({ index, id, status: 'rejected', errors });
       }
     });
-    this.metrics.received.inc({ channel: 'http' }, items.length);
+    this.metrics.received.inc({ channel: 'http' }, decoded.items.length);
     try {
-      this.pipeline.pipeline.submit(accepted);
+      await this.pipeline.accept(accepted);
     } catch (e) {
+      if (e instanceof AcceptLogUnavailable) throw new ServiceUnavailableException({ error: 'not_durable', message: 'events could not be made durable; nothing was accepted, retry later' });
       if (!(e instanceof QueueFull)) throw e;
       this.metrics.rejected.inc({ reason: 'queue_full' }, accepted.length);
       res.status(429).setHeader('Retry-After', String(e.retryAfterSeconds));
@@ -61,32 +86,46 @@ export class EventsController {
     }
     if (rejected.length) {
       this.metrics.rejected.inc({ reason: 'invalid' }, rejected.length);
-      await this.deadLetters.record(rejected.map((r) => ({
-        channel: 'http', reason: 'schema validation failed', errors: r.errors, payload: JSON.stringify(r.raw) ?? String(r.raw),
-        eventId: typeof (r.raw as { id?: unknown })?.id === 'string' ? (r.raw as { id: string }).id : undefined,
-        tenant: typeof (r.raw as { tenant?: unknown })?.tenant === 'string' ? (r.raw as { tenant: string }).tenant : undefined,
-      })));
+      await this.recordItems(rejected);
     }
     return { accepted: accepted.length, rejected: rejected.length, results };
   }
 
+  private async recordItems(rejected: Rejected[]): Promise<void> {
+    for (const r of rejected) this.metrics.deadLettered.inc({ channel: 'http', field: r.errors[0]?.field.replace(/\[\d+\]/g, '[]').slice(0, 64) ?? '' });
+    await this.deadLetters.record(rejected.map((r) => ({
+      channel: 'http', reason: 'schema validation failed', errors: r.errors, payload: r.raw,
+      eventId: stringField(r.value, 'id'), tenant: stringField(r.value, 'tenant'),
+    })));
+  }
+
+  /** A body rejected whole: its bytes as text, or base64 when they are not UTF-8. */
+  private async recordBody(body: Buffer, reason: string, errors: FieldError[]): Promise<void> {
+    const utf8 = Buffer.from(body.toString('utf8'), 'utf8').equals(body);
+    this.metrics.deadLettered.inc({ channel: 'http', field: errors[0].field });
+    await this.deadLetters.record([{ channel: 'http', reason, errors, payload: utf8 ? body.toString('utf8') : `base64:${body.toString('base64')}` }]);
+  }
+
   @Get()
-  async list(@Query() q: Record<string, string>): Promise<unknown> {
-    const base = parseListQuery(q);
-    const errors: string[] = [];
-    if (q.concept !== undefined && !(CONCEPT_IDS as readonly string[]).includes(q.concept)) errors.push(`concept: must be one of ${CONCEPT_IDS.join(', ')}`);
-    const minScore = q.min_score === undefined ? undefined : Number(q.min_score);
-    if (minScore !== undefined && (Number.isNaN(minScore) || minScore < 0 || minScore > 1)) errors.push('min_score: must be a number in 0..1');
-    if (minScore !== undefined && q.concept === undefined) errors.push('min_score: needs concept');
-    if (errors.length) throw new BadRequestException({ error: 'invalid_query', errors });
-    const items = await this.events.list({ ...base, concept: q.concept, minScore });
+  async list(@Query() q: Record<string, unknown>): Promise<unknown> {
+    const c = new QueryChecks(q);
+    const base = listFilters(c);
+    const concept = c.oneOf('concept', CONCEPT_IDS);
+    const minScore = c.number('min_score', 0, 1);
+    if (minScore !== undefined && concept === undefined) c.errors.push({ field: 'min_score', message: 'needs concept' });
+    c.done();
+    const items = await this.events.list({ ...base, concept, minScore });
     return { items, count: items.length };
   }
 
   @Get(':id')
-  async get(@Param('id') id: string, @Query('tenant') tenant?: string): Promise<unknown> {
-    const ev = await this.events.get(tenant ? { tenant } : { allTenants: true }, id);
-    if (!ev) throw new NotFoundException({ error: 'not_found', message: `no event with id ${id}` });
+  async get(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<unknown> {
+    const c = new QueryChecks({ ...q, id });
+    c.id('id');
+    const tenant = c.ident('tenant');
+    c.done();
+    const ev = SAFE_ID.test(id) ? await this.events.get(tenant ? { tenant } : { allTenants: true }, id) : null;
+    if (!ev) throw new NotFoundException({ error: 'not_found', message: 'no such event' });
     return ev;
   }
 }

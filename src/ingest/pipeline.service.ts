@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 
 import type { Alert } from '../alerts/alert';
 import { AlertsService } from '../alerts/alerts.service';
@@ -12,27 +12,40 @@ import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
-import type { ProbeEvent } from './event-contract';
-import { Pipeline } from './pipeline';
+import { ReplayRepository } from '../storage/replay.repository';
+import { AcceptedRecord, AcceptLog } from './accept-log';
+import type { EventLimits, ProbeEvent } from './event-contract';
+import { Channel, EventOutcome, Pipeline } from './pipeline';
 
-/** Wires the pipeline's stages to the other modules, in flow order. */
+/** The accept log could not make a request durable: it is refused whole (503), nothing is queued. */
+export class AcceptLogUnavailable extends Error {
+  readonly code = 'ACCEPT_LOG_UNAVAILABLE';
+}
+
+const REPLAY_CHUNK = 256;
+
+/** Wires the pipeline's stages to the other modules, in flow order; owns the accept log. */
 @Injectable()
-export class PipelineService {
+export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   private readonly log = new Logger('pipeline');
   readonly pipeline: Pipeline;
   /** Set by the Kafka module when it runs: where HTTP-ingested events' alerts are published. */
   alertSink: ((alerts: Alert[]) => Promise<void>) | null = null;
+  private acceptLog: AcceptLog | null = null;
+  private unsettled: AcceptedRecord[] = [];
+  private replaying: Promise<void> | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) cfg: AppConfig,
+    @Inject(APP_CONFIG) private readonly cfg: AppConfig,
     private readonly engine: ProbeEngine,
     private readonly rules: RuleSetService,
     private readonly alerts: AlertsService,
     private readonly events: EventsRepository,
     private readonly alertsRepo: AlertsRepository,
     private readonly deadLetters: DeadLetterRepository,
+    private readonly replayRepo: ReplayRepository,
     private readonly writer: BatchWriter,
-    metrics: Metrics,
+    private readonly metrics: Metrics,
   ) {
     this.pipeline = new Pipeline(
       {
@@ -40,7 +53,7 @@ export class PipelineService {
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
         notify: (a: Alert[]) => this.alerts.deliver(a),
-        deadLetter: (e, reason) => this.deadLetters.record([{ channel: 'http', reason, errors: [], payload: JSON.stringify(e), eventId: e.id, tenant: e.tenant }]),
+        deadLetter: (e, reason, channel) => this.deadLetter(e, reason, channel),
         log: (level, msg) => this.log[level](msg),
         flushHint: () => {
           if (this.writer.healthy) void this.writer.flush(); // never shortcut the backoff of a failing store
@@ -53,6 +66,81 @@ export class PipelineService {
     );
   }
 
+  get limits(): AppConfig['limits'] {
+    return this.cfg.limits;
+  }
+
+  get eventLimits(): EventLimits {
+    return this.cfg.eventLimits;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const { log, unsettled } = await AcceptLog.open(this.cfg.acceptLogDir, (m) => this.log.warn(m));
+    this.acceptLog = log;
+    this.unsettled = unsettled;
+  }
+
+  /** Scores what an earlier run accepted but did not store; the service serves meanwhile. */
+  onApplicationBootstrap(): void {
+    const records = this.unsettled;
+    this.unsettled = [];
+    if (records.length) this.replaying = this.replay(records).catch((e: Error) => this.log.error(`replay of the accept log stopped: ${e.message}; the rest replays at the next start`));
+  }
+
+  /**
+   * Makes the events durable, then queues them: resolves once a crash can no longer lose them.
+   * Throws QueueFull (nothing taken) or AcceptLogUnavailable (nothing taken).
+   */
+  async accept(events: ProbeEvent[], receivedAt: Date = new Date()): Promise<void> {
+    if (events.length === 0) return;
+    this.pipeline.reserve(events.length);
+    const log = this.acceptLog;
+    let seqs: number[];
+    const t0 = performance.now();
+    try {
+      if (!log) throw new Error('accept log not open');
+      seqs = await log.append(events, receivedAt);
+    } catch (e) {
+      this.pipeline.release(events.length);
+      this.log.error(`accept log append failed: ${(e as Error).message}`);
+      throw new AcceptLogUnavailable((e as Error).message);
+    }
+    this.metrics.acceptLogSyncSeconds.observe((performance.now() - t0) / 1000);
+    this.pipeline.enqueueReserved(events.map((event, i) => ({ event, receivedAt, channel: 'http', done: (o) => this.settle(seqs[i], o) })));
+  }
+
+  private settle(seq: number, outcome: EventOutcome): void {
+    if (outcome.status !== 'unsettled') this.acceptLog?.settle(seq);
+  }
+
+  private async replay(records: AcceptedRecord[]): Promise<void> {
+    const stored = await this.replayRepo.storedEventKeys(records.map((r) => ({ tenant: r.event.tenant, id: r.event.id })));
+    const todo: AcceptedRecord[] = [];
+    for (const r of records) {
+      if (stored.has(`${r.event.tenant}\u0000${r.event.id}`)) this.acceptLog?.settle(r.seq);
+      else todo.push(r);
+    }
+    this.log.warn(`accept log: ${records.length} events accepted before the last stop were not settled; ${records.length - todo.length} were already stored, scoring the other ${todo.length}`);
+    for (let i = 0; i < todo.length; i += REPLAY_CHUNK) {
+      const chunk = todo.slice(i, i + REPLAY_CHUNK);
+      const outcomes = await this.pipeline.process(chunk.map((r) => r.event), chunk.map((r) => new Date(r.receivedAt)), undefined, 'replay');
+      outcomes.forEach((o, j) => this.settle(chunk[j].seq, o));
+      this.metrics.replayed.inc(chunk.length);
+    }
+    if (todo.length) this.log.log(`accept log: replay done (${todo.length} events)`);
+  }
+
+  /** After the pipeline has drained: what is still unsettled stays on disk for the next start. */
+  async closeAcceptLog(): Promise<void> {
+    await this.replaying;
+    await this.acceptLog?.close();
+  }
+
+  private deadLetter(e: ProbeEvent, reason: string, channel: Channel): Promise<void> {
+    this.metrics.deadLettered.inc({ channel, field: '' });
+    return this.deadLetters.record([{ channel: channel === 'kafka' ? 'kafka' : 'http', reason, errors: [], payload: safeJson(e), eventId: e.id, tenant: e.tenant }]);
+  }
+
   private evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome {
     const start = performance.now();
     const outcome = evaluateEventRules(this.rules.rules, event, scored);
@@ -62,5 +150,14 @@ export class PipelineService {
 
   private async store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void> {
     await Promise.all([this.events.store(event, scored, receivedAt), this.alertsRepo.store(alerts, event.timestamp)]);
+  }
+}
+
+/** JSON of a value that may be hostile; never throws. */
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch (e) {
+    return `[not serialisable: ${(e as Error).name}]`;
   }
 }

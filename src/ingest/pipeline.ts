@@ -14,7 +14,7 @@ export interface PipelineStages {
   evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome;
   store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void>;
   notify(alerts: Alert[], event: ProbeEvent): Promise<void>;
-  deadLetter(event: ProbeEvent, reason: string): Promise<void>;
+  deadLetter(event: ProbeEvent, reason: string, channel: Channel): Promise<void>;
   /** Called when every event in flight is waiting for storage and none is queued: flush now. */
   flushHint?(): void;
   /** Alerts of events that no upstream acknowledges (HTTP) also go to the alert stream, if any. */
@@ -22,14 +22,24 @@ export interface PipelineStages {
   log(level: 'log' | 'warn' | 'error', msg: string): void;
 }
 
-/** What became of one event: stored (with the alerts it raised) or dead-lettered (with why). */
-export type EventOutcome = { status: 'stored'; alerts: Alert[] } | { status: 'dead_lettered'; reason: string };
+/**
+ * What became of one event: stored (with the alerts it raised), dead-lettered (with why), or
+ * neither (`unsettled`: the dead letter itself could not be written, e.g. during shutdown), in
+ * which case its source must keep it (the accept log replays it, Kafka redelivers it).
+ */
+export type EventOutcome = { status: 'stored'; alerts: Alert[] } | { status: 'dead_lettered'; reason: string } | { status: 'unsettled'; reason: string };
 
-interface Item {
+export type Channel = 'http' | 'kafka' | 'replay';
+
+export interface PipelineItem {
   event: ProbeEvent;
   receivedAt: Date;
+  channel: Channel;
+  /** Called once with the final outcome (Kafka collects it; the accept log settles the record). */
   done?: (o: EventOutcome) => void;
 }
+
+type Item = PipelineItem;
 
 export class QueueFull extends Error {
   readonly code = 'QUEUE_FULL';
@@ -44,6 +54,8 @@ export class Pipeline {
   private storing = 0;
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
+  /** Room promised to requests that are being made durable (accept log) before they are queued. */
+  private reserved = 0;
 
   constructor(private readonly stages: PipelineStages, private readonly metrics: Metrics, private readonly capacity: number, private readonly concurrency: number) {}
 
@@ -57,12 +69,33 @@ export class Pipeline {
 
   /** All or nothing: either every event is queued or QueueFull is thrown. */
   submit(events: ProbeEvent[], receivedAt: Date = new Date()): void {
+    this.reserve(events.length);
+    this.enqueueReserved(events.map((event) => ({ event, receivedAt, channel: 'http' })));
+  }
+
+  /**
+   * Promises room for `n` events or throws QueueFull (all or nothing). The caller then makes
+   * them durable and calls `enqueueReserved`, or `release` when that failed.
+   */
+  reserve(n: number): void {
     if (this.stopped) throw new QueueFull(5);
-    if (this.queue.length + events.length > this.capacity) {
+    const ahead = this.queue.length + this.reserved;
+    if (ahead + n > this.capacity) {
       // Rough time to drain what is ahead, at least one second.
-      throw new QueueFull(Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.concurrency * 4))));
+      throw new QueueFull(Math.max(1, Math.ceil(ahead / Math.max(1, this.concurrency * 4))));
     }
-    for (const event of events) this.queue.push({ event, receivedAt });
+    this.reserved += n;
+  }
+
+  release(n: number): void {
+    this.reserved = Math.max(0, this.reserved - n);
+    if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Queues items whose room was reserved; never refuses (not even while stopping: they are durable). */
+  enqueueReserved(items: PipelineItem[]): void {
+    this.queue.push(...items);
+    this.reserved = Math.max(0, this.reserved - items.length);
     this.metrics.queueDepth.set(this.queue.length);
     this.pump();
   }
@@ -71,12 +104,13 @@ export class Pipeline {
    * For consumers that acknowledge upstream (Kafka): queue the events, waiting for room instead of
    * refusing, and resolve with each event's outcome once it is durably stored or dead-lettered.
    */
-  async process(events: ProbeEvent[], receivedAt: Date = new Date(), waitForRoom: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<EventOutcome[]> {
+  async process(events: ProbeEvent[], receivedAt: Date | Date[] = new Date(), waitForRoom: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)), channel: Channel = 'kafka'): Promise<EventOutcome[]> {
     const outcomes: Array<Promise<EventOutcome>> = [];
-    for (const event of events) {
-      while (!this.stopped && this.queue.length >= this.capacity) await waitForRoom(50);
+    for (const [i, event] of events.entries()) {
+      while (!this.stopped && this.queue.length + this.reserved >= this.capacity) await waitForRoom(50);
       if (this.stopped) throw new Error('pipeline stopped');
-      outcomes.push(new Promise<EventOutcome>((done) => this.queue.push({ event, receivedAt, done })));
+      const at = Array.isArray(receivedAt) ? receivedAt[i] : receivedAt;
+      outcomes.push(new Promise<EventOutcome>((done) => this.queue.push({ event, receivedAt: at, channel, done })));
       this.metrics.queueDepth.set(this.queue.length);
       this.pump();
     }
@@ -100,17 +134,23 @@ export class Pipeline {
   private async run(item: Item): Promise<void> {
     let storing = false;
     try {
-      const outcome = await this.runStages(item, () => {
-        storing = true;
-        this.running--;
-        this.storing++;
-        this.pump();
-        // Nothing else is being scored or queued: write now rather than at the writer's interval
-        // (a Kafka chunk commits only when its last event is stored).
-        if (this.running === 0 && this.queue.length === 0) this.stages.flushHint?.();
-      });
-      if (item.done) item.done(outcome);
-      else if (outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
+      let outcome: EventOutcome;
+      try {
+        outcome = await this.runStages(item, () => {
+          storing = true;
+          this.running--;
+          this.storing++;
+          this.pump();
+          // Nothing else is being scored or queued: write now rather than at the writer's interval
+          // (a Kafka chunk commits only when its last event is stored).
+          if (this.running === 0 && this.queue.length === 0) this.stages.flushHint?.();
+        });
+      } catch (e) {
+        // A failure no stage anticipated: this event goes to the dead letters; the service goes on.
+        outcome = await this.deadLetterFailed(item, 'pipeline', e);
+      }
+      item.done?.(outcome);
+      if (item.channel !== 'kafka' && outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
         await this.stages.publish(outcome.alerts).catch((e: Error) => this.stages.log('error', `publishing alerts failed: ${e.message}`));
       }
     } finally {
@@ -118,33 +158,60 @@ export class Pipeline {
       else this.running--;
       this.metrics.inflight.set(this.running + this.storing);
       this.metrics.queueDepth.set(this.queue.length);
-      if (this.running === 0 && this.storing === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
       this.pump();
     }
   }
 
-  private async runStages({ event, receivedAt }: Item, toStorage: () => void): Promise<EventOutcome> {
+  /** Records the event in the dead letters with the failed step; `unsettled` if even that fails. */
+  private async deadLetterFailed(item: Item, step: string, e: unknown): Promise<EventOutcome> {
+    const message = e instanceof Error ? e.message : String(e);
+    const reason = `${step} failed: ${message.slice(0, 500)}`;
+    this.metrics.failed.inc();
+    this.stages.log('error', `event ${item.event.id} (${item.channel}): ${step} failed (${e instanceof Error ? e.name : 'error'}); dead-lettered`);
+    try {
+      await this.stages.deadLetter(item.event, reason, item.channel);
+      return { status: 'dead_lettered', reason };
+    } catch (dl) {
+      this.stages.log('error', `event ${item.event.id}: the dead letter could not be written either (${(dl as Error).message}); kept for replay`);
+      return { status: 'unsettled', reason };
+    }
+  }
+
+  private async runStages(item: Item, toStorage: () => void): Promise<EventOutcome> {
+    const { event, receivedAt } = item;
     const t0 = performance.now();
     let scored: ScoredEvent;
     try {
       scored = await this.stages.score(event);
     } catch (e) {
-      this.metrics.failed.inc();
-      this.stages.log('error', `event ${event.id}: probe failed: ${(e as Error).message}`);
-      const reason = `probe failed: ${(e as Error).message}`;
-      await this.stages.deadLetter(event, reason).catch(() => undefined);
-      return { status: 'dead_lettered', reason };
+      return this.deadLetterFailed(item, 'probe', e);
     }
     this.metrics.probeSeconds.observe((performance.now() - t0) / 1000);
-    const outcome = this.stages.evaluate(event, scored);
+    let outcome: RuleOutcome;
+    try {
+      outcome = this.stages.evaluate(event, scored);
+    } catch (e) {
+      return this.deadLetterFailed(item, 'rules', e);
+    }
     for (const err of outcome.errors) {
       this.metrics.ruleErrors.inc({ rule: err.rule });
       this.stages.log('warn', `rule '${err.rule}' failed on event ${event.id}: ${err.message}`);
     }
     // Storage errors are retried inside the writer; this resolves once everything is durable.
-    const stored = this.stages.store(event, scored, outcome.alerts, receivedAt);
+    // What rejects is a row that cannot be built or a writer that is closed.
+    let stored: Promise<void>;
+    try {
+      stored = this.stages.store(event, scored, outcome.alerts, receivedAt);
+    } catch (e) {
+      return this.deadLetterFailed(item, 'storage', e);
+    }
     toStorage();
-    await stored;
+    try {
+      await stored;
+    } catch (e) {
+      return this.deadLetterFailed(item, 'storage', e);
+    }
     this.metrics.scored.inc();
     const e2e = (Date.now() - receivedAt.getTime()) / 1000;
     this.metrics.e2eSeconds.observe(e2e);
@@ -157,9 +224,14 @@ export class Pipeline {
     return { status: 'stored', alerts: outcome.alerts };
   }
 
+  /** Nothing queued, in flight, or being made durable to be queued. */
+  private get idle(): boolean {
+    return this.running === 0 && this.storing === 0 && this.queue.length === 0 && this.reserved === 0;
+  }
+
   /** Resolves when the queue is empty and nothing is in flight. */
   drain(): Promise<void> {
-    if (this.running === 0 && this.storing === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -17,9 +17,10 @@ export class ApiTokenGuard implements CanActivate {
 
   canActivate(ctx: ExecutionContext): boolean {
     if (!this.token) return true;
-    const header = ctx.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const given = Buffer.from(header.replace(/^Bearer\s+/i, ''));
-    if (given.length === this.token.length && timingSafeEqual(given, this.token)) return true;
+    // Only `Authorization: Bearer <token>` (RFC 6750); a bare token or another scheme is refused.
+    const m = /^Bearer ([\x21-\x7e]+)$/i.exec(ctx.switchToHttp().getRequest<Request>().headers.authorization ?? '');
+    const given = Buffer.from(m ? m[1] : '');
+    if (m && given.length === this.token.length && timingSafeEqual(given, this.token)) return true;
     throw new UnauthorizedException({ error: 'unauthorized', message: 'a valid bearer token is required' });
   }
 }

@@ -32,5 +32,8 @@ export class Metrics {
   readonly ruleEvalSeconds = new Histogram({ name: 'probewatch_rule_evaluation_seconds', help: 'Scheduled rule evaluations (windowed, sequence)', labelNames: ['kind'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
   readonly ruleSetInfo = new Gauge({ name: 'probewatch_rule_set_info', help: 'The active rule set (hash label); 1 while active', labelNames: ['hash'], registers: [this.registry] });
   readonly rulesReloadOk = new Gauge({ name: 'probewatch_rules_last_reload_success', help: '1 when the last rule reload was accepted, 0 when it was rejected', registers: [this.registry] });
+  readonly acceptLogSyncSeconds = new Histogram({ name: 'probewatch_accept_log_sync_seconds', help: 'Accept log: from append to durable on disk (group commit), per request', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
+  readonly replayed = new Counter({ name: 'probewatch_events_replayed_total', help: 'Accepted events found unscored in the accept log at start and scored again', registers: [this.registry] });
+  readonly deadLettered = new Counter({ name: 'probewatch_dead_letters_total', help: 'Items recorded in dead_letters, by channel and field', labelNames: ['channel', 'field'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

@@ -9,6 +9,7 @@ import { openClickHouse } from './clickhouse-client';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { EventsRepository } from './events.repository';
 import { applyRetention, migrate } from './migrator';
+import { ReplayRepository } from './replay.repository';
 import { RuleHistoryRepository } from './rule-history.repository';
 
 export const CLICKHOUSE = Symbol('CLICKHOUSE');
@@ -35,9 +36,10 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
     { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, cfg.contentPolicy) },
     { provide: AlertsRepository, inject: [CLICKHOUSE, BatchWriter], useFactory: (c: ClickHouseClient, w: BatchWriter) => new AlertsRepository(c, w) },
     { provide: RuleHistoryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new RuleHistoryRepository(c) },
+    { provide: ReplayRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ReplayRepository(c) },
     { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, cfg.contentPolicy) },
   ],
-  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, DeadLetterRepository, RuleHistoryRepository],
+  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
 })
 export class StorageModule {
   constructor(@Inject(CLICKHOUSE) readonly client: ClickHouseClient) {}

@@ -20,6 +20,7 @@ import { resolveRuntimePaths } from '../../../src/config/runtime-paths';
 import { ClickHouseServer, ensureClickHouseServer } from '../../../src/infra/clickhouse-server';
 import type { KafkaBroker } from '../../../src/infra/kafka-broker';
 import { Pipeline } from '../../../src/ingest/pipeline';
+import { DEFAULT_EVENT_LIMITS } from '../../../src/ingest/event-contract';
 import { KafkaIngest } from '../../../src/kafka/kafka-ingest';
 import { parseKafkaSettings } from '../../../src/kafka/kafka-settings';
 import { Metrics } from '../../../src/ops/metrics';
@@ -133,7 +134,7 @@ describe('ClickHouse server (Debian 18.16) network path', () => {
       const N = 6000;
       await createTopic(bootstrap, 't3.events', 4);
       await produceEvents(bootstrap, 't3.events', 't3', N);
-      const ingest = new KafkaIngest(settings as NonNullable<typeof settings>, { maxMessages: 256, maxContentChars: 100_000, maxIdChars: 256 }, {
+      const ingest = new KafkaIngest(settings as NonNullable<typeof settings>, { ...DEFAULT_EVENT_LIMITS, maxContentChars: 100_000 }, {
         process: (events, at) => pipeline.process(events, at), storageHealthy: () => writer.healthy, metrics, log: (_l, m) => logs.push(m),
       });
       await ingest.start();

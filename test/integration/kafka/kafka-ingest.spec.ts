@@ -3,7 +3,7 @@
  * as a map here: the point is the consumer's recovery, the real stores are tested elsewhere).
  */
 import type { KafkaBroker } from '../../../src/infra/kafka-broker';
-import type { ProbeEvent } from '../../../src/ingest/event-contract';
+import { DEFAULT_EVENT_LIMITS, ProbeEvent } from '../../../src/ingest/event-contract';
 import type { EventOutcome } from '../../../src/ingest/pipeline';
 import { KafkaIngest } from '../../../src/kafka/kafka-ingest';
 import { parseKafkaSettings } from '../../../src/kafka/kafka-settings';
@@ -32,7 +32,7 @@ describe('KafkaIngest recovery', () => {
     const stored = new Map<string, number>();
     const logs: string[] = [];
     let failures = 0;
-    const ingest = new KafkaIngest(settings as NonNullable<typeof settings>, { maxMessages: 16, maxContentChars: 10_000, maxIdChars: 64 }, {
+    const ingest = new KafkaIngest(settings as NonNullable<typeof settings>, { ...DEFAULT_EVENT_LIMITS, maxMessages: 16, maxContentChars: 10_000, maxIdChars: 64 }, {
       process: async (events: ProbeEvent[]): Promise<EventOutcome[]> => {
         if (failures < 2 && stored.size >= 100) {
           failures++;

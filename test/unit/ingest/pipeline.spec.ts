@@ -119,4 +119,59 @@ describe('pipeline (fake stages beside the real ones used end to end)', () => {
     expect(out[2]).toMatchObject({ reason: 'probe failed: no model' });
     expect(s.stored.sort()).toEqual(['a', 'b', 'bad-1']);
   });
+
+  it('a stage that throws (even synchronously, even a RangeError) dead-letters that event only', async () => {
+    const s = stages({
+      evaluate: (e) => {
+        if (e.id === 'rules-bug') throw new TypeError('undefined is not a function');
+        return { alerts: [], errors: [] };
+      },
+      store: (e) => {
+        if (e.id === 'deep') throw new RangeError('Maximum call stack size exceeded');
+        if (e.id === 'async-fail') return Promise.reject(new Error('cannot build row'));
+        return Promise.resolve();
+      },
+    });
+    const p = new Pipeline(s, new Metrics(), 10, 2);
+    const out = await p.process(['ok-1', 'deep', 'rules-bug', 'async-fail', 'ok-2'].map(ev));
+    expect(out.map((o) => o.status)).toEqual(['stored', 'dead_lettered', 'dead_lettered', 'dead_lettered', 'stored']);
+    expect(out[1]).toMatchObject({ reason: 'storage failed: Maximum call stack size exceeded' });
+    expect(out[2]).toMatchObject({ reason: 'rules failed: undefined is not a function' });
+    expect(s.dead.sort()).toEqual(['async-fail', 'deep', 'rules-bug']);
+    expect(p.depth + p.inFlight).toBe(0);
+  });
+
+  it('an event whose dead letter cannot be written either stays unsettled (kept for replay)', async () => {
+    const s = stages({
+      score: async () => {
+        throw new Error('probe down');
+      },
+      deadLetter: async () => {
+        throw new Error('writer is closed');
+      },
+    });
+    const p = new Pipeline(s, new Metrics(), 10, 1);
+    const out = await p.process([ev('z')]);
+    expect(out).toEqual([{ status: 'unsettled', reason: 'probe failed: probe down' }]);
+  });
+
+  it('reserve/enqueueReserved: room is promised before the durable write, all or nothing', async () => {
+    const s = stages();
+    const p = new Pipeline(s, new Metrics(), 3, 1);
+    p.reserve(2);
+    expect(() => p.reserve(2)).toThrow(QueueFull);
+    let drained = false;
+    const d = p.drain().then(() => {
+      drained = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(drained).toBe(false); // a reservation is work in progress
+    const settled: string[] = [];
+    p.enqueueReserved(['r1', 'r2'].map((id) => ({ event: ev(id), receivedAt: new Date(), channel: 'http' as const, done: (o) => void settled.push(`${id}:${o.status}`) })));
+    await d;
+    expect(settled.sort()).toEqual(['r1:stored', 'r2:stored']);
+    p.reserve(1);
+    p.release(1);
+    p.reserve(3);
+  });
 });

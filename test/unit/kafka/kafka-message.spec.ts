@@ -1,8 +1,9 @@
+import { DEFAULT_EVENT_LIMITS } from '../../../src/ingest/event-contract';
 import { decodeEventMessage, dlqHeaders } from '../../../src/kafka/kafka-message';
 import { parseKafkaSettings } from '../../../src/kafka/kafka-settings';
 
-const limits = { maxMessages: 4, maxContentChars: 100, maxIdChars: 64 };
-const good = { id: 'e1', timestamp: '2026-11-24T10:00:00Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const limits = { ...DEFAULT_EVENT_LIMITS, maxMessages: 4, maxContentChars: 100, maxIdChars: 64 };
+const good = { id: 'e1', timestamp: '2026-11-24T10:00:00.000Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
 describe('Kafka message decoding', () => {
   it('accepts a valid event', () => {
