@@ -34,12 +34,15 @@ export class OpsController {
     const checks = {
       model: { ok: true, pack: `${this.engine.pack.manifest.id}@${this.engine.pack.manifest.version}` },
       storage: { ok: storage && this.writer.healthy, last_error: this.writer.stats.lastError },
-      rules: { ok: this.rules.rules.length > 0, rules: this.rules.rules.length, set: this.rules.state.hash.slice(0, 12) },
+      rules: this.rules.readiness,
       ...(this.kafka.ingest ? { kafka: { ok: this.kafka.running, paused: this.kafka.ingest.isPaused, last_error: this.kafka.lastError } } : {}),
     };
-    const ok = Object.values(checks).every((c) => c.ok);
+    // Rejected rule files while a good set serves (the last good one, possibly from storage) make
+    // the service degraded, not unready: it works, and failing readiness would turn a bad rule
+    // file into an outage. The rules check says so, with the problems.
+    const ok = Object.entries(checks).every(([name, c]) => c.ok || (name === 'rules' && this.rules.serving));
     res.status(ok ? 200 : 503);
-    return { status: ok ? 'ready' : 'not_ready', checks };
+    return { status: ok ? (checks.rules.ok ? 'ready' : 'degraded') : 'not_ready', checks };
   }
 
   @Get('metrics')

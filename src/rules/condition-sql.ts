@@ -66,8 +66,9 @@ export function conditionSql(n: Node, concepts: readonly string[], params: SqlPa
       return `has(${params.add(n.values.map(literalValue), type)}, ${operand(n.left, concepts, params)})`;
     }
     case 'matches':
-      // re2 in ClickHouse; (?i) keeps the stream's case-insensitive semantics.
-      return `match(${operand(n.left, concepts, params)}, ${params.add(`(?i)${n.pattern}`, 'String')})`;
+      // RE2 in ClickHouse, as in the stream (the parser checked the pattern for both). (?i): the
+      // stream is case-insensitive; (?-s): ClickHouse lets '.' match a newline, RE2 by default not.
+      return `match(${operand(n.left, concepts, params)}, ${params.add(`(?i-s)${n.pattern}`, 'String')})`;
     case 'compare': {
       const l = operand(n.left, concepts, params);
       const r = operand(n.right, concepts, params);

@@ -14,7 +14,12 @@
  *
  * Every error carries the 1-based line/column inside the condition text, so the rule loader can
  * report `file:line:col: message`. Types are checked at compile time: number, string, boolean.
+ * A `matches` pattern is RE2 syntax (condition-regex.ts), checked and compiled here.
  */
+
+import type RE2 from 're2';
+
+import { compilePattern } from './condition-regex';
 
 export type ValueType = 'number' | 'string' | 'boolean';
 
@@ -37,7 +42,8 @@ export type Node =
   | { kind: 'logic'; op: 'and' | 'or'; left: Node; right: Node; pos: SourcePos }
   | { kind: 'compare'; op: CompareOp; left: Node; right: Node; pos: SourcePos }
   | { kind: 'in'; left: Node; values: Array<number | string | boolean>; pos: SourcePos }
-  | { kind: 'matches'; left: Node; pattern: string; re: RegExp; pos: SourcePos };
+  /** `re`: the pattern compiled by RE2 (linear time), case-insensitive; never a JavaScript RegExp. */
+  | { kind: 'matches'; left: Node; pattern: string; re: RE2; pos: SourcePos };
 
 export const AGGREGATES = ['count', 'rate', 'distinct_users', 'share', 'avg', 'max', 'min', 'quantile'] as const;
 export type AggregateFn = (typeof AGGREGATES)[number];
@@ -257,13 +263,11 @@ class Parser {
       this.next();
       const right = this.primary();
       if (typeOf(left) !== 'string' || right.kind !== 'literal' || right.type !== 'string') throw new ConditionError("'matches' needs a string and a literal regular expression", t.pos);
-      let re: RegExp;
-      try {
-        re = new RegExp(String(right.value), 'i');
-      } catch (e) {
-        throw new ConditionError(`invalid regular expression: ${(e as Error).message}`, right.pos);
-      }
-      return { kind: 'matches', left, pattern: String(right.value), re, pos: t.pos };
+      // Checked here, so that event rules (the stream) and windowed or sequence rules (SQL) get the
+      // same RE2 checks, reported at the pattern literal.
+      const compiled = compilePattern(String(right.value));
+      if (!compiled.ok) throw new ConditionError(compiled.message, right.pos);
+      return { kind: 'matches', left, pattern: String(right.value), re: compiled.re, pos: t.pos };
     }
     if (this.isWord('in')) {
       this.next();

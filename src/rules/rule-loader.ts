@@ -40,3 +40,18 @@ export function ruleSetHash(sources: readonly RuleSource[]): string {
 export function fileHashes(sources: readonly RuleSource[]): Record<string, string> {
   return Object.fromEntries(sources.map((s) => [path.basename(s.file), createHash('sha256').update(s.text).digest('hex')]));
 }
+
+/** An accepted set's files for the audit trail: {name in the rules directory: content}. */
+export function sourcesRecord(sources: readonly RuleSource[]): Record<string, string> {
+  return Object.fromEntries(sources.map((s) => [path.basename(s.file), s.text]));
+}
+
+/**
+ * Sources recorded with `sourcesRecord`, as if read from `dir` again: the same names, the same
+ * load order, so the same `ruleSetHash` as when they were recorded.
+ */
+export function recordedSources(dir: string, recorded: Readonly<Record<string, string>>): RuleSource[] {
+  return Object.keys(recorded)
+    .sort()
+    .map((name) => ({ file: displayPath(path.join(dir, path.basename(name))), text: recorded[name] }));
+}

@@ -8,18 +8,38 @@ import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
 import { CONCEPT_IDS } from '../probe/pack-manifest';
 import { ProbeEngine } from '../probe/probe-engine';
-import { RuleHistoryRepository, RuleSetChange } from '../storage/rule-history.repository';
+import { RuleHistoryRepository, RuleHistoryStore, RuleSetChange, StoredRuleSet } from '../storage/rule-history.repository';
 import { RuleHealthRegistry } from './rule-health';
-import { fileHashes, readRuleSources, ruleSetHash } from './rule-loader';
+import { fileHashes, readRuleSources, recordedSources, RuleSource, ruleSetHash, sourcesRecord } from './rule-loader';
 import { formatProblem } from './rule-file';
-import { compileRuleSet, Rule } from './rule-set';
+import { compileRuleSet, Rule, RuleScope } from './rule-set';
 
 export interface RuleSetStatus {
   hash: string;
   loadedAt: string;
   files: string[];
   rules: number;
+  /** Where the active set came from: the rules directory, or the audit trail (a start whose files were rejected). */
+  source: 'files' | 'storage';
+  /** With source 'storage': the recorded set that is active. */
+  storedSet: { hash: string; recordedAt: string; instance: string } | null;
+  /** The last load of the rules directory; its problems are those of the files on disk. */
   lastReload: { ok: boolean; at: string; problems: string[] };
+}
+
+/** The rules check of /readyz. */
+export interface RulesReadiness {
+  /** False while the files on disk are rejected (or no rules are active). */
+  ok: boolean;
+  rules: number;
+  set: string;
+  source: 'files' | 'storage';
+  problems: string[];
+}
+
+/** What the service reads of the probe engine: the pack's features, to check feature[...] indices. */
+export interface PackFeatures {
+  readonly pack: { readonly manifest: { readonly features: ReadonlyArray<{ readonly index: number }> } };
 }
 
 export interface ReloadResult {
@@ -30,23 +50,27 @@ export interface ReloadResult {
   changed: boolean;
 }
 
+type Trigger = 'start' | 'watch' | 'api';
+
 /** A rule's definition without positions, to tell a changed rule from a moved one. */
 function signature(r: Rule): string {
   return JSON.stringify(r, (k, v: unknown) => (k === 'pos' || k === 'file' || k === 'line' || k === 're' ? undefined : v));
 }
 
 /**
- * The active rule set. Loads at start (refusing to start on a broken set), reloads on file changes
- * and on POST /v1/rules/reload. A reload with any problem keeps the last good set and says why in
- * the log, the metrics and the API. Every new set (and every rejected one) is recorded with its
- * hash and what changed, for the audit trail.
+ * The active rule set. Loads at start, reloads on file changes and on POST /v1/rules/reload. A
+ * reload with any problem keeps the last good set and says why in the log, the metrics, the API
+ * and /readyz. Every new set (and every rejected one) is recorded with its hash and what changed,
+ * for the audit trail; an accepted set also with its sources, so that a start whose files are
+ * rejected comes up on the last good set recorded in storage. Only a start with rejected files
+ * and no good set ever recorded fails.
  */
 @Injectable()
 export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('rules');
   private active: Rule[] = [];
   private signatures = new Map<string, string>();
-  private status: RuleSetStatus = { hash: '', loadedAt: '', files: [], rules: 0, lastReload: { ok: false, at: '', problems: ['not loaded'] } };
+  private status: RuleSetStatus = { hash: '', loadedAt: '', files: [], rules: 0, source: 'files', storedSet: null, lastReload: { ok: false, at: '', problems: ['not loaded'] } };
   private watcher: FSWatcher | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private reloading: Promise<ReloadResult> | null = null;
@@ -55,15 +79,16 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   onChange: ((rules: readonly Rule[]) => void) | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly cfg: AppConfig,
-    private readonly engine: ProbeEngine,
+    @Inject(APP_CONFIG) private readonly cfg: Pick<AppConfig, 'rulesDir' | 'rulesWatch'>,
+    @Inject(ProbeEngine) private readonly engine: PackFeatures,
     private readonly metrics: Metrics,
-    private readonly history: RuleHistoryRepository,
+    @Inject(RuleHistoryRepository) private readonly history: RuleHistoryStore,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const r = await this.reload('start');
-    if (!r.ok) throw new Error(`rules in ${this.cfg.rulesDir} are invalid:\n  ${r.problems.join('\n  ')}`);
+    // Rejected files with a set from storage standing in: up, degraded (see `readiness`).
+    if (!r.ok && !this.status.hash) throw new Error(`rules in ${this.cfg.rulesDir} are invalid:\n  ${r.problems.join('\n  ')}`);
     if (this.cfg.rulesWatch) this.startWatching();
   }
 
@@ -78,6 +103,21 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
 
   get state(): RuleSetStatus {
     return this.status;
+  }
+
+  /** A good set is active (from the files, or the last good one), so events are evaluated. */
+  get serving(): boolean {
+    return this.active.length > 0;
+  }
+
+  /** Not ok while the files on disk are rejected, even though a good set keeps serving. */
+  get readiness(): RulesReadiness {
+    const s = this.status;
+    return { ok: this.serving && s.lastReload.ok, rules: this.active.length, set: s.hash.slice(0, 12), source: s.source, problems: s.lastReload.problems };
+  }
+
+  private scope(): RuleScope {
+    return { concepts: [...CONCEPT_IDS], features: new Set(this.engine.pack.manifest.features.map((f) => f.index)) };
   }
 
   private startWatching(): void {
@@ -95,7 +135,7 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Serialised: a reload requested while one runs waits for it, then runs again. */
-  async reload(trigger: 'start' | 'watch' | 'api' = 'api'): Promise<ReloadResult> {
+  async reload(trigger: Trigger = 'api'): Promise<ReloadResult> {
     while (this.reloading) await this.reloading.catch(() => undefined);
     this.reloading = this.doReload(trigger);
     try {
@@ -105,20 +145,19 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async doReload(trigger: string): Promise<ReloadResult> {
+  private async doReload(trigger: Trigger): Promise<ReloadResult> {
     const at = new Date().toISOString();
-    const scope = { concepts: [...CONCEPT_IDS], features: new Set(this.engine.pack.manifest.features.map((f) => f.index)) };
     let sources;
     try {
       sources = await readRuleSources([this.cfg.rulesDir]);
     } catch (e) {
-      return this.fail(at, '', [`${this.cfg.rulesDir}: ${(e as Error).message}`], {});
+      return this.fail(trigger, at, '', [`${this.cfg.rulesDir}: ${(e as Error).message}`], {});
     }
     const hash = ruleSetHash(sources);
     if (hash === this.status.hash && this.status.lastReload.ok) return { ok: true, problems: [], rules: this.active.length, hash, changed: false };
-    const compiled = compileRuleSet(sources, scope);
+    const compiled = compileRuleSet(sources, this.scope());
     if (!sources.length) compiled.problems.push({ file: this.cfg.rulesDir, line: 1, col: 1, message: 'no rule files (*.yaml)' });
-    if (compiled.problems.length) return this.fail(at, hash, compiled.problems.map(formatProblem), fileHashes(sources));
+    if (compiled.problems.length) return this.fail(trigger, at, hash, compiled.problems.map(formatProblem), fileHashes(sources));
     const next = new Map(compiled.rules.map((r) => [r.name, signature(r)]));
     const change: RuleSetChange = {
       at, instance: hostname(), ok: true, hash, previousHash: this.status.hash, rules: compiled.rules.length, files: fileHashes(sources),
@@ -126,29 +165,76 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
       removed: [...this.signatures.keys()].filter((n) => !next.has(n)),
       changed: [...next.keys()].filter((n) => this.signatures.has(n) && this.signatures.get(n) !== next.get(n)),
       problems: [],
+      sources: sourcesRecord(sources),
     };
-    this.active = compiled.rules;
-    this.signatures = next;
-    if (this.status.hash) this.metrics.ruleSetInfo.remove({ hash: this.status.hash.slice(0, 12) });
-    this.status = { hash, loadedAt: at, files: sources.map((s) => s.file), rules: compiled.rules.length, lastReload: { ok: true, at, problems: [] } };
-    this.health.sync(compiled.rules.map((r) => ({ name: r.name, kind: r.kind })));
-    this.metrics.rulesLoaded.set(compiled.rules.length);
-    this.metrics.rulesReloadOk.set(1);
-    this.metrics.ruleSetInfo.set({ hash: hash.slice(0, 12) }, 1);
-    this.onChange?.(this.active);
+    this.activate(compiled.rules, next, { hash, loadedAt: at, files: sources.map((s) => s.file), rules: compiled.rules.length, source: 'files', storedSet: null, lastReload: { ok: true, at, problems: [] } });
     const what = [change.added.length && `added ${change.added.join(', ')}`, change.removed.length && `removed ${change.removed.join(', ')}`, change.changed.length && `changed ${change.changed.join(', ')}`].filter(Boolean).join('; ');
     this.log.log(`loaded ${compiled.rules.length} rules from ${sources.length} files (set ${hash.slice(0, 12)}, ${trigger})${what ? `: ${what}` : ''}`);
     await this.record(change);
     return { ok: true, problems: [], rules: compiled.rules.length, hash, changed: true };
   }
 
-  private async fail(at: string, hash: string, problems: string[], files: Record<string, string>): Promise<ReloadResult> {
+  private activate(rules: Rule[], signatures: Map<string, string>, status: RuleSetStatus): void {
+    this.active = rules;
+    this.signatures = signatures;
+    if (this.status.hash) this.metrics.ruleSetInfo.remove({ hash: this.status.hash.slice(0, 12) });
+    this.status = status;
+    this.health.sync(rules.map((r) => ({ name: r.name, kind: r.kind })));
+    this.metrics.rulesLoaded.set(rules.length);
+    this.metrics.rulesReloadOk.set(status.lastReload.ok ? 1 : 0);
+    this.metrics.ruleSetInfo.set({ hash: status.hash.slice(0, 12) }, 1);
+    this.onChange?.(this.active);
+  }
+
+  /**
+   * A rejected load keeps the active set. At start there is none yet, so the last good set
+   * recorded in storage stands in, and the rejected start is recorded against it (like a
+   * rejected reload against the set it kept).
+   */
+  private async fail(trigger: Trigger, at: string, hash: string, problems: string[], files: Record<string, string>): Promise<ReloadResult> {
+    const restored = trigger === 'start' && !this.status.hash ? await this.restoreStored(at) : null;
     this.status = { ...this.status, lastReload: { ok: false, at, problems } };
     this.metrics.rulesReloadFailures.inc();
     this.metrics.rulesReloadOk.set(0);
-    this.log.error(`rule reload rejected, keeping the last good set (${this.active.length} rules):\n  ${problems.join('\n  ')}`);
+    const list = problems.join('\n  ');
+    if (restored) {
+      this.log.error(`rules in ${this.cfg.rulesDir} rejected at start; running on the last good set ${restored.hash.slice(0, 12)} recorded at ${restored.at} by ${restored.instance} (${this.active.length} rules) until the files are fixed:\n  ${list}`);
+    } else if (!this.status.hash) {
+      this.log.error(`rules in ${this.cfg.rulesDir} rejected at start, and no good rule set is recorded in storage to fall back on:\n  ${list}`);
+    } else {
+      this.log.error(`rule reload rejected, keeping the last good set (${this.active.length} rules):\n  ${list}`);
+    }
     await this.record({ at, instance: hostname(), ok: false, hash, previousHash: this.status.hash, rules: this.active.length, files, added: [], removed: [], changed: [], problems });
     return { ok: false, problems, rules: this.active.length, hash: this.status.hash, changed: false };
+  }
+
+  /**
+   * The newest good set recorded in storage, compiled and made active; null when there is none.
+   * One that cannot be read, does not hash to what was recorded or no longer compiles (another
+   * engine version, another pack) counts as none: it is logged, not used.
+   */
+  private async restoreStored(at: string): Promise<StoredRuleSet | null> {
+    let stored: StoredRuleSet | null;
+    try {
+      stored = await this.history.latestGoodSet();
+    } catch (e) {
+      this.log.warn(`cannot read the last good rule set from storage: ${(e as Error).message}`);
+      return null;
+    }
+    if (!stored) return null;
+    const sources: RuleSource[] = recordedSources(this.cfg.rulesDir, stored.sources);
+    const hash = ruleSetHash(sources);
+    const compiled = compileRuleSet(sources, this.scope());
+    const problems = hash !== stored.hash ? [`its sources hash to ${hash.slice(0, 12)}`] : sources.length ? compiled.problems.map(formatProblem) : ['it has no files'];
+    if (problems.length) {
+      this.log.warn(`the last good rule set recorded in storage (${stored.hash.slice(0, 12)} at ${stored.at}) cannot be used:\n  ${problems.join('\n  ')}`);
+      return null;
+    }
+    this.activate(compiled.rules, new Map(compiled.rules.map((r) => [r.name, signature(r)])), {
+      hash, loadedAt: at, files: sources.map((s) => s.file), rules: compiled.rules.length, source: 'storage',
+      storedSet: { hash, recordedAt: stored.at, instance: stored.instance }, lastReload: { ok: false, at, problems: [] },
+    });
+    return stored;
   }
 
   private async record(change: RuleSetChange): Promise<void> {

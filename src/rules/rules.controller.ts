@@ -20,7 +20,10 @@ function describeRule(r: Rule): Record<string, unknown> {
 export class RulesController {
   constructor(private readonly rules: RuleSetService, private readonly history: RuleHistoryRepository) {}
 
-  /** The active set (hash, files, last reload and its problems) and each rule with its health. */
+  /**
+   * The active set (hash, files, where it came from: `source` files or storage, with `storedSet`),
+   * the last reload of the files with its problems, and each rule with its health.
+   */
   @Get()
   list(): unknown {
     return {
