@@ -8,16 +8,24 @@
  *      the aborted transaction's messages are never seen by read_committed consumers.
  * Backpressure: each partition's batch is processed before more is fetched for it (memory is
  * bounded by the fetch size); while storage is failing the consumer is paused and resumes by
- * itself. Nest-free; the module wires it.
+ * itself. A message that kills the process outright (no catch can stop a native crash) would be
+ * redelivered forever: each chunk's range is recorded in flight on local disk first, and after a
+ * restart the range that was in flight is replayed one message at a time and the message that
+ * killed the process alone is quarantined to the dead-letter topic (poison-ledger.ts).
+ * Nest-free; the module wires it.
  */
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, logLevel, Partitioners, Producer, SASLOptions, Transaction } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 
 import type { Alert } from '../alerts/alert';
 import type { EventLimits, ProbeEvent } from '../ingest/event-contract';
 import type { EventOutcome } from '../ingest/pipeline';
 import type { Metrics } from '../ops/metrics';
+import { kafkaClient } from './kafka-client';
 import { decodeEventMessage, dlqHeaders } from './kafka-message';
 import type { KafkaSettings } from './kafka-settings';
+import { KafkaTransactions, OutMessage } from './kafka-transactions';
+import { ChunkGate } from './locks';
+import { ChunkPlan, PoisonLedger } from './poison-ledger';
 
 export interface KafkaIngestDeps {
   process(events: ProbeEvent[], receivedAt: Date): Promise<EventOutcome[]>;
@@ -26,45 +34,15 @@ export interface KafkaIngestDeps {
   log(level: 'log' | 'warn' | 'error', msg: string): void;
 }
 
-interface OutMessage {
-  key: string | Buffer | null;
-  value: string | Buffer | null;
-  headers?: Record<string, string>;
-}
-
-export function kafkaClient(s: KafkaSettings, log: KafkaIngestDeps['log'], role: string): Kafka {
-  return new Kafka({
-    clientId: `${s.clientId}-${role}`,
-    brokers: s.brokers,
-    ssl: s.ssl ? { rejectUnauthorized: s.ssl.rejectUnauthorized, ca: s.ssl.ca ? [s.ssl.ca] : undefined, cert: s.ssl.cert, key: s.ssl.key } : undefined,
-    sasl: s.sasl ? ({ mechanism: s.sasl.mechanism, username: s.sasl.username, password: s.sasl.password } as SASLOptions) : undefined,
-    connectionTimeout: 5000,
-    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 12 },
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ namespace, level, log: entry }) => {
-      const msg = `kafka ${namespace}: ${entry.message}${entry.error ? ` (${entry.error})` : ''}`;
-      // kafkajs logs every failed request of a connection as an error, including the retriable
-      // ones it then retries (coordinator loading, concurrent transactions); those are warnings.
-      log(level <= logLevel.ERROR && namespace !== 'Connection' ? 'error' : 'warn', msg);
-    },
-  });
-}
-
-/** A one-at-a-time lock: transactions of one producer must not overlap. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.then(() => undefined, () => undefined);
-    return next;
-  }
-}
-
 export class KafkaIngest {
   private readonly kafka: Kafka;
   private consumer: Consumer | null = null;
-  private producer: Producer | null = null;
-  private readonly txLock = new Mutex();
+  private readonly tx: KafkaTransactions;
+  /** Null when the settings have no in-flight directory, or it could not be opened. */
+  private ledger: PoisonLedger | null = null;
+  private ledgerOpened = false;
+  private ledgerFailing = false;
+  private readonly gate = new ChunkGate();
   private watch: NodeJS.Timeout | null = null;
   private paused = false;
   /** Group generation seen by this member (GROUP_JOIN count) and its current partitions. */
@@ -72,10 +50,11 @@ export class KafkaIngest {
   private assigned = new Set<string>();
   private stopping = false;
   /** Counters since start, for tests and logs. */
-  readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0, consumerRestarts: 0 };
+  readonly stats = { committed: 0, events: 0, deadLettered: 0, alertsPublished: 0, pauses: 0, consumerRestarts: 0, quarantined: 0 };
 
   constructor(private readonly s: KafkaSettings, private readonly limits: EventLimits, private readonly deps: KafkaIngestDeps) {
     this.kafka = kafkaClient(s, deps.log, 'ingest');
+    this.tx = new KafkaTransactions(this.kafka, s, deps.log, () => this.stopping);
   }
 
   get isPaused(): boolean {
@@ -84,7 +63,8 @@ export class KafkaIngest {
 
   async start(): Promise<void> {
     if (this.s.createTopics) await this.ensureTopics();
-    await this.connectProducer();
+    await this.openLedger();
+    await this.tx.connect();
     await this.startConsumer();
     this.watch = setInterval(() => this.checkBackpressure(), 500);
     this.deps.log('log', `consuming ${this.s.topic} from ${this.s.brokers.join(',')} in group ${this.s.groupId} (instance ${this.s.instanceId})`);
@@ -149,25 +129,26 @@ export class KafkaIngest {
     }
   }
 
-  private async connectProducer(): Promise<void> {
-    // Unlimited retries keep the idempotent producer's sequence numbers valid (kafkajs warns otherwise).
-    this.producer = this.kafka.producer({ transactionalId: this.s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER } });
-    await this.producer.connect();
-  }
-
   /**
-   * After a transaction that could neither commit nor abort (the broker went away mid-way), the
-   * kafkajs producer stays in that transaction. A new producer with the same transactional id
-   * fences the old one, and the coordinator aborts whatever it left open.
+   * Once per process, before the first chunk: every record found then was left by a process that
+   * died. Without a usable directory ingestion goes on, unprotected against poison messages.
    */
-  private async resetProducer(): Promise<void> {
-    const old = this.producer;
-    this.producer = null;
-    await old?.disconnect().catch(() => undefined);
-    await this.connectProducer();
-    this.deps.log('warn', 'transactional producer re-initialised after a failed transaction');
+  private async openLedger(): Promise<void> {
+    if (this.ledgerOpened || !this.s.inflightDir) return;
+    this.ledgerOpened = true;
+    try {
+      const { ledger, problems } = await PoisonLedger.open(this.s.inflightDir, this.s.instanceId, this.s.groupId);
+      for (const p of problems) this.deps.log('warn', `in-flight ledger: ${p}`);
+      for (const r of ledger.inheritedRecords) {
+        const lone = r.alone && r.firstOffset === r.lastOffset;
+        this.deps.log('warn', lone
+          ? `the previous process died while handling ${r.topic}[${r.partition}] offset ${r.firstOffset} alone; if redelivered here, it goes to ${this.s.dlqTopic} unprocessed`
+          : `the previous process died with ${r.topic}[${r.partition}] offsets ${r.firstOffset}..${r.lastOffset} in flight; if redelivered here, they are replayed one message at a time`);
+      }
+      this.ledger = ledger;
+    } catch (e) {
+      this.deps.log('error', `in-flight ledger in ${this.s.inflightDir} unusable (${(e as Error).message}); a message that crashes the process will be redelivered after each restart`);
+    }
   }
 
   private async ensureTopics(): Promise<void> {
@@ -207,14 +188,17 @@ export class KafkaIngest {
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const n = this.s.chunkEvents;
-    for (let i = 0; i < batch.messages.length; i += n) {
+    for (let i = 0; i < batch.messages.length;) {
       if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + n);
-      const { rebalance, moved } = await this.handleChunk(topic, partition, chunk, heartbeat);
+      const plan: ChunkPlan = this.ledger?.plan(topic, partition, batch.messages[i]) ?? { kind: 'chunk' };
+      const chunk = batch.messages.slice(i, i + (plan.kind === 'chunk' ? this.s.chunkEvents : 1));
+      const { rebalance, moved } = plan.kind === 'quarantine'
+        ? await this.quarantine(topic, partition, chunk[0], plan.reason)
+        : await this.handleChunk(topic, partition, chunk, heartbeat, plan);
       // The partition went to another member while the chunk was processed: it will redeliver
       // (and publish) the chunk from the last commit; committing here would publish it twice.
       if (moved) return;
+      i += chunk.length;
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
       const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
@@ -227,15 +211,40 @@ export class KafkaIngest {
   }
 
   /**
-   * Processes and commits one chunk. Returns the rebalance error a heartbeat met meanwhile, and
-   * whether the partition moved to another member (then nothing is committed or published).
+   * Processes and commits one chunk (one message when the plan says it runs alone), recorded in
+   * flight meanwhile. Returns the rebalance error a heartbeat met meanwhile, and whether the
+   * partition moved to another member (then nothing is committed or published).
    */
-  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<{ rebalance: Error | null; moved: boolean }> {
+  private async handleChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>, plan: ChunkPlan): Promise<{ rebalance: Error | null; moved: boolean }> {
     const generation = this.generation;
+    // Keep the group membership alive while storage may be slow or down, or while a lone message
+    // waits for the other partitions' chunks.
+    let rebalance: Error | null = null;
+    const beat = setInterval(() => void heartbeat().catch((e: Error) => {
+      rebalance = e;
+    }), 2000);
+    const release = await this.gate.enter(plan.kind === 'alone');
+    try {
+      await this.recordInFlight(topic, partition, chunk, plan);
+      try {
+        const moved = await this.processAndCommit(topic, partition, chunk, generation, () => clearInterval(beat));
+        return { rebalance, moved };
+      } finally {
+        // Committed, or failed with an error this process survives: nothing is in flight.
+        await this.ledger?.end(topic, partition).catch((e: Error) => this.ledgerProblem(e));
+      }
+    } finally {
+      release();
+      clearInterval(beat);
+    }
+  }
+
+  /** Returns whether the partition moved to another member since `generation` (then nothing is committed). */
+  private async processAndCommit(topic: string, partition: number, chunk: KafkaMessage[], generation: number, processed: () => void): Promise<boolean> {
     const good: Array<{ event: ProbeEvent; msg: KafkaMessage }> = [];
     const dead: OutMessage[] = [];
     const toDlq = (msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): void => {
-      dead.push({ key: msg.key, value: msg.value, headers: dlqHeaders({ topic, partition, offset: msg.offset, timestamp: msg.timestamp }, code, reason, errors, this.s.instanceId) });
+      dead.push(this.deadLetter(topic, partition, msg, code, reason, errors));
       this.deps.metrics.kafkaDeadLetters.inc({ error: code });
     };
     for (const msg of chunk) {
@@ -247,17 +256,12 @@ export class KafkaIngest {
         toDlq(msg, d.code, d.reason, d.errors);
       }
     }
-    // Keep the group membership alive while storage may be slow or down.
-    let rebalance: Error | null = null;
-    const beat = setInterval(() => void heartbeat().catch((e: Error) => {
-      rebalance = e;
-    }), 2000);
     const t0 = performance.now();
     let outcomes: EventOutcome[];
     try {
       outcomes = await this.deps.process(good.map((g) => g.event), new Date());
     } finally {
-      clearInterval(beat);
+      processed();
     }
     const alerts: Alert[] = [];
     outcomes.forEach((o, i) => {
@@ -267,79 +271,60 @@ export class KafkaIngest {
     const next = (BigInt(chunk[chunk.length - 1].offset) + 1n).toString();
     if (this.generation !== generation && !this.assigned.has(`${topic}:${partition}`)) {
       this.deps.log('warn', `${topic}[${partition}] moved to another member during a chunk; its stored events will be redelivered there and committed once`);
-      return { rebalance, moved: true };
+      return true;
     }
     const t1 = performance.now();
     this.deps.metrics.kafkaChunkSeconds.observe((t1 - t0) / 1000);
-    await this.commit(alerts, dead, { topic, partition, offset: next });
+    await this.tx.commit(alerts, dead, { topic, partition, offset: next });
     this.deps.metrics.kafkaCommitSeconds.observe((performance.now() - t1) / 1000);
     this.stats.committed++;
     this.stats.events += good.length;
     this.stats.deadLettered += dead.length;
     this.stats.alertsPublished += alerts.length;
     this.deps.metrics.kafkaCommitted.inc(chunk.length);
-    return { rebalance, moved: false };
+    return false;
   }
 
-  /** Alerts, dead letters and the consumer offset in one transaction. */
-  private commit(alerts: Alert[], dead: OutMessage[], offset: { topic: string; partition: number; offset: string }): Promise<void> {
-    return this.txLock.run(async () => {
-      try {
-        await this.inTransaction(async (tx) => {
-          if (alerts.length) await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
-          if (dead.length) await tx.send({ topic: this.s.dlqTopic, messages: dead });
-          await tx.sendOffsets({ consumerGroupId: this.s.groupId, topics: [{ topic: offset.topic, partitions: [{ partition: offset.partition, offset: offset.offset }] }] });
-        });
-      } catch (e) {
-        this.deps.log('warn', `kafka commit of ${offset.topic}[${offset.partition}] up to ${offset.offset} failed (${(e as Error).message}); the chunk will be redelivered`);
-        throw e;
-      }
-    });
+  /** The process died while handling this message alone: dead-letter it, unprocessed, with its offset. */
+  private async quarantine(topic: string, partition: number, msg: KafkaMessage, reason: string): Promise<{ rebalance: null; moved: false }> {
+    this.deps.metrics.received.inc({ channel: 'kafka' });
+    this.deps.log('error', `${topic}[${partition}] offset ${msg.offset}: ${reason}; quarantined to ${this.s.dlqTopic}`);
+    await this.tx.commit([], [this.deadLetter(topic, partition, msg, 'poison', reason)], { topic, partition, offset: (BigInt(msg.offset) + 1n).toString() });
+    this.ledger?.quarantined(topic, partition);
+    await this.ledger?.end(topic, partition).catch((e: Error) => this.ledgerProblem(e));
+    this.deps.metrics.kafkaDeadLetters.inc({ error: 'poison' });
+    this.deps.metrics.kafkaCommitted.inc(1);
+    this.stats.committed++;
+    this.stats.deadLettered++;
+    this.stats.quarantined++;
+    return { rebalance: null, moved: false };
+  }
+
+  private deadLetter(topic: string, partition: number, msg: KafkaMessage, code: string, reason: string, errors: Array<{ field: string; message: string }> = []): OutMessage {
+    return { key: msg.key, value: msg.value, headers: dlqHeaders({ topic, partition, offset: msg.offset, timestamp: msg.timestamp }, code, reason, errors, this.s.instanceId) };
+  }
+
+  /** A ledger that cannot be written must not stop ingestion: the chunk goes on unrecorded. */
+  private async recordInFlight(topic: string, partition: number, chunk: KafkaMessage[], plan: ChunkPlan): Promise<void> {
+    if (!this.ledger) return;
+    try {
+      await this.ledger.begin(topic, partition, chunk[0], chunk[chunk.length - 1].offset, plan);
+      if (this.ledgerFailing) this.deps.log('log', 'in-flight ledger writable again');
+      this.ledgerFailing = false;
+    } catch (e) {
+      this.ledgerProblem(e as Error);
+    }
+  }
+
+  private ledgerProblem(e: Error): void {
+    if (!this.ledgerFailing) this.deps.log('error', `in-flight ledger: ${e.message}; chunks go on unrecorded, unprotected against a message that crashes the process`);
+    this.ledgerFailing = true;
   }
 
   /** Alerts from other channels (HTTP ingest) go to the same topic, in their own transaction. */
   publishAlerts(alerts: Alert[]): Promise<void> {
-    if (!alerts.length || !this.producer) return Promise.resolve();
-    return this.txLock.run(() => this.inTransaction(async (tx) => {
-      await tx.send({ topic: this.s.alertsTopic, messages: alerts.map(alertMessage) });
-    }));
-  }
-
-  /**
-   * Runs `fill` in a transaction and commits it. A retriable refusal (typically
-   * CONCURRENT_TRANSACTIONS: the coordinator is still writing the previous transaction's
-   * markers) aborts and runs the whole transaction again after a short pause; its content is
-   * the same each time and an aborted transaction is invisible, so this is safe.
-   */
-  private async inTransaction(fill: (tx: Transaction) => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.transactOnce(fill);
-      } catch (e) {
-        const err = e as { retriable?: boolean; type?: string };
-        if (attempt >= 20 || !(err.retriable === true || err.type === 'CONCURRENT_TRANSACTIONS') || this.stopping) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
-      }
-    }
-  }
-
-  /** One transaction; on failure aborts it, or resets the producer when it cannot. */
-  private async transactOnce(fill: (tx: Transaction) => Promise<void>): Promise<void> {
-    if (!this.producer) await this.connectProducer();
-    let tx: Transaction;
-    try {
-      tx = await (this.producer as Producer).transaction();
-    } catch (e) {
-      await this.resetProducer().catch(() => undefined);
-      throw e;
-    }
-    try {
-      await fill(tx);
-      await tx.commit();
-    } catch (e) {
-      await tx.abort().catch(() => this.resetProducer().catch(() => undefined));
-      throw e;
-    }
+    if (!alerts.length || !this.tx.connected) return Promise.resolve();
+    return this.tx.publishAlerts(alerts);
   }
 
   async stop(): Promise<void> {
@@ -347,11 +332,6 @@ export class KafkaIngest {
     if (this.watch) clearInterval(this.watch);
     // disconnect() waits for the batch in progress; its chunk commits or is redelivered later.
     await this.consumer?.disconnect().catch((e: Error) => this.deps.log('warn', `consumer disconnect: ${e.message}`));
-    await this.txLock.run(async () => undefined);
-    await this.producer?.disconnect().catch((e: Error) => this.deps.log('warn', `producer disconnect: ${e.message}`));
+    await this.tx.close();
   }
-}
-
-export function alertMessage(a: Alert): OutMessage {
-  return { key: a.alert_id, value: JSON.stringify(a), headers: { 'probewatch-fingerprint': a.fingerprint, 'probewatch-rule': a.rule, 'probewatch-severity': a.severity } };
 }

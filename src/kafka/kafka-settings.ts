@@ -4,8 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import * as path from 'node:path';
 
-import { envReader } from '../config/env-reader';
+import { envReader, withoutCredentials } from '../config/env-reader';
+import { resolveRuntimePaths } from '../config/runtime-paths';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -26,6 +28,11 @@ export interface KafkaSettings {
   partitionsConcurrency: number;
   createTopics: boolean;
   topicPartitions: number;
+  /**
+   * Where chunks are recorded in flight ($PROBEWATCH_DATA_DIR/kafka-inflight), so that a message
+   * that crashed the process is quarantined after the restart (see poison-ledger.ts); null: off.
+   */
+  inflightDir: string | null;
 }
 
 export const KAFKA_CONFIG_DOC: Array<{ name: string; default: string; meaning: string }> = [
@@ -52,7 +59,7 @@ export function parseKafkaSettings(env: NodeJS.ProcessEnv, problems: string[]): 
   const raw = env.KAFKA_BROKERS?.trim();
   if (!raw) return null;
   const brokers = raw.split(',').map((b) => b.trim()).filter(Boolean);
-  for (const b of brokers) if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: '${b}' is not host:port`);
+  for (const b of brokers) if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: '${withoutCredentials(b)}' is not host:port`);
   const { int, bool } = envReader(env, problems);
   const file = (name: string): string | undefined => {
     const p = env[name];
@@ -102,5 +109,6 @@ export function parseKafkaSettings(env: NodeJS.ProcessEnv, problems: string[]): 
     partitionsConcurrency: int('KAFKA_PARTITIONS_CONCURRENCY', 2, 1, 64),
     createTopics: bool('KAFKA_CREATE_TOPICS', true),
     topicPartitions: int('KAFKA_TOPIC_PARTITIONS', 4, 1, 10_000),
+    inflightDir: path.join(resolveRuntimePaths(env).dataDir, 'kafka-inflight'),
   };
 }

@@ -29,7 +29,7 @@ export class KafkaIngestService implements OnApplicationBootstrap {
     metrics: Metrics,
   ) {
     this.ingest = cfg.kafka
-      ? new KafkaIngest(cfg.kafka, { maxMessages: cfg.limits.maxMessages, maxContentChars: cfg.limits.maxContentChars, maxIdChars: 256 }, {
+      ? new KafkaIngest(cfg.kafka, cfg.eventLimits, {
         process: (events, at) => this.pipeline.pipeline.process(events, at),
         storageHealthy: () => writer.healthy,
         metrics,
