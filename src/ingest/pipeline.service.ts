@@ -10,6 +10,7 @@ import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
+import { redactScored } from '../storage/content-policy';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
@@ -49,7 +50,9 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   ) {
     this.pipeline = new Pipeline(
       {
-        score: (e) => this.engine.score(e),
+        // Token evidence is masked under the content policy before anything else sees it: rules,
+        // alert annotations, webhooks, the alerts topic and storage all get the masked copy.
+        score: async (e) => redactScored(e.messages, await this.engine.score(e), cfg.contentPolicy),
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
         notify: (a: Alert[]) => this.alerts.deliver(a),

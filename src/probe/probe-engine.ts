@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 
 import type { ProbeEvent } from '../ingest/event-contract';
-import { ChatTokenizer } from './chat-tokenizer';
+import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
 import type { ConceptId } from './pack-manifest';
 import type { ProbePack } from './probe-pack.loader';
 import { BatchStats, ResidualBatcher } from './residual-batcher';
-import { ConceptResult, ConversationScorer, planWindows } from './scoring';
+import { ConceptResult, ConversationScorer, planWindows, TokenLocator } from './scoring';
 
 export interface EngineOptions {
   executionProvider: 'cpu' | 'cuda' | 'webgpu';
@@ -73,7 +73,8 @@ export class ProbeEngine {
   }
 
   async score(event: ProbeEvent): Promise<ScoredEvent> {
-    const { ids, roles } = this.tokenizer.encode(event.messages);
+    const enc = this.tokenizer.encode(event.messages);
+    const { ids, roles } = enc;
     const rt = this.pack.manifest.runtime;
     const { spans, truncated } = planWindows(ids.length, rt.max_tokens, rt.max_windows);
     const hiddens = await Promise.all(spans.map(([s, e]) => this.batcher.run(ids.slice(s, e))));
@@ -86,11 +87,18 @@ export class ProbeEngine {
       truncated,
       tokens: ids.length,
       tokens_scored: scored,
-      concepts: scorer.finish((id) => this.tokenizer.decodeToken(id)),
+      concepts: scorer.finish((id) => this.tokenizer.decodeToken(id), (i) => locateToken(enc, i)),
     };
   }
 
   async close(): Promise<void> {
     await this.batcher.close();
   }
+}
+
+/** Where token i came from, for its evidence: nothing for markup, no offsets if unaligned. */
+function locateToken(enc: EncodedConversation, i: number): ReturnType<TokenLocator> {
+  const message = enc.msg[i];
+  if (message === undefined || message < 0) return undefined;
+  return enc.start[i] < 0 ? { message } : { message, start: enc.start[i], end: enc.end[i] };
 }

@@ -14,7 +14,16 @@ export interface TokenEvidence {
   index: number;
   token: string;
   activation: number;
+  /** Index into event.messages of the message the token came from; absent for template markup. */
+  message?: number;
+  /** UTF-16 offsets of the token inside that message's content (a token that holds part of a
+   *  character covers the whole character). Absent when the tokenizer could not align them. */
+  start?: number;
+  end?: number;
 }
+
+/** Where a token of the conversation came from (see ChatTokenizer.encode). */
+export type TokenLocator = (index: number) => Pick<TokenEvidence, 'message' | 'start' | 'end'> | undefined;
 
 export interface FeatureEvidence {
   feature: number;
@@ -133,13 +142,17 @@ export class ConversationScorer {
     }
   }
 
-  finish(decode: (id: number) => string): Record<ConceptId, ConceptResult> {
+  /**
+   * `locate` maps a token index (conversation-wide, as given to addWindow through `offset`) to
+   * its message and character span, so evidence can be masked where it overlaps personal data.
+   */
+  finish(decode: (id: number) => string, locate?: TokenLocator): Record<ConceptId, ConceptResult> {
     const out = {} as Record<ConceptId, ConceptResult>;
-    for (const c of CONCEPT_IDS) out[c] = this.finishConcept(c, decode);
+    for (const c of CONCEPT_IDS) out[c] = this.finishConcept(c, decode, locate);
     return out;
   }
 
-  private finishConcept(c: ConceptId, decode: (id: number) => string): ConceptResult {
+  private finishConcept(c: ConceptId, decode: (id: number) => string, locate?: TokenLocator): ConceptResult {
     const spec = this.pack.manifest.concepts[c];
     const a = this.acc.get(c) as ConceptAcc;
     if (a.count === 0) {
@@ -182,7 +195,7 @@ export class ConversationScorer {
         label: this.pack.manifest.features[r].label,
         activation: round(a.featMax[r]),
         mean_activation: round(a.featSum[r] / a.count),
-        top_tokens: a.top[r].map((t) => ({ index: t.index, token: decode(t.id), activation: round(t.activation) })),
+        top_tokens: a.top[r].map((t) => ({ index: t.index, token: decode(t.id), activation: round(t.activation), ...locate?.(t.index) })),
       }));
     return {
       score: round(score),

@@ -41,6 +41,7 @@ export class BatchWriter {
   write(table: string, rows: Row[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('writer is closed'));
     if (rows.length === 0) return Promise.resolve();
+    rows = rows.map(wellFormedRow);
     return new Promise((resolve) => {
       const list = this.buffers.get(table) ?? [];
       list.push({ rows, done: resolve });
@@ -120,3 +121,25 @@ export class BatchWriter {
     if (this.pendingRows > 0) throw new Error(`writer closed with ${this.pendingRows} rows not stored`);
   }
 }
+
+/**
+ * A string with a lone UTF-16 surrogate is serialised as an escape ClickHouse refuses, and one
+ * such row would fail its whole batch on every retry, blocking the table. Validation keeps them
+ * out of events; dead letters and labels can quote hostile input, so every row is made safe here
+ * (U+FFFD for the lone half).
+ */
+function wellFormedRow(row: Row): Row {
+  let out: Row | null = null;
+  for (const [k, v] of Object.entries(row)) {
+    if (typeof v === 'string' && !isWellFormed(v)) {
+      out ??= { ...row };
+      out[k] = toWellFormed(v);
+    }
+  }
+  return out ?? row;
+}
+
+type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
+const isWellFormed = (s: string): boolean => (s as WellFormedString).isWellFormed();
+const toWellFormed = (s: string): string => (s as WellFormedString).toWellFormed();
+

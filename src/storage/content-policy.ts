@@ -1,52 +1,76 @@
 /**
- * How much of a prompt is kept at rest (pure). Prompts are sensitive data:
+ * How much of a prompt is kept at rest. Prompts are sensitive data:
  *   full      the messages as received
  *   redacted  the messages with personal data and secrets replaced by typed placeholders
  *   hash      only a sha256 per message (content can be matched, never read back)
  * The scores and feature evidence are stored under every policy; token strings in the evidence
- * are redacted or dropped the same way.
+ * are masked or dropped the same way (redactScored). The same policy governs metadata and the
+ * user id.
+ *
+ * Detection runs in a worker thread (redaction/redaction-scanner.ts), so everything that
+ * redacts is asynchronous; it rejects with RedactionUnavailableError rather than store text it
+ * could not scan.
  */
-import { createHash } from 'node:crypto';
-
 import type { ChatMessage } from '../ingest/event-contract';
+import { ContentPolicy, sha256 } from './redaction/policy';
+import type { SpanScanner } from './redaction/redaction-scanner';
+import { replaceSpans, SensitiveSpan } from './redaction/sensitive-span';
+import { findSensitiveSpans, findSensitiveSpansMany } from './redaction/sensitive-spans';
+import { MessageSpans, tokenUnderPolicy } from './redaction/token-evidence';
 
-export const CONTENT_POLICIES = ['full', 'redacted', 'hash'] as const;
-export type ContentPolicy = (typeof CONTENT_POLICIES)[number];
+export { applyMetadataPolicy } from './redaction/metadata-policy';
+export { CONTENT_POLICIES, sha256 } from './redaction/policy';
+export type { ContentPolicy } from './redaction/policy';
+export { RedactionUnavailableError } from './redaction/redaction-scanner';
+export { redact, redactMany } from './redaction/sensitive-spans';
+export { redactScored, REDACTED_TOKEN } from './redaction/token-evidence';
+export type { MessageSpans } from './redaction/token-evidence';
 
-const PATTERNS: Array<[RegExp, string]> = [
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[PRIVATE_KEY]'],
-  [/\b(?:sk|pk|rk|ghp|gho|xox[abpr])[-_][A-Za-z0-9_-]{16,}\b/g, '[SECRET]'],
-  [/\bAKIA[0-9A-Z]{16}\b/g, '[SECRET]'],
-  [/\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*/g, 'Bearer [SECRET]'],
-  [/\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g, '[EMAIL]'],
-  [/\b(?:\d[ -]?){13,19}\b/g, '[CARD_OR_ACCOUNT]'],
-  [/\b\d{3}-\d{2}-\d{4}\b/g, '[SSN]'],
-  [/(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}\b/g, '[PHONE]'],
-  [/\b(?:\d{1,3}\.){3}\d{1,3}\b/g, '[IP]'],
-];
-
-export function redact(text: string): string {
-  let out = text;
-  for (const [re, repl] of PATTERNS) out = out.replace(re, repl);
-  return out;
+/** Sensitive spans of each message's content, to share between applyPolicy and redactScored. */
+export function findMessageSpans(messages: readonly ChatMessage[], scanner?: SpanScanner): Promise<SensitiveSpan[][]> {
+  return findSensitiveSpansMany(messages.map((m) => m.content), scanner);
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-export function applyPolicy(messages: readonly ChatMessage[], policy: ContentPolicy): Array<{ role: string; content?: string; sha256?: string }> {
+export async function applyPolicy(
+  messages: readonly ChatMessage[],
+  policy: ContentPolicy,
+  spans?: MessageSpans,
+  scanner?: SpanScanner,
+): Promise<Array<{ role: string; content?: string; sha256?: string }>> {
   switch (policy) {
     case 'full':
       return messages.map((m) => ({ role: m.role, content: m.content }));
-    case 'redacted':
-      return messages.map((m) => ({ role: m.role, content: redact(m.content) }));
+    case 'redacted': {
+      const found = spans ?? (await findMessageSpans(messages, scanner));
+      return messages.map((m, i) => ({ role: m.role, content: replaceSpans(m.content, found[i]) }));
+    }
     case 'hash':
       return messages.map((m) => ({ role: m.role, sha256: sha256(m.content) }));
   }
 }
 
-/** A token string from the evidence, under the same policy. */
+/**
+ * A token string from the evidence, on its own, under the policy. Synchronous and without
+ * secretlint (a token is too short to hold a vendor key); prefer redactScored, which also
+ * masks tokens by their position in the message.
+ */
 export function policyToken(token: string, policy: ContentPolicy): string {
-  return policy === 'full' ? token : policy === 'redacted' ? redact(token) : '';
+  return tokenUnderPolicy(token, policy);
+}
+
+/** Pseudonyms keep 64 bits of the digest: unique enough to group and count users by. */
+const PSEUDONYM_HEX = 16;
+
+/**
+ * The end-user id under the policy. Rules group, count and sequence by it, so it must stay a
+ * stable key: `hash` stores `sha256:<hex>`; `redacted` keeps an opaque id as is and replaces one
+ * that holds personal data (an e-mail, a phone number...) by `user:<16 hex of its sha256>`.
+ * An unkeyed digest of an e-mail or phone number can be reversed by trying candidates; it
+ * keeps the value out of casual reads, not out of a determined attacker's.
+ */
+export async function applyUserPolicy(user: string | undefined, policy: ContentPolicy, scanner?: SpanScanner): Promise<string | undefined> {
+  if (user === undefined || user === '' || policy === 'full') return user;
+  if (policy === 'hash') return `sha256:${sha256(user)}`;
+  const spans = await findSensitiveSpans(user, scanner);
+  return spans.length ? `user:${sha256(user).slice(0, PSEUDONYM_HEX)}` : user;
 }

@@ -1,8 +1,11 @@
 import type { BatchWriter } from './batch-writer';
-import { ContentPolicy, redact, sha256 } from './content-policy';
+import { ContentPolicy, RedactionUnavailableError, redactMany, sha256 } from './content-policy';
 import { chTime } from './events.repository';
 
 const MAX_PAYLOAD = 16_384;
+// Longer than any secret a detector needs to see whole (PEM keys excepted: a truncated key is
+// still recognised by its BEGIN line).
+const REDACTION_MARGIN = 4_096;
 
 export interface DeadLetter {
   channel: 'http' | 'kafka' | 'cli';
@@ -13,20 +16,39 @@ export interface DeadLetter {
   tenant?: string;
 }
 
-/** Rejected inputs, with the reason. The payload obeys the content policy like any prompt. */
+/**
+ * Rejected inputs, with the reason. The payload obeys the content policy like any prompt. Under
+ * `redacted`, a payload that cannot be scanned (redaction worker down) is not kept at all: a dead
+ * letter must still be recorded, and its digest still identifies it.
+ */
 export class DeadLetterRepository {
   constructor(private readonly writer: BatchWriter, private readonly policy: ContentPolicy) {}
 
-  record(items: DeadLetter[], now: Date = new Date()): Promise<void> {
-    return this.writer.write('dead_letters', items.map((d) => ({
+  async record(items: DeadLetter[], now: Date = new Date()): Promise<void> {
+    const payloads = await this.storedPayloads(items.map((d) => d.payload));
+    return this.writer.write('dead_letters', items.map((d, i) => ({
       received_at: chTime(now.toISOString()),
       channel: d.channel,
       event_id: d.eventId ?? '',
       tenant: d.tenant ?? '',
       reason: d.reason,
       errors: JSON.stringify(d.errors),
-      payload: this.policy === 'hash' ? '' : (this.policy === 'redacted' ? redact(d.payload) : d.payload).slice(0, MAX_PAYLOAD),
+      payload: payloads[i],
       payload_sha256: sha256(d.payload),
     })));
+  }
+
+  private async storedPayloads(payloads: string[]): Promise<string[]> {
+    if (this.policy === 'full') return payloads.map((p) => p.slice(0, MAX_PAYLOAD));
+    if (this.policy === 'hash') return payloads.map(() => '');
+    // Redact a little more than is kept, then cut: cutting first could split a secret so that
+    // its detector no longer recognises the part left before the cut.
+    try {
+      const redacted = await redactMany(payloads.map((p) => p.slice(0, MAX_PAYLOAD + REDACTION_MARGIN)));
+      return redacted.map((p) => p.slice(0, MAX_PAYLOAD));
+    } catch (e) {
+      if (e instanceof RedactionUnavailableError) return payloads.map(() => '');
+      throw e;
+    }
   }
 }

@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ProbeEvent } from '../ingest/event-contract';
 import type { ScoredEvent } from '../probe/probe-engine';
 import type { BatchWriter } from './batch-writer';
-import { applyPolicy, ContentPolicy, policyToken, sha256 } from './content-policy';
+import { applyMetadataPolicy, applyPolicy, applyUserPolicy, ContentPolicy, findMessageSpans, redactScored, sha256 } from './content-policy';
 
 export type TenantScope = { tenant: string } | { allTenants: true };
 
@@ -28,11 +28,24 @@ export function chTime(iso: string): string {
 export class EventsRepository {
   constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policy: ContentPolicy) {}
 
-  /** Resolves when every row of the event is durably stored. Idempotent by (tenant, event id). */
+  /**
+   * Resolves when every row of the event is durably stored. Idempotent by (tenant, event id).
+   * Messages, metadata, the user id and the token evidence all obey the content policy;
+   * content_sha256 is always of the original messages (it matches content, never reveals it).
+   */
   async store(event: ProbeEvent, scored: ScoredEvent, receivedAt: Date): Promise<void> {
     const ts = chTime(event.timestamp);
     const version = receivedAt.getTime();
-    const redactedResult = this.policy === 'full' ? scored : redactEvidence(scored, this.policy);
+    const policy = this.policy;
+    // One scan of the messages serves both the stored text and the evidence.
+    const spans = policy === 'redacted' ? await findMessageSpans(event.messages) : undefined;
+    const [messages, metadata, user, redactedResult] = await Promise.all([
+      applyPolicy(event.messages, policy, spans),
+      applyMetadataPolicy(event.metadata ?? {}, policy),
+      applyUserPolicy(event.user, policy),
+      redactScored(event.messages, scored, policy, spans),
+    ]);
+    const userId = user ?? '';
     const eventRow = {
       tenant: event.tenant,
       event_id: event.id,
@@ -40,11 +53,11 @@ export class EventsRepository {
       received_at: chTime(receivedAt.toISOString()),
       source: event.source,
       model: event.model,
-      user_id: event.user ?? '',
-      content_policy: this.policy,
-      messages: JSON.stringify(applyPolicy(event.messages, this.policy)),
+      user_id: userId,
+      content_policy: policy,
+      messages: JSON.stringify(messages),
       content_sha256: sha256(JSON.stringify(event.messages)),
-      metadata: JSON.stringify(event.metadata ?? {}),
+      metadata: JSON.stringify(metadata),
       pack_id: scored.pack.id,
       pack_version: scored.pack.version,
       tokens: scored.tokens,
@@ -54,7 +67,7 @@ export class EventsRepository {
     };
     const scoreRows = Object.entries(scored.concepts).map(([concept, r]) => ({
       tenant: event.tenant, concept, ts, event_id: event.id, score: r.score, sae_score: r.scores.sae, dense_score: r.scores.dense,
-      threshold: r.threshold, flagged: r.flagged ? 1 : 0, detector: r.detector, source: event.source, model: event.model, user_id: event.user ?? '', pack_version: scored.pack.version,
+      threshold: r.threshold, flagged: r.flagged ? 1 : 0, detector: r.detector, source: event.source, model: event.model, user_id: userId, pack_version: scored.pack.version,
     }));
     const featureRows = Object.entries(redactedResult.concepts).flatMap(([concept, r]) => r.features.map((f) => ({
       tenant: event.tenant, feature: f.feature, ts, event_id: event.id, concept, activation: f.activation, mean_activation: f.mean_activation,
@@ -133,12 +146,4 @@ export class EventsRepository {
     const res = await this.client.query({ query: `SELECT count() AS n FROM ${table} ${final}`, format: 'JSONEachRow' });
     return Number((await res.json<{ n: string }>())[0].n);
   }
-}
-
-function redactEvidence(scored: ScoredEvent, policy: ContentPolicy): ScoredEvent {
-  const concepts = Object.fromEntries(Object.entries(scored.concepts).map(([c, r]) => [c, {
-    ...r,
-    features: r.features.map((f) => ({ ...f, top_tokens: f.top_tokens.map((t) => ({ ...t, token: policyToken(t.token, policy) })) })),
-  }])) as ScoredEvent['concepts'];
-  return { ...scored, concepts };
 }
