@@ -29,7 +29,72 @@ async function waitReady(base: string, child: ChildProcess): Promise<void> {
   throw new Error('server did not become ready');
 }
 
+function quantiles(ms: number[]): { p50: number; p90: number; p99: number; max: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number): number => Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN) * 100) / 100;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
+}
+
+function startServer(paths: RuntimePaths, serverRoot: string, extraEnv: Record<string, string>): { base: string; child: ChildProcess } {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const store = mkdtempSync(path.join(os.tmpdir(), 'pw-bench-'));
+  const child = spawn(process.execPath, [path.join(serverRoot, 'dist', 'main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PROBEWATCH_CLICKHOUSE_DIR: path.join(store, 'clickhouse'), PROBEWATCH_ACCEPT_LOG_DIR: path.join(store, 'accept-log'), PROBEWATCH_DATA_DIR: paths.dataDir, ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { base: `http://127.0.0.1:${port}`, child };
+}
+
+interface AckPhase {
+  requests: number;
+  events: number;
+  concurrency: number;
+  events_per_request: number;
+  accepted_events_per_s: number;
+  ingest_to_202_ms: { p50: number; p90: number; p99: number; max: number };
+}
+
+/**
+ * ack: how fast `POST /v1/events` answers 202, apart from scoring (the queue is made large
+ * enough that nothing is refused; the probe runs meanwhile and competes for the CPU, as it does
+ * in production). With the accept log, 202 waits for the events to be on disk (fdatasync).
+ */
+async function ackPhase(paths: RuntimePaths, serverRoot: string, events: Array<Record<string, unknown>>, requests: number, perRequest: number, concurrency: number): Promise<AckPhase> {
+  const { base, child } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: String(requests * perRequest + 100), PROBEWATCH_MAX_BATCH: String(Math.max(100, perRequest)) });
+  try {
+    await waitReady(base, child);
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    const worker = async (): Promise<void> => {
+      for (let r = next++; r < requests; r = next++) {
+        const batch = Array.from({ length: perRequest }, (_, j) => {
+          const e = events[(r * perRequest + j) % events.length];
+          return { ...e, id: `${e.id as string}-ack-${r}-${j}`, timestamp: new Date().toISOString() };
+        });
+        const body = JSON.stringify(perRequest === 1 ? batch[0] : batch);
+        const s = performance.now();
+        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await res.arrayBuffer();
+        latencies.push(performance.now() - s);
+        if (res.status !== 202) throw new Error(`ingest answered ${res.status}`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      requests, events: requests * perRequest, concurrency, events_per_request: perRequest,
+      accepted_events_per_s: Math.round((requests * perRequest) / seconds), ingest_to_202_ms: quantiles(latencies),
+    };
+  } finally {
+    // The backlog is not scored: this phase measures acknowledgement only.
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
 interface Phase {
+  ingest_to_202_ms: { p50: number; p90: number; p99: number; max: number };
   events_per_s: number;
   seconds: number;
   events: number;
@@ -45,14 +110,9 @@ interface Phase {
  * measures sustained throughput; latency then is mostly queueing. paced: one event per request
  * at `rate` events/s, which measures latency under a load the service keeps up with.
  */
-async function runPhase(paths: RuntimePaths, events: Array<Record<string, unknown>>, mode: 'saturate' | 'paced', total: number, rate: number): Promise<Phase> {
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const base = `http://127.0.0.1:${port}`;
-  const store = mkdtempSync(path.join(os.tmpdir(), 'pw-bench-'));
-  const child = spawn(process.execPath, [path.join(paths.projectRoot, 'dist', 'main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PROBEWATCH_CLICKHOUSE_DIR: store, PROBEWATCH_DATA_DIR: paths.dataDir, PROBEWATCH_QUEUE_CAPACITY: '256' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+async function runPhase(paths: RuntimePaths, serverRoot: string, events: Array<Record<string, unknown>>, mode: 'saturate' | 'paced', total: number, rate: number): Promise<Phase> {
+  const { base, child } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: '256' });
+  const acks: number[] = [];
   try {
     await waitReady(base, child);
     const rssIdle = peakRssMb(child.pid as number);
@@ -69,8 +129,13 @@ async function runPhase(paths: RuntimePaths, events: Array<Record<string, unknow
         if (due > Date.now()) await new Promise((w) => setTimeout(w, due - Date.now()));
       }
       for (;;) {
+        const s = performance.now();
         const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
-        if (res.status === 202) break;
+        if (res.status === 202) {
+          await res.arrayBuffer();
+          acks.push(performance.now() - s);
+          break;
+        }
         if (res.status !== 429) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
         throttled++;
         await new Promise((w) => setTimeout(w, 1000 * Number(res.headers.get('retry-after') ?? 1)));
@@ -88,6 +153,7 @@ async function runPhase(paths: RuntimePaths, events: Array<Record<string, unknow
     const e2eSum = metric(text, 'probewatch_ingest_to_stored_seconds_sum');
     const r3 = (v: number): number => Math.round(v * 1000) / 1000;
     return {
+      ingest_to_202_ms: quantiles(acks),
       events_per_s: Math.round((total / seconds) * 100) / 100,
       seconds: r3(seconds),
       events: total,
@@ -103,14 +169,26 @@ async function runPhase(paths: RuntimePaths, events: Array<Record<string, unknow
   }
 }
 
-export async function benchPipeline(paths: RuntimePaths, outFile: string, rounds: number): Promise<void> {
+/**
+ * `serverRoot`: the checkout whose `dist/main.js` is measured (default: this one). Pointing it at
+ * a build of an earlier commit gives the before/after of a change with the same client.
+ */
+export async function benchPipeline(paths: RuntimePaths, outFile: string, rounds: number, serverRoot: string = paths.projectRoot): Promise<void> {
   const events = readFileSync(path.join(paths.projectRoot, 'bench', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const saturate = await runPhase(paths, events, 'saturate', events.length * rounds, 0);
+  const ackSingle = await ackPhase(paths, serverRoot, events, 400, 1, 8);
+  const ackBatch = await ackPhase(paths, serverRoot, events, 40, 20, 4);
+  const saturate = await runPhase(paths, serverRoot, events, 'saturate', events.length * rounds, 0);
   const rate = Math.max(0.5, Math.round(saturate.events_per_s * 0.5 * 10) / 10);
-  const paced = await runPhase(paths, events, 'paced', Math.min(events.length, Math.round(rate * 30)), rate);
+  const paced = await runPhase(paths, serverRoot, events, 'paced', Math.min(events.length, Math.round(rate * 30)), rate);
   const result = {
     generated_at: new Date().toISOString(),
+    server: serverRoot === paths.projectRoot ? 'this checkout' : serverRoot,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version },
+    acknowledgement: {
+      single_event_requests: ackSingle,
+      batches_of_20: ackBatch,
+      note: 'client-measured time to 202 while the probe works through the backlog on the same 2 cores; with the accept log, 202 follows an fdatasync (group commit)',
+    },
     setup: { store: 'embedded ClickHouse (chDB), fresh directory per phase', pack: 'default', provider: 'cpu', queue_capacity: 256, content_policy: 'redacted' },
     sustained_events_per_s: saturate.events_per_s,
     saturated: { ...saturate, note: 'open-loop overload: 20 events per request as fast as accepted (429 + Retry-After honoured); latency is mostly queueing' },

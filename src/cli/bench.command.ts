@@ -51,10 +51,10 @@ async function measure(engine: ProbeEngine, events: ProbeEvent[], batch: number)
 }
 
 export async function runBench(paths: RuntimePaths, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' }, rounds: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' }, rounds: { type: 'string' }, server: { type: 'string' } } });
   if (positionals[0] === 'pipeline') {
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'pipeline.json');
-    await benchPipeline(paths, out, Number(values.rounds ?? 2));
+    await benchPipeline(paths, out, Number(values.rounds ?? 2), values.server ? path.resolve(values.server) : undefined);
     process.stdout.write(`${out}\n`);
     return 0;
   }

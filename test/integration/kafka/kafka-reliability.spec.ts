@@ -5,7 +5,9 @@
  *   2. broker restart mid-stream: nothing lost;
  *   4. 500 malformed messages interleaved with good ones: each in the DLQ with its reason;
  *   5. two instances in one group, one leaves mid-stream: nothing lost;
- *   6. windowed alerts from the rule scheduler are published to the alerts topic as well.
+ *   6. windowed alerts from the rule scheduler are published to the alerts topic as well;
+ *   7. hostile messages (metadata nested thousands deep, an 1850 timestamp, a NUL in the tenant):
+ *      dead-lettered with their field while the consumer stays up.
  * (3, ClickHouse server down for 30 s, is in clickhouse-server.spec.ts.)
  * The service runs the "trivial" pack (the real model and tokenizer, residual after block 1,
  * see src/probe/trivial-pack.ts) so that thousands of events fit in a test; detection quality is
@@ -283,6 +285,49 @@ describe('Kafka ingestion on a real broker', () => {
     await svc.stop();
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ rule: 'Busy User', value: N, labels: { alertname: 'Busy User', user: 'u1', tenant: 'acme', severity: 'low' }, ends_at: null });
+  });
+
+  it('7. hostile messages (metadata nested 5,000 objects and 100,000 arrays deep): DLQ with the field; the consumer stays up; every later message stored', async () => {
+    if (skip) return skipNote(skip);
+    const topic = 't7.events';
+    const deep = (n: number, kind: 'object' | 'array'): unknown => {
+      let v: unknown = 'leaf';
+      for (let i = 0; i < n; i++) v = kind === 'object' ? { a: v } : [v];
+      return v;
+    };
+    const hostile = [
+      JSON.stringify({ ...event(0, 'h7'), id: 'h7-deep-objects', metadata: { x: deep(5000, 'object') } }),
+      JSON.stringify({ ...event(1, 'h7'), id: 'h7-deep-arrays', metadata: { x: deep(100_000, 'array') } }),
+      JSON.stringify({ ...event(2, 'h7'), id: 'h7-old', timestamp: '1850-01-01T00:00:00Z' }),
+      JSON.stringify({ ...event(3, 'h7'), id: 'h7-nul', tenant: 'ac\u0000me' }),
+    ];
+    const GOOD = 60;
+    // One partition: every good message comes after the hostile ones in the same log.
+    await createTopic(bootstrap, topic, 1);
+    await produce(bootstrap, topic, [
+      ...Array.from({ length: 10 }, (_, i) => ({ key: `g${i}`, value: JSON.stringify(event(i, 't7')) })),
+      ...hostile.map((value, i) => ({ key: `h${i}`, value })),
+      ...Array.from({ length: GOOD - 10 }, (_, i) => ({ key: `g${i + 10}`, value: JSON.stringify(event(i + 10, 't7')) })),
+    ]);
+    const store = freshStore();
+    const svc = service('t7-a', topic, 'g7', store, { KAFKA_MAX_MESSAGE_BYTES: '2000000' });
+    await svc.start();
+    await waitCaughtUp(bootstrap, 'g7', topic, 300_000, () => svc.assertAlive(), () => svc.tail(80));
+    svc.assertAlive();
+    const dlq = await readAll(bootstrap, `${topic}.dlq`);
+    await svc.stop();
+    const byKey = new Map(dlq.map((m) => [String(m.key), m]));
+    expect([...byKey.keys()].sort()).toEqual(['h0', 'h1', 'h2', 'h3']);
+    const fields = (k: string): string[] => (JSON.parse(String(byKey.get(k)?.headers?.['probewatch-fields'])) as Array<{ field: string }>).map((e) => e.field);
+    for (const k of ['h0', 'h1']) {
+      expect(String(byKey.get(k)?.headers?.['probewatch-error'])).toBe('schema');
+      expect(String(byKey.get(k)?.headers?.['probewatch-reason'])).toMatch(/^metadata\.x.*nested deeper than 8 levels/);
+    }
+    expect(fields('h2')).toEqual(['timestamp']);
+    expect(fields('h3')).toEqual(['tenant']);
+    expect(Buffer.from(byKey.get('h1')?.value ?? Buffer.alloc(0)).toString()).toBe(hostile[1]);
+    const c = await storedCounts(store, 't7');
+    expect(c.events).toBe(GOOD);
   });
 
   it('SASL/PLAIN: consumes with the right credentials; a wrong password is reported, not ignored', async () => {
