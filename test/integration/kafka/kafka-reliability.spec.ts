@@ -290,14 +290,12 @@ describe('Kafka ingestion on a real broker', () => {
   it('7. hostile messages (metadata nested 5,000 objects and 100,000 arrays deep): DLQ with the field; the consumer stays up; every later message stored', async () => {
     if (skip) return skipNote(skip);
     const topic = 't7.events';
-    const deep = (n: number, kind: 'object' | 'array'): unknown => {
-      let v: unknown = 'leaf';
-      for (let i = 0; i < n; i++) v = kind === 'object' ? { a: v } : [v];
-      return v;
-    };
+    // Built as text: JSON.stringify overflows the stack on these, which is the point.
+    const deep = (n: number, kind: 'object' | 'array'): string => (kind === 'object' ? `${'{"a":'.repeat(n)}"leaf"${'}'.repeat(n)}` : `${'['.repeat(n)}"leaf"${']'.repeat(n)}`);
+    const withMetadata = (e: Record<string, unknown>, nested: string): string => JSON.stringify({ ...e, metadata: { x: 'NESTED' } }).replace('"NESTED"', nested);
     const hostile = [
-      JSON.stringify({ ...event(0, 'h7'), id: 'h7-deep-objects', metadata: { x: deep(5000, 'object') } }),
-      JSON.stringify({ ...event(1, 'h7'), id: 'h7-deep-arrays', metadata: { x: deep(100_000, 'array') } }),
+      withMetadata({ ...event(0, 'h7'), id: 'h7-deep-objects' }, deep(5000, 'object')),
+      withMetadata({ ...event(1, 'h7'), id: 'h7-deep-arrays' }, deep(100_000, 'array')),
       JSON.stringify({ ...event(2, 'h7'), id: 'h7-old', timestamp: '1850-01-01T00:00:00Z' }),
       JSON.stringify({ ...event(3, 'h7'), id: 'h7-nul', tenant: 'ac\u0000me' }),
     ];

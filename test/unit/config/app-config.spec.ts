@@ -25,4 +25,24 @@ describe('configuration', () => {
     const p = (err as ConfigError).problems.join('\n');
     for (const name of ['PORT', 'PROBEWATCH_CONTENT_POLICY', 'CLICKHOUSE_URL', 'PROBEWATCH_QUEUE_CAPACITY', 'CLICKHOUSE_DATABASE']) expect(p).toContain(name);
   });
+
+  it('never echoes credentials embedded in a URL or broker list', () => {
+    let err: unknown;
+    try {
+      loadConfig({ CLICKHOUSE_URL: 'ftp://admin:s3cr3t-pw@db.internal:8123', PROBEWATCH_WEBHOOK_URL: 'gopher://hook:t0ken@x', KAFKA_BROKERS: 'user:kpass@host' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).message;
+    expect(text).toContain('CLICKHOUSE_URL');
+    expect(text).toContain('KAFKA_BROKERS');
+    for (const secret of ['s3cr3t-pw', 'admin', 't0ken', 'kpass']) expect(text).not.toContain(secret);
+  });
+
+  it('event limits: the accepted time window follows the retention and PROBEWATCH_MAX_CLOCK_SKEW', () => {
+    expect(loadConfig({}).eventLimits.timeWindow).toEqual({ maxAgeMs: 90 * 86_400_000, maxSkewMs: 3_600_000 });
+    expect(loadConfig({ PROBEWATCH_RETENTION_DAYS: '7', PROBEWATCH_MAX_CLOCK_SKEW: '30s' }).eventLimits.timeWindow).toEqual({ maxAgeMs: 7 * 86_400_000, maxSkewMs: 30_000 });
+    expect(() => loadConfig({ PROBEWATCH_MAX_CLOCK_SKEW: 'an hour' })).toThrow(/PROBEWATCH_MAX_CLOCK_SKEW/);
+  });
 });
