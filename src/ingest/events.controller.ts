@@ -6,11 +6,10 @@ import { Metrics } from '../ops/metrics';
 import { CONCEPT_IDS } from '../probe/pack-manifest';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
-import { AcceptLogUnavailable } from './pipeline.service';
-import { FieldError, ProbeEvent, validateEvent } from './event-contract';
+import { EventLimits, EventValidation, FieldError, ProbeEvent, validateEvent } from './event-contract';
 import { decodeEventsBody } from './http-body';
 import { QueueFull } from './pipeline';
-import { PipelineService } from './pipeline.service';
+import { AcceptLogUnavailable, PipelineService } from './pipeline.service';
 import { listFilters, QueryChecks } from './query-params';
 import { SAFE_ID } from './field-checks';
 
@@ -20,6 +19,15 @@ interface Rejected {
   raw: string;
   value: unknown;
   errors: FieldError[];
+}
+
+/** Validation is total by design; should it ever throw, the item is rejected (and dead-lettered), not a 500. */
+function safeValidate(value: unknown, limits: EventLimits): EventValidation {
+  try {
+    return validateEvent(value, limits);
+  } catch (e) {
+    return { ok: false, errors: [{ field: '', message: `could not be validated (${(e as Error).name})` }] };
+  }
 }
 
 function stringField(v: unknown, key: string): string | undefined {
@@ -62,7 +70,7 @@ export class EventsController {
     const seen = new Map<string, number>();
     decoded.items.forEach(({ value, raw }, index) => {
       const id = stringField(value, 'id');
-      const v = validateEvent(value, this.pipeline.eventLimits);
+      const v = safeValidate(value, this.pipeline.eventLimits);
       const errors = v.ok ? [] : v.errors;
       if (v.ok && seen.has(v.event.id)) errors.push({ field: 'id', message: `same id as item ${seen.get(v.event.id)} of this batch` });
       if (v.ok && errors.length === 0) {

@@ -26,7 +26,13 @@ export function decodeEventMessage(value: Buffer | null, maxBytes: number, limit
     return { ok: false, code: 'invalid_json', reason: `invalid JSON: ${(e as Error).message}`, errors: [] };
   }
   if (Array.isArray(json)) return { ok: false, code: 'schema', reason: 'expected one event object per message, got an array', errors: [{ field: '', message: 'expected an object' }] };
-  const v = validateEvent(json, limits);
+  let v: ReturnType<typeof validateEvent>;
+  try {
+    v = validateEvent(json, limits);
+  } catch (e) {
+    // Validation is total by design; should it ever throw, the message is dead-lettered, not fatal.
+    return { ok: false, code: 'schema', reason: `the event could not be validated (${(e as Error).name})`, errors: [{ field: '', message: 'could not be validated' }] };
+  }
   if (!v.ok) return { ok: false, code: 'schema', reason: v.errors.map((e) => `${e.field || '(event)'}: ${e.message}`).join('; '), errors: v.errors };
   return v;
 }

@@ -1,18 +1,24 @@
 /** The OpenAPI 3.1 document served at /docs (kept by hand, next to the controllers it describes). */
-const err = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } };
+const fieldError = { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } };
+const err = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' }, errors: { type: 'array', items: fieldError } } };
+const ident = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$' };
+const rfc3339 = { type: 'string', format: 'date-time', description: 'RFC 3339 with a time zone, e.g. 2026-11-30T07:00:00Z' };
 const message = { type: 'object', required: ['role', 'content'], properties: { role: { enum: ['system', 'user', 'assistant', 'tool'] }, content: { type: 'string' } } };
 const event = {
   type: 'object',
   required: ['id', 'timestamp', 'tenant', 'source', 'model', 'messages'],
   properties: {
-    id: { type: 'string', maxLength: 256 }, timestamp: { type: 'string', format: 'date-time' }, tenant: { type: 'string' },
-    source: { type: 'string' }, model: { type: 'string' }, messages: { type: 'array', minItems: 1, items: message }, user: { type: 'string', description: 'opaque end-user id (rules group and sequence by it)' }, metadata: { type: 'object' },
+    id: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' },
+    timestamp: { ...rfc3339, description: 'RFC 3339 with a time zone, inside [now - PROBEWATCH_RETENTION_DAYS, now + PROBEWATCH_MAX_CLOCK_SKEW]' },
+    tenant: ident, source: ident, model: ident, messages: { type: 'array', minItems: 1, items: message },
+    user: { type: 'string', maxLength: 256, description: 'opaque end-user id (rules group and sequence by it); no control or format characters' },
+    metadata: { type: 'object', description: 'at most 8 levels deep, 2048 values, 16 KiB of JSON' },
   },
 };
 const listParams = [
-  { name: 'tenant', in: 'query', schema: { type: 'string' }, description: 'omit to read across tenants' },
-  { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' } },
-  { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' } },
+  { name: 'tenant', in: 'query', schema: ident, description: 'omit to read across tenants' },
+  { name: 'from', in: 'query', schema: rfc3339 },
+  { name: 'to', in: 'query', schema: rfc3339 },
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
 ];
 
@@ -30,18 +36,20 @@ export const OPENAPI = {
         summary: 'Ingest one event or an array of events',
         requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/Event' }, { type: 'array', items: { $ref: '#/components/schemas/Event' } }] } } } },
         responses: {
-          202: { description: 'a result per item: accepted, or rejected with field and reason (rejected items are dead-lettered)' },
-          400: { description: 'malformed JSON or an empty/oversized batch', content: { 'application/json': { schema: err } } },
-          401: { description: 'missing or wrong bearer token' },
+          202: { description: 'a result per item: accepted (durable: in the accept log on disk before this answer), or rejected with each field and reason (dead-lettered with the bytes sent)' },
+          400: { description: 'invalid UTF-8, malformed JSON, or an empty/oversized batch (dead-lettered)', content: { 'application/json': { schema: err } } },
+          401: { description: 'missing or wrong bearer token (only `Authorization: Bearer <token>`)' },
           413: { description: 'body larger than PROBEWATCH_MAX_BODY_BYTES' },
+          415: { description: 'content type is not application/json (dead-lettered)', content: { 'application/json': { schema: err } } },
           429: { description: 'queue full; see the Retry-After header', headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+          503: { description: 'the events could not be made durable (accept log unwritable); nothing was accepted' },
         },
       },
       get: {
         summary: 'List scored events',
         parameters: [...listParams, { name: 'concept', in: 'query', schema: { enum: ['deception', 'sycophancy', 'harmful_intent', 'prompt_injection'] } },
           { name: 'min_score', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 }, description: 'needs concept' }],
-        responses: { 200: { description: '{items, count}' }, 400: { description: 'invalid filter' } },
+        responses: { 200: { description: '{items, count}' }, 400: { description: 'invalid filter: {error, errors: [{field, message}]}', content: { 'application/json': { schema: err } } } },
       },
     },
     '/v1/events/{id}': {
@@ -54,8 +62,8 @@ export const OPENAPI = {
     '/v1/alerts': {
       get: {
         summary: 'List alerts',
-        parameters: [...listParams, { name: 'rule', in: 'query', schema: { type: 'string' } }, { name: 'severity', in: 'query', schema: { type: 'string' } }, { name: 'event_id', in: 'query', schema: { type: 'string' } }],
-        responses: { 200: { description: '{items, count}' } },
+        parameters: [...listParams, { name: 'rule', in: 'query', schema: { type: 'string', maxLength: 256 } }, { name: 'severity', in: 'query', schema: { enum: ['info', 'low', 'medium', 'high', 'critical'] } }, { name: 'event_id', in: 'query', schema: { type: 'string', maxLength: 256 } }],
+        responses: { 200: { description: '{items, count}' }, 400: { description: 'invalid filter: {error, errors: [{field, message}]}', content: { 'application/json': { schema: err } } } },
       },
     },
     '/v1/rules': { get: { summary: 'Active rule set: hash, files, last reload (with file:line:col problems), each rule with its health', responses: { 200: { description: 'rule set' } } } },
@@ -68,7 +76,7 @@ export const OPENAPI = {
       },
     },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
-    '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready' }, 503: { description: 'not ready, with the failing checks' } } } },
+    '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text exposition format' } } } },
   },
 } as const;
