@@ -66,3 +66,14 @@ export function writeSyntheticPack(dir: string, overrides: Record<string, unknow
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
   return dir;
 }
+
+/**
+ * One window of six tokens for the synthetic pack, with hand-computable scores (see
+ * test/unit/probe/scoring.spec.ts). roles: template, user, user, assistant, assistant,
+ * assistant (an attention-sink outlier); hidden: 6 tokens x d_model 4.
+ */
+export const SYNTHETIC_WINDOW = {
+  roles: [0, 2, 2, 3, 3, 3],
+  ids: [100, 101, 102, 103, 104, 105],
+  hidden: (): Float32Array => Float32Array.from([9, 9, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0, 1, 3, 0, 0, 0.4, 0, 0, 0, 200, 0, 0, 0]),
+};

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { loadProbePack, ProbePack } from '../../../src/probe/probe-pack.loader';
 import { ConversationScorer } from '../../../src/probe/scoring';
-import { writeSyntheticPack } from '../../support/synthetic-pack';
+import { SYNTHETIC_WINDOW, writeSyntheticPack } from '../../support/synthetic-pack';
 
 describe('token evidence positions', () => {
   let pack: ProbePack;
@@ -13,9 +13,8 @@ describe('token evidence positions', () => {
   });
 
   // Same window as scoring.spec: deception's top token is conversation index 43 (window offset 40 + 3).
-  const roles = [0, 2, 2, 3, 3, 3];
-  const ids = [100, 101, 102, 103, 104, 105];
-  const hidden = Float32Array.from([9, 9, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0, 1, 3, 0, 0, 0.4, 0, 0, 0, 200, 0, 0, 0]);
+  const { roles, ids } = SYNTHETIC_WINDOW;
+  const hidden = SYNTHETIC_WINDOW.hidden();
 
   it('adds the message and character span of each top token, looked up by its conversation index', () => {
     const s = new ConversationScorer(pack);

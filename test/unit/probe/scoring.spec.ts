@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { loadProbePack, ProbePack } from '../../../src/probe/probe-pack.loader';
 import { ConversationScorer, planWindows } from '../../../src/probe/scoring';
-import { writeSyntheticPack } from '../../support/synthetic-pack';
+import { SYNTHETIC_WINDOW, writeSyntheticPack } from '../../support/synthetic-pack';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
@@ -14,10 +14,8 @@ describe('conversation scoring (hand-computed on the synthetic pack)', () => {
     pack = await loadProbePack(writeSyntheticPack(mkdtempSync(path.join(tmpdir(), 'pack-'))));
   });
 
-  // roles: template, user, user, assistant, assistant, assistant(outlier)
-  const roles = [0, 2, 2, 3, 3, 3];
-  const ids = [100, 101, 102, 103, 104, 105];
-  const hidden = Float32Array.from([9, 9, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0, 1, 3, 0, 0, 0.4, 0, 0, 0, 200, 0, 0, 0]);
+  const { roles, ids } = SYNTHETIC_WINDOW;
+  const hidden = SYNTHETIC_WINDOW.hidden();
 
   it('scores each concept over its own roles, skipping attention-sink outliers', () => {
     const s = new ConversationScorer(pack);
