@@ -58,9 +58,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
         notify: (a: Alert[]) => this.alerts.deliver(a),
         deadLetter: (e, reason, channel) => this.deadLetter(e, reason, channel),
         log: (level, msg) => this.log[level](msg),
-        flushHint: () => {
-          if (this.writer.healthy) void this.writer.flush(); // never shortcut the backoff of a failing store
-        },
+        flushHint: () => this.writer.flushSoon(),
         publish: (a) => (this.alertSink ? this.alertSink(a) : Promise.resolve()),
       },
       metrics,

@@ -34,6 +34,9 @@ export class BatchWriter {
   private flushing: Promise<void> | null = null;
   private backoffMs = 0;
   private closed = false;
+  /** Until then, a write is flushed at once (next turn of the loop) instead of at the interval. */
+  private eagerUntil = 0;
+  private immediate: NodeJS.Immediate | null = null;
   readonly stats: WriterStats = { inserts: 0, rows: 0, insertSeconds: 0, failures: 0, lastError: null };
 
   constructor(private readonly client: ClickHouseClient, private readonly opts: WriterOptions, private readonly log: (msg: string) => void = () => {}) {}
@@ -47,7 +50,28 @@ export class BatchWriter {
       list.push({ rows, done: resolve });
       this.buffers.set(table, list);
       if (this.buffered(table) >= this.opts.maxRows) void this.flush();
+      else if (this.healthy && Date.now() < this.eagerUntil) this.flushNextTurn();
       else this.arm(this.opts.flushMs);
+    });
+  }
+
+  /**
+   * Nothing else is coming soon (the pipeline is idle but for events waiting on storage): write
+   * what is buffered now, and rows that arrive within `windowMs` too (an event's rows can still be
+   * on their way, e.g. through redaction, when the hint comes). Never shortcuts a backoff.
+   */
+  flushSoon(windowMs = 50): void {
+    if (!this.healthy || this.closed) return;
+    this.eagerUntil = Date.now() + windowMs;
+    this.flushNextTurn();
+  }
+
+  /** One flush for every write of this turn of the event loop (an event writes several tables). */
+  private flushNextTurn(): void {
+    if (this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      void this.flush();
     });
   }
 
@@ -118,6 +142,7 @@ export class BatchWriter {
       if (this.pendingRows > 0) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs || 100, end - Date.now())));
     }
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     if (this.pendingRows > 0) throw new Error(`writer closed with ${this.pendingRows} rows not stored`);
   }
 }

@@ -25,4 +25,27 @@ describe('batch writer', () => {
     expect(w.stats.failures).toBe(0);
     await w.close();
   });
+
+  it('flushSoon: rows that arrive just after the hint (still being redacted) are written at once, in one insert per table', async () => {
+    const { client, inserted } = recordingClient();
+    const w = new BatchWriter(client, { maxRows: 100, flushMs: 60_000, maxBackoffMs: 100 });
+    w.flushSoon();
+    await new Promise((r) => setTimeout(r, 5));
+    const t0 = Date.now();
+    await Promise.all([w.write('events', [{ id: 1 }]), w.write('concept_scores', [{ id: 1 }, { id: 2 }])]);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(inserted).toHaveLength(3);
+    expect(w.stats.inserts).toBe(2);
+    // Outside the window the interval applies again.
+    await new Promise((r) => setTimeout(r, 60));
+    let done = false;
+    const p = w.write('events', [{ id: 3 }]).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(done).toBe(false);
+    await w.close();
+    await p;
+    expect(done).toBe(true);
+  });
 });
