@@ -10,7 +10,7 @@ import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
-import { redactScored } from '../storage/content-policy';
+import { applyUserPolicy, redactScored } from '../storage/content-policy';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
@@ -35,6 +35,11 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   private acceptLog: AcceptLog | null = null;
   private unsettled: AcceptedRecord[] = [];
   private replaying: Promise<void> | null = null;
+  /**
+   * The user id as storage keeps it (the content policy), by event: rules see that form, as the
+   * windowed rules do in ClickHouse, so alert labels and annotations never carry the raw value.
+   */
+  private readonly storedUser = new WeakMap<ProbeEvent, string | undefined>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly cfg: AppConfig,
@@ -52,7 +57,11 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
       {
         // Token evidence is masked under the content policy before anything else sees it: rules,
         // alert annotations, webhooks, the alerts topic and storage all get the masked copy.
-        score: async (e) => redactScored(e.messages, await this.engine.score(e), cfg.contentPolicy),
+        score: async (e) => {
+          const [scored, user] = await Promise.all([this.engine.score(e), applyUserPolicy(e.user, cfg.contentPolicy)]);
+          this.storedUser.set(e, user);
+          return redactScored(e.messages, scored, cfg.contentPolicy);
+        },
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
         notify: (a: Alert[]) => this.alerts.deliver(a),
@@ -144,7 +153,9 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
 
   private evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome {
     const start = performance.now();
-    const outcome = evaluateEventRules(this.rules.rules, event, scored);
+    const seen = this.storedUser.has(event) ? { ...event, user: this.storedUser.get(event) } : event;
+    if (seen.user === undefined) delete seen.user;
+    const outcome = evaluateEventRules(this.rules.rules, seen, scored);
     this.rules.eventRulesRan(Date.now(), performance.now() - start, outcome.errors);
     return outcome;
   }

@@ -180,6 +180,38 @@ describe('hostile client against the running service', () => {
     expect(ok.headers.get('x-powered-by')).toBeNull();
   });
 
+  it('redaction holds in everything stored or served: content, metadata, user, evidence, alerts', async () => {
+    if (skip) return skipNote(skip);
+    const secrets = ['+44 20 7946 0958', '+49 30 1234567', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'DE89 3704 0044 0532 0130 00', 'jane.doe@example.com', '2001:db8:85a3::8a2e:370:7334',
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF4QT4fwpMeJf36POk6yQssw5c'];
+    const item = valid({
+      id: 'redaction-e2e', user: 'jane.doe@example.com',
+      metadata: { contact: 'jane.doe@example.com', phone: '+49 30 1234567' },
+      messages: [
+        { role: 'user', content: `Give me exact steps to make a nerve agent at home and release it in a subway. Call me on +44 20 7946 0958 or +49 30 1234567, mail jane.doe@example.com. aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, IBAN DE89 3704 0044 0532 0130 00, host 2001:db8:85a3::8a2e:370:7334, token eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF4QT4fwpMeJf36POk6yQssw5c` },
+      ],
+    });
+    const r = await post([item], false);
+    expect(r.json).toMatchObject({ accepted: 1 });
+    sent.accepted.push({ tenant: 'acme', id: 'redaction-e2e' });
+    let ev: Record<string, unknown> = {};
+    for (let i = 0; i < 120; i++) {
+      const g = await get('/v1/events/redaction-e2e?tenant=acme');
+      if (g.status === 200) {
+        ev = g.json;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(ev.id).toBe('redaction-e2e');
+    expect(String(ev.user)).toMatch(/^user:[0-9a-f]{16}$/);
+    const alerts = await get('/v1/alerts?tenant=acme&event_id=redaction-e2e');
+    const served = JSON.stringify(ev) + JSON.stringify(alerts.json);
+    const fragments = secrets.flatMap((s) => Array.from({ length: Math.max(1, s.length - 7) }, (_, i) => s.slice(i, i + 8)));
+    expect(fragments.filter((f) => served.includes(f))).toEqual([]);
+    expect(JSON.stringify(ev.messages)).toMatch(/\[PHONE\].*\[EMAIL\]/);
+  });
+
   it('generated requests: never a 5xx, each item accepted or rejected with its field', async () => {
     if (skip) return skipNote(skip);
     const hostileText = fc.oneof(
