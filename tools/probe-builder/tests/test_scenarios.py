@@ -36,8 +36,8 @@ def _lines(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def data() -> dict[str, list[dict]]:
-    out = {c: _lines(ROOT / f"{c}.jsonl") for c in CONCEPTS}
-    out["control"] = _lines(ROOT / "controls.jsonl")
+    out = {c: [row for path in sorted(ROOT.glob(f"{c}*.jsonl")) for row in _lines(path)] for c in CONCEPTS}
+    out["control"] = [row for path in sorted(ROOT.glob("controls*.jsonl")) for row in _lines(path)]
     return out
 
 
