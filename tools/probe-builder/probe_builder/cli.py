@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
 
+    tb = sub.add_parser("text-baseline", help="TF-IDF + logistic regression on the hand-written scenarios, families and sub-types held out")
+    tb.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "scenarios" / "text-baseline.json")
+
     a = ap.parse_args(argv)
     if a.cmd == "convert":
         from .convert import convert
@@ -73,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "bench-reference":
         from .bench_reference import run
         run(a.events, a.pack, a.model_dir, a.batch_events, a.out, a.threads)
+    elif a.cmd == "text-baseline":
+        from .text_baseline import run as run_baseline
+        report = run_baseline(a.out)
+        for concept, r in report["concepts"].items():
+            f = r["families_out"]
+            print(f"{concept:17s} pairs {r['pairs']:4d}  families out: AUROC pairs {f['auroc_pairs']}, vs controls {f['auroc_vs_controls']}, "
+                  f"recall {f['recall_at_1pct_train_fpr']}, FPR controls {f['fpr_controls']}, hard negatives {f['fpr_hard_negatives']}  "
+                  f"| sub-type out: mean {r['subtype_out']['mean_auroc_pairs']}, min {r['subtype_out']['min_auroc_pairs']}")
+        print(a.out)
     elif a.cmd == "bench-events":
         from .authored import bench_events
         a.out.write_text("".join(json.dumps(e) + "\n" for e in bench_events()))
