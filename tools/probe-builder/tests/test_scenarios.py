@@ -17,8 +17,8 @@ ASSISTANT_ENDINGS = {"complies", "refuses", "none"}
 
 # What is committed today; raise these as data is added (the target: 400 pairs per
 # concept and 2,000 controls).
-MIN_PAIRS = {"harmful_intent": 204, "prompt_injection": 204, "deception": 230, "sycophancy": 224}
-MIN_PAIRS_PER_SUBTYPE = 17
+MIN_PAIRS = {"harmful_intent": 404, "prompt_injection": 404, "deception": 530, "sycophancy": 524}
+MIN_PAIRS_PER_SUBTYPE = 33
 MIN_FAMILIES = 30
 MIN_CONTROLS = 432
 
