@@ -18,7 +18,7 @@
  * the end of a segment (the process died mid-write, before the sync, so it was never
  * acknowledged) fails its length or CRC check and ends that segment's replay.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { open, FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -239,13 +239,4 @@ export class AcceptLog {
     this.fh = null;
     if (this.active && this.active.open === 0) this.remove(this.active);
   }
-}
-
-/** For tests and the operator: how many bytes of segments are on disk. */
-export function acceptLogBytes(dir: string): number {
-  let total = 0;
-  for (const f of readdirSync(dir)) {
-    if (SEGMENT_NAME.test(f)) total += statSync(path.join(dir, f)).size;
-  }
-  return total;
 }

@@ -5,7 +5,7 @@
  * read back as it was accepted (bounded depth and size, well-formed text, identifiers that
  * cannot be confused, a timestamp ClickHouse can hold and retention will not drop at once).
  */
-import { checkMetadata, hasControlOrFormatChars, isWellFormed, SAFE_IDENT, SAFE_ID } from './field-checks';
+import { checkMetadata, hasControlOrFormatChars, SAFE_IDENT, SAFE_ID } from './field-checks';
 import { parseRfc3339 } from './rfc3339';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
@@ -86,7 +86,7 @@ function checkMessage(m: unknown, i: number, limits: EventLimits, errors: FieldE
     errors.push({ field: `${at}.content`, message: 'must be a string' });
   } else if (m.content.length > limits.maxContentChars) {
     errors.push({ field: `${at}.content`, message: `longer than ${limits.maxContentChars} characters` });
-  } else if (m.content.includes('\u0000') || !isWellFormed(m.content)) {
+  } else if (m.content.includes('\u0000') || !m.content.isWellFormed()) {
     errors.push({ field: `${at}.content`, message: 'must be well-formed text without NUL characters' });
   }
   if (m.name !== undefined && (typeof m.name !== 'string' || m.name.length > limits.maxNameChars || hasControlOrFormatChars(m.name))) {
@@ -146,7 +146,7 @@ export function validateEvent(input: unknown, limits: EventLimits = DEFAULT_EVEN
     if (!isRecord(input.metadata)) errors.push({ field: 'metadata', message: 'must be an object' });
     else errors.push(...checkMetadata(input.metadata, limits.maxMetadataDepth, limits.maxMetadataBytes));
   }
-  if (input.user !== undefined && (typeof input.user !== 'string' || input.user.length > limits.maxIdChars || hasControlOrFormatChars(input.user) || !isWellFormed(input.user))) {
+  if (input.user !== undefined && (typeof input.user !== 'string' || input.user.length > limits.maxIdChars || hasControlOrFormatChars(input.user) || !input.user.isWellFormed())) {
     errors.push({ field: 'user', message: `must be a string of at most ${limits.maxIdChars} printable characters` });
   }
   if (errors.length > 0 || timestamp === null) return { ok: false, errors };

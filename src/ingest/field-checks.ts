@@ -1,6 +1,8 @@
 /**
  * Character and shape checks for untrusted event fields (pure). Everything here is linear in
- * the input and iterative, so no input can exhaust the stack.
+ * the input and iterative, so no input can exhaust the stack. Text must be well-formed
+ * (`String.prototype.isWellFormed`: no lone UTF-16 surrogates, which cannot be stored as UTF-8
+ * and read back).
  */
 import type { FieldError } from './event-contract';
 
@@ -14,11 +16,6 @@ const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u;
 
 export function hasControlOrFormatChars(s: string): boolean {
   return CONTROL_OR_FORMAT.test(s);
-}
-
-/** False for strings with lone UTF-16 surrogates: they cannot be stored as UTF-8 and read back. */
-export function isWellFormed(s: string): boolean {
-  return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 const MAX_METADATA_NODES = 2048;
@@ -41,7 +38,7 @@ export function checkMetadata(metadata: Record<string, unknown>, maxDepth: numbe
     const { value, depth, path } = stack.pop() as { value: unknown; depth: number; path: string };
     if (++nodes > MAX_METADATA_NODES) return [{ field: 'metadata', message: `more than ${MAX_METADATA_NODES} values` }];
     if (typeof value === 'string') {
-      if (value.includes('\u0000') || !isWellFormed(value)) return [{ field: path, message: 'must be well-formed text without NUL characters' }];
+      if (value.includes('\u0000') || !value.isWellFormed()) return [{ field: path, message: 'must be well-formed text without NUL characters' }];
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -51,7 +48,7 @@ export function checkMetadata(metadata: Record<string, unknown>, maxDepth: numbe
       continue;
     }
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k.length > MAX_KEY_CHARS || hasControlOrFormatChars(k) || !isWellFormed(k)) {
+      if (k.length > MAX_KEY_CHARS || hasControlOrFormatChars(k) || !k.isWellFormed()) {
         return [{ field: pathOf(path, k), message: `keys must be at most ${MAX_KEY_CHARS} printable characters` }];
       }
       stack.push({ value: v, depth: depth + 1, path: pathOf(path, k) });

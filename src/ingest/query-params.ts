@@ -118,11 +118,3 @@ export function listFilters(c: QueryChecks): { scope: TenantScope; from?: string
   const limit = c.int('limit', 100, 1, 1000);
   return { scope: tenant ? { tenant } : { allTenants: true }, from, to, limit };
 }
-
-/** One-call form for controllers with no other filters. */
-export function parseListQuery(q: Record<string, unknown>): { scope: TenantScope; from?: string; to?: string; limit: number } {
-  const c = new QueryChecks(q);
-  const f = listFilters(c);
-  c.done();
-  return f;
-}

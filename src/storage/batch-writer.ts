@@ -156,15 +156,11 @@ export class BatchWriter {
 function wellFormedRow(row: Row): Row {
   let out: Row | null = null;
   for (const [k, v] of Object.entries(row)) {
-    if (typeof v === 'string' && !isWellFormed(v)) {
+    if (typeof v === 'string' && !v.isWellFormed()) {
       out ??= { ...row };
-      out[k] = toWellFormed(v);
+      out[k] = v.toWellFormed();
     }
   }
   return out ?? row;
 }
-
-type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
-const isWellFormed = (s: string): boolean => (s as WellFormedString).isWellFormed();
-const toWellFormed = (s: string): string => (s as WellFormedString).toWellFormed();
 
