@@ -10,7 +10,7 @@ import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
-import { applyUserPolicy, redactScored } from '../storage/content-policy';
+import { PolicyView, policyView, redactScored } from '../storage/content-policy';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
@@ -36,10 +36,12 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   private unsettled: AcceptedRecord[] = [];
   private replaying: Promise<void> | null = null;
   /**
-   * The user id as storage keeps it (the content policy), by event: rules see that form, as the
-   * windowed rules do in ClickHouse, so alert labels and annotations never carry the raw value.
+   * The content policy's view of each event in flight (message spans, stored user id), computed
+   * once beside the probe. Rules see the user id in its stored form, as the windowed rules do in
+   * ClickHouse, so alert labels and annotations never carry the raw value; storage reuses the
+   * spans instead of scanning the messages again.
    */
-  private readonly storedUser = new WeakMap<ProbeEvent, string | undefined>();
+  private readonly views = new WeakMap<ProbeEvent, PolicyView>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly cfg: AppConfig,
@@ -58,9 +60,9 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
         // Token evidence is masked under the content policy before anything else sees it: rules,
         // alert annotations, webhooks, the alerts topic and storage all get the masked copy.
         score: async (e) => {
-          const [scored, user] = await Promise.all([this.engine.score(e), applyUserPolicy(e.user, cfg.contentPolicy)]);
-          this.storedUser.set(e, user);
-          return redactScored(e.messages, scored, cfg.contentPolicy);
+          const [scored, view] = await Promise.all([this.engine.score(e), policyView(e.messages, e.user, cfg.contentPolicy)]);
+          this.views.set(e, view);
+          return redactScored(e.messages, scored, cfg.contentPolicy, view.spans);
         },
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
@@ -153,7 +155,8 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
 
   private evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome {
     const start = performance.now();
-    const seen = this.storedUser.has(event) ? { ...event, user: this.storedUser.get(event) } : event;
+    const view = this.views.get(event);
+    const seen = view ? { ...event, user: view.user } : event;
     if (seen.user === undefined) delete seen.user;
     const outcome = evaluateEventRules(this.rules.rules, seen, scored);
     this.rules.eventRulesRan(Date.now(), performance.now() - start, outcome.errors);
@@ -161,7 +164,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   private async store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void> {
-    await Promise.all([this.events.store(event, scored, receivedAt), this.alertsRepo.store(alerts, event.timestamp)]);
+    await Promise.all([this.events.store(event, scored, receivedAt, this.views.get(event)), this.alertsRepo.store(alerts, event.timestamp)]);
   }
 }
 

@@ -74,3 +74,20 @@ export async function applyUserPolicy(user: string | undefined, policy: ContentP
   const spans = await findSensitiveSpans(user, scanner);
   return spans.length ? `user:${sha256(user).slice(0, PSEUDONYM_HEX)}` : user;
 }
+
+/**
+ * What the policy makes of one event's identifying parts: the sensitive spans of its messages
+ * (under `redacted`) and its stored user id. Computed once per event, in the pipeline beside the
+ * probe, and shared by the evidence masking, the rules and storage, so the worker scans each
+ * message once.
+ */
+export interface PolicyView {
+  spans?: SensitiveSpan[][];
+  user: string | undefined;
+}
+
+export async function policyView(messages: readonly ChatMessage[], user: string | undefined, policy: ContentPolicy, scanner?: SpanScanner): Promise<PolicyView> {
+  const [spans, stored] = await Promise.all([policy === 'redacted' ? findMessageSpans(messages, scanner) : undefined, applyUserPolicy(user, policy, scanner)]);
+  return { spans, user: stored };
+}
+

@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ProbeEvent } from '../ingest/event-contract';
 import type { ScoredEvent } from '../probe/probe-engine';
 import type { BatchWriter } from './batch-writer';
-import { applyMetadataPolicy, applyPolicy, applyUserPolicy, ContentPolicy, findMessageSpans, redactScored, sha256 } from './content-policy';
+import { applyMetadataPolicy, applyPolicy, ContentPolicy, PolicyView, policyView, redactScored, sha256 } from './content-policy';
 
 export type TenantScope = { tenant: string } | { allTenants: true };
 
@@ -32,17 +32,18 @@ export class EventsRepository {
    * Resolves when every row of the event is durably stored. Idempotent by (tenant, event id).
    * Messages, metadata, the user id and the token evidence all obey the content policy;
    * content_sha256 is always of the original messages (it matches content, never reveals it).
+   * `view`: the policy's view of the event when the caller already has it (the pipeline computes
+   * it once per event); without it the messages are scanned here.
    */
-  async store(event: ProbeEvent, scored: ScoredEvent, receivedAt: Date): Promise<void> {
+  async store(event: ProbeEvent, scored: ScoredEvent, receivedAt: Date, view?: PolicyView): Promise<void> {
     const ts = chTime(event.timestamp);
     const version = receivedAt.getTime();
     const policy = this.policy;
     // One scan of the messages serves both the stored text and the evidence.
-    const spans = policy === 'redacted' ? await findMessageSpans(event.messages) : undefined;
-    const [messages, metadata, user, redactedResult] = await Promise.all([
+    const { spans, user } = view ?? (await policyView(event.messages, event.user, policy));
+    const [messages, metadata, redactedResult] = await Promise.all([
       applyPolicy(event.messages, policy, spans),
       applyMetadataPolicy(event.metadata ?? {}, policy),
-      applyUserPolicy(event.user, policy),
       redactScored(event.messages, scored, policy, spans),
     ]);
     const userId = user ?? '';
