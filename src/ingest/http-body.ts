@@ -4,11 +4,11 @@
  * A batch is split into its items' original text, so a rejected item is dead-lettered with the
  * bytes the client sent, not a re-serialisation.
  */
+import { parseJsonBytes } from './json-bytes';
+
 export type BodyError = { status: 400 | 415; error: string; field: string; message: string };
 
 export type DecodedBody = { ok: true; batch: boolean; items: Array<{ value: unknown; raw: string }> } | ({ ok: false } & BodyError);
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** `application/json` or `application/<x>+json`, with no charset or charset=utf-8. */
 export function isJsonContentType(header: string | undefined): boolean {
@@ -23,18 +23,10 @@ export function decodeEventsBody(contentType: string | undefined, body: Buffer):
     return { ok: false, status: 415, error: 'unsupported_media_type', field: 'content-type', message: 'send application/json (UTF-8)' };
   }
   if (body.length === 0) return { ok: false, status: 400, error: 'invalid_json', field: 'body', message: 'the body is empty' };
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return { ok: false, status: 400, error: 'invalid_utf8', field: 'body', message: 'the body is not valid UTF-8' };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, status: 400, error: 'invalid_json', field: 'body', message: `invalid JSON: ${(e as Error).message.slice(0, 200)}` };
-  }
+  const parsed = parseJsonBytes(body);
+  if (!parsed.ok && parsed.problem === 'not_utf8') return { ok: false, status: 400, error: 'invalid_utf8', field: 'body', message: 'the body is not valid UTF-8' };
+  if (!parsed.ok) return { ok: false, status: 400, error: 'invalid_json', field: 'body', message: `invalid JSON: ${parsed.detail.slice(0, 200)}` };
+  const { text, json } = parsed;
   if (!Array.isArray(json)) return { ok: true, batch: false, items: [{ value: json, raw: text.trim() }] };
   const raws = splitArrayItems(text);
   return { ok: true, batch: true, items: json.map((value, i) => ({ value, raw: raws[i] ?? '' })) };

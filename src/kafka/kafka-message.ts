@@ -3,28 +3,20 @@
  * One event per message, in the same contract as POST /v1/events.
  */
 import { EventLimits, FieldError, ProbeEvent, validateEvent } from '../ingest/event-contract';
+import { parseJsonBytes } from '../ingest/json-bytes';
 
 export type DecodeErrorCode = 'empty' | 'oversize' | 'not_utf8' | 'invalid_json' | 'schema';
 
 export type Decoded = { ok: true; event: ProbeEvent } | { ok: false; code: DecodeErrorCode; reason: string; errors: FieldError[] };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeEventMessage(value: Buffer | null, maxBytes: number, limits: EventLimits): Decoded {
   if (!value || value.length === 0) return { ok: false, code: 'empty', reason: 'message has no value', errors: [] };
   if (value.length > maxBytes) return { ok: false, code: 'oversize', reason: `message is ${value.length} bytes, more than the limit of ${maxBytes}`, errors: [] };
-  let text: string;
-  try {
-    text = utf8.decode(value);
-  } catch {
-    return { ok: false, code: 'not_utf8', reason: 'message is not valid UTF-8 text (binary data?)', errors: [] };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, code: 'invalid_json', reason: `invalid JSON: ${(e as Error).message}`, errors: [] };
-  }
+  const parsed = parseJsonBytes(value);
+  if (!parsed.ok && parsed.problem === 'not_utf8') return { ok: false, code: 'not_utf8', reason: 'message is not valid UTF-8 text (binary data?)', errors: [] };
+  if (!parsed.ok) return { ok: false, code: 'invalid_json', reason: `invalid JSON: ${parsed.detail}`, errors: [] };
+  const json = parsed.json;
   if (Array.isArray(json)) return { ok: false, code: 'schema', reason: 'expected one event object per message, got an array', errors: [{ field: '', message: 'expected an object' }] };
   let v: ReturnType<typeof validateEvent>;
   try {
