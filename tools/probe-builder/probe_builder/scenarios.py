@@ -44,3 +44,60 @@ def load_concept(concept: str, root: Path = SCENARIO_DIR) -> list[Scenario]:
 
 def load_controls(root: Path = SCENARIO_DIR) -> list[Scenario]:
     return [s for p in sorted(root.glob("controls*.jsonl")) for s in _read(p)]
+
+
+def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pairs_per_concept: int = 10,
+                 n_controls: int = 48, min_chars: int = 5_500, max_chars: int = 15_000,
+                 same_partition=lambda a, b: True) -> list[Scenario]:
+    """Long conversations (about 2k-6k tokens) where the signal is a small part: a minimal pair's
+    messages embedded among the turns of benign controls, both sides of the pair with the same
+    filler, so the pair stays minimal. Long controls concatenate several controls. The scenario's
+    system message (if any) stays first; filler never includes another system message.
+    `same_partition(family_a, family_b)` keeps filler inside the scenario's split."""
+    import random
+
+    rng = random.Random(seed)
+    ctl_by_id = sorted(controls, key=lambda s: s.id)
+
+    def filler(family: str, n_chars: int) -> list[tuple[str, str]]:
+        pool = [c for c in ctl_by_id if same_partition(family, c.family)]
+        out: list[tuple[str, str]] = []
+        size = 0
+        while size < n_chars:
+            c = rng.choice(pool)
+            msgs = [m for m in c.messages if m[0] != "system"]
+            out += msgs
+            size += sum(len(t) for _, t in msgs)
+        return out
+
+    out: list[Scenario] = []
+    for concept in CONCEPTS:
+        by_pair: dict[str, dict[int, Scenario]] = {}
+        for s in pairs:
+            if s.concept == concept and s.pair:
+                by_pair.setdefault(s.pair, {})[s.label] = s
+        chosen = rng.sample(sorted(p for p, d in by_pair.items() if len(d) == 2), pairs_per_concept)
+        for pair in chosen:
+            pos = by_pair[pair][1]
+            fill = filler(pos.family, rng.randint(min_chars, max_chars))
+            cut = int(len(fill) * rng.uniform(0.0, 0.85))
+            for label in (1, 0):
+                s = by_pair[pair][label]
+                system = [m for m in s.messages if m[0] == "system"]
+                body = [m for m in s.messages if m[0] != "system"]
+                msgs = tuple(system + fill[:cut] + body + fill[cut:])
+                out.append(Scenario(f"long-{s.id}", f"long-{pair}", concept, s.subtype, s.family, label, msgs))
+    for n in range(n_controls):
+        first = rng.choice(ctl_by_id)
+        system = [m for m in first.messages if m[0] == "system"]
+        msgs = tuple(system + [m for m in first.messages if m[0] != "system"] + filler(first.family, rng.randint(min_chars, max_chars)))
+        out.append(Scenario(f"long-ctl-{n}", None, "control", "long_session", first.family, 0, msgs))
+    return out
+
+
+def write_jsonl(rows: list[Scenario], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for s in rows:
+            f.write(json.dumps({"id": s.id, "pair": s.pair, "concept": s.concept, "subtype": s.subtype, "family": s.family,
+                                "label": s.label, "messages": [{"role": r, "content": c} for r, c in s.messages]},
+                               ensure_ascii=False) + "\n")

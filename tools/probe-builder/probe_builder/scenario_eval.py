@@ -1,0 +1,252 @@
+"""Detectors on the hand-written scenarios: data, honest splits, architecture search, thresholds.
+
+Splits (all by scenario family, so a held-out family was never seen in any form):
+  * TEST: the families whose hash (salt "test") falls in the last fifth. Read only for the final
+    figures, never for a choice.
+  * DEV: the rest. Architecture and regularisation are chosen by 5-fold families-out
+    cross-validation inside DEV (the same fold function as the text baseline), and by
+    leave-one-sub-type-out inside DEV.
+  * The shipped probe is trained on DEV less its calibration families (DEV fold 0); the
+    calibration families' pairs fit the Platt scaling and their controls set the threshold.
+
+Every concept's training set is its own minimal pairs plus the benign controls; other concepts'
+scenarios are not used as negatives (a harmful request may also carry an injection, and so on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import beta
+from sklearn.metrics import roc_auc_score
+
+from .chat import ROLE_CODE
+from .scenarios import CONCEPTS, SCENARIO_DIR, Scenario, _read
+from .token_probes import Tokens, TokenProbe, fit_mean_probe, fit_rolling_probe, platt_fit
+
+FOLDS = 5
+TARGET_FPR = 0.01
+OUTLIER_FACTOR = 10.0
+
+
+def log(msg: str) -> None:
+    print(f"[scenarios] {msg}", file=sys.stderr, flush=True)
+
+
+def fold_of(key: str, folds: int = FOLDS, salt: str = "") -> int:
+    return int(hashlib.sha256((salt + key).encode()).hexdigest(), 16) % folds
+
+
+def is_test(family: str) -> bool:
+    return fold_of(family, 5, "test:") == 4
+
+
+@dataclass
+class ScenarioActs:
+    """Every scenario conversation with its token activations (all harvested layers)."""
+
+    rows: list[Scenario]
+    sources: list[str]
+    role: np.ndarray  # int8 [N]
+    conv: np.ndarray  # int64 [N] global conversation index, sorted with pos
+    pos: np.ndarray
+    parts: list[tuple[Path, np.ndarray]]  # (npz, order applied to its rows) per part
+    layers: list[int]
+    _cache: dict = field(default_factory=dict)
+
+    def layer(self, l: int) -> np.ndarray:
+        if l not in self._cache:
+            self._cache[l] = np.concatenate([np.load(p)[f"L{l}"][order] for p, order in self.parts])
+        return self._cache[l]
+
+
+def load_scenario_acts(harvest_dir: Path, files: list[str], scenario_dir: Path = SCENARIO_DIR) -> ScenarioActs:
+    rows: list[Scenario] = []
+    sources: list[str] = []
+    roles, convs, poss, parts = [], [], [], []
+    layers = None
+    for name in files:
+        stem = Path(name).stem
+        part_rows = _read(scenario_dir / name) if (scenario_dir / name).exists() else _read(harvest_dir / name)
+        npz = harvest_dir / f"{stem}.npz"
+        z = np.load(npz)
+        ids = (harvest_dir / f"{stem}.ids").read_text().split("\n")
+        if ids != [r.id for r in part_rows]:
+            raise ValueError(f"{npz} was harvested from a different version of {name}; delete it to re-harvest")
+        order = np.lexsort((z["pos"], z["conv"]))
+        roles.append(z["role"][order]); poss.append(z["pos"][order])
+        convs.append(z["conv"][order].astype(np.int64) + len(rows))
+        parts.append((npz, order))
+        layers = sorted(int(k[1:]) for k in z.files if k.startswith("L"))
+        rows += part_rows
+        sources += ["scenarios-long" if stem.startswith("long") else "scenarios"] * len(part_rows)
+    return ScenarioActs(rows, sources, np.concatenate(roles), np.concatenate(convs), np.concatenate(poss), parts, layers or [])
+
+
+@dataclass(frozen=True)
+class Arch:
+    layers: tuple[int, ...]
+    roles: tuple[str, ...]
+    aggregation: str  # mean | max | rolling
+    window: int = 1
+    trainer: str = "mean"  # mean (logistic on scope means) | rolling (end to end)
+    c: float = 0.1
+
+    def name(self) -> str:
+        agg = self.aggregation if self.aggregation != "rolling" else f"rolling{self.window}"
+        return f"L{'+'.join(map(str, self.layers))}/{'+'.join(self.roles)}/{agg}/train-{self.trainer}/C{self.c}"
+
+    def to_json(self) -> dict:
+        return {"layers": list(self.layers), "roles": list(self.roles), "aggregation": self.aggregation,
+                "window": self.window, "trainer": self.trainer, "C": self.c}
+
+
+class Featurizer:
+    """Scaled in-scope token residuals per (layers, roles), with per-layer scale and outlier norm
+    measured once on the whole set (no labels involved)."""
+
+    def __init__(self, sa: ScenarioActs) -> None:
+        self.sa = sa
+        self.stats: dict[int, tuple[float, float]] = {}
+        self._norm_ok: dict[int, np.ndarray] = {}
+
+    def layer_stats(self, l: int) -> tuple[float, float]:
+        if l not in self.stats:
+            a = self.sa.layer(l)
+            norms = np.linalg.norm(a.astype(np.float32), axis=1)
+            outlier = float(np.median(norms) * OUTLIER_FACTOR)
+            keep = norms <= outlier
+            self.stats[l] = (outlier, float(norms[keep].mean() / np.sqrt(a.shape[1])))
+            self._norm_ok[l] = keep
+        return self.stats[l]
+
+    def tokens(self, arch: Arch, convs: np.ndarray) -> Tokens:
+        sa = self.sa
+        mask = np.isin(sa.role, [ROLE_CODE[r] for r in arch.roles])
+        for l in arch.layers:
+            self.layer_stats(l)
+            mask &= self._norm_ok[l]
+        sel = np.isin(sa.conv, convs)
+        m = mask & sel
+        # renumber conversations in the order given
+        remap = np.full(len(sa.rows), -1, np.int64)
+        remap[convs] = np.arange(len(convs))
+        idx = np.flatnonzero(m)
+        new_conv = remap[sa.conv[idx]]
+        order = np.argsort(new_conv, kind="stable")  # positions stay sorted within a conversation
+        idx = idx[order]
+        x = np.concatenate([sa.layer(l)[idx].astype(np.float32) / np.float32(self.stats[l][1]) for l in arch.layers], axis=1)
+        return Tokens(x, new_conv[order], len(convs))
+
+
+def fit(arch: Arch, t: Tokens, y: np.ndarray, seed: int) -> TokenProbe:
+    p = fit_mean_probe(t, y, arch.c, seed)
+    if arch.trainer == "rolling":
+        p = fit_rolling_probe(t, y, arch.window, l2=1.0 / (arch.c * len(y)), seed=seed, init=p)
+    p.aggregation, p.window = arch.aggregation, arch.window
+    return p
+
+
+def auc(y, s) -> float | None:
+    y = np.asarray(y)
+    return round(float(roc_auc_score(y, s)), 4) if 0 < y.sum() < len(y) else None
+
+
+def clopper_pearson_upper(k: int, n: int, conf: float = 0.95) -> float:
+    return 1.0 if k >= n else float(beta.ppf(conf, k + 1, n - k))
+
+
+def threshold_at(neg: np.ndarray, fpr: float) -> float:
+    s = np.sort(neg)[::-1]
+    allowed = int(np.floor(fpr * len(s)))
+    return float(np.nextafter(s[allowed], np.inf)) if allowed < len(s) else 0.0
+
+
+class Protocol:
+    def __init__(self, sa: ScenarioActs, concept: str, seed: int) -> None:
+        self.sa, self.concept, self.seed = sa, concept, seed
+        rows = sa.rows
+        self.pairs = np.array([i for i, r in enumerate(rows) if r.concept == concept], np.int64)
+        self.controls = np.array([i for i, r in enumerate(rows) if r.concept == "control"], np.int64)
+        self.y = np.array([r.label for r in rows], np.int64)
+        self.test = np.array([is_test(r.family) for r in rows])
+
+    def families_out(self, feat: Featurizer, arch: Arch, pool: str = "dev") -> dict:
+        """5-fold families-out CV inside DEV (pool='dev')."""
+        sa, rows = self.sa, self.sa.rows
+        keep = ~self.test if pool == "dev" else np.ones(len(rows), bool)
+        pairs = self.pairs[keep[self.pairs]]
+        ctls = self.controls[keep[self.controls]]
+        fam = lambda i: fold_of(rows[i].family)
+        scores = {}
+        thresholds = {}
+        for k in range(FOLDS):
+            tr = np.array([i for i in np.concatenate([pairs, ctls]) if fam(i) != k])
+            te = np.array([i for i in np.concatenate([pairs, ctls]) if fam(i) == k])
+            if len(te) == 0:
+                continue
+            p = fit(arch, feat.tokens(arch, tr), self.y[tr], self.seed)
+            tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
+            thresholds[k] = threshold_at(p.logit(feat.tokens(arch, tr_ctl)), TARGET_FPR)
+            for i, s in zip(te, p.logit(feat.tokens(arch, te))):
+                scores[int(i)] = (float(s), thresholds[k])
+        return summarize(rows, self.y, scores, pairs, ctls)
+
+    def subtype_out(self, feat: Featurizer, arch: Arch) -> dict:
+        rows = self.sa.rows
+        dev_pairs = self.pairs[~self.test[self.pairs]]
+        half = np.array([i for i in self.controls if not self.test[i] and fold_of(rows[i].family, 2) == 0])
+        out = {}
+        for st in sorted({rows[i].subtype for i in dev_pairs}):
+            tr = np.concatenate([[i for i in dev_pairs if rows[i].subtype != st], half]).astype(np.int64)
+            te = np.array([i for i in dev_pairs if rows[i].subtype == st])
+            p = fit(arch, feat.tokens(arch, tr), self.y[tr], self.seed)
+            out[st] = auc(self.y[te], p.logit(feat.tokens(arch, te)))
+        vals = [v for v in out.values() if v is not None]
+        return {"mean_auroc_pairs": round(float(np.mean(vals)), 4), "min_auroc_pairs": min(vals), "per_subtype": out}
+
+
+def summarize(rows, y, scores: dict[int, tuple[float, float]], pairs, ctls) -> dict:
+    pi = [i for i in pairs if i in scores]
+    ci = [i for i in ctls if i in scores]
+    pos = [i for i in pi if y[i] == 1]
+    neg = [i for i in pi if y[i] == 0]
+    s = lambda ids: np.array([scores[i][0] for i in ids])
+    flag = lambda ids: np.array([scores[i][0] >= scores[i][1] for i in ids])
+    per_sub = {}
+    for st in sorted({rows[i].subtype for i in pi}):
+        ids = [i for i in pi if rows[i].subtype == st]
+        per_sub[st] = auc(y[ids], s(ids))
+    return {
+        "auroc_pairs": auc([1] * len(pos) + [0] * len(neg), np.r_[s(pos), s(neg)]),
+        "auroc_vs_controls": auc([1] * len(pos) + [0] * len(ci), np.r_[s(pos), s(ci)]),
+        "auroc_all_negatives": auc([1] * len(pos) + [0] * (len(neg) + len(ci)), np.r_[s(pos), s(neg), s(ci)]),
+        "recall_at_1pct_train_fpr": round(float(flag(pos).mean()), 4),
+        "fpr_controls": round(float(flag(ci).mean()), 4),
+        "fpr_hard_negatives": round(float(flag(neg).mean()), 4),
+        "per_subtype_auroc_pairs": per_sub,
+        "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(ci)},
+    }
+
+
+def search(sa: ScenarioActs, archs_by_concept: dict[str, list[Arch]], seed: int, out: Path | None = None) -> dict:
+    feat = Featurizer(sa)
+    res: dict = {}
+    for concept, archs in archs_by_concept.items():
+        proto = Protocol(sa, concept, seed)
+        res[concept] = {}
+        for arch in archs:
+            t0 = time.time()
+            r = proto.families_out(feat, arch)
+            res[concept][arch.name()] = {"arch": arch.to_json(), "families_out": r}
+            log(f"{concept} {arch.name()}: pairs {r['auroc_pairs']} ctl {r['auroc_vs_controls']} all {r['auroc_all_negatives']} "
+                f"rec {r['recall_at_1pct_train_fpr']} fpr {r['fpr_controls']} ({time.time() - t0:.0f}s)")
+            if out:
+                out.write_text(json.dumps(res, indent=1))
+    return res
