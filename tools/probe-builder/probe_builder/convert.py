@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .gguf_model import load_gguf, sha256_file
 from .onnx_export import export
-from .sources import fetch_model
+from .sources import DEFAULT_MODEL, fetch_model, model_spec
 from .tokenizer_export import write_tokenizer
 
 
@@ -17,28 +17,38 @@ def progress_line(i: int, total: int, what: str) -> None:
     print(f"PROGRESS {i} {total} {what}", file=sys.stderr, flush=True)
 
 
-def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = None) -> dict:
-    """Idempotent: artifacts already present with matching source hash are kept."""
+def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = None, model: str = DEFAULT_MODEL) -> dict:
+    """Idempotent: artifacts already present with matching source hash are kept.
+
+    `model` is a key of `sources.MODELS`. The default (SmolLM2) writes exactly what it always
+    did; other models add their registry key, Hugging Face id and licence to the info file.
+    """
+    spec = model_spec(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    gguf_path = fetch_model(cache, out_dir)
-    model = load_gguf(gguf_path)
-    tok_files = write_tokenizer(model.tokenizer, out_dir)
+    gguf_path = fetch_model(cache, out_dir, model)
+    gguf = load_gguf(gguf_path)
+    chat_template = None
+    if gguf.arch == "gemma3":  # Gemma's own template rejects system/tool roles; see gemma3.py
+        from .gemma3 import CHAT_TEMPLATE as chat_template
+    tok_files = write_tokenizer(gguf.tokenizer, out_dir, chat_template)
     onnx_name = name or f"residual-L{'-'.join(str(x) for x in sorted(layers))}.onnx"
     onnx_path = out_dir / onnx_name
     info_path = onnx_path.with_suffix(".json")
-    if not (onnx_path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("model_sha256") == model.sha256):
-        export(model, layers, onnx_path, progress_line)
+    if not (onnx_path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("model_sha256") == gguf.sha256):
+        export(gguf, layers, onnx_path, progress_line)
     info = {
-        "model_name": model.name,
+        "model_name": gguf.name,
         "model_file": gguf_path.name,
-        "model_sha256": model.sha256,
+        "model_sha256": gguf.sha256,
         "layers": sorted(layers),
         "onnx": onnx_path.name,
         "onnx_sha256": sha256_file(onnx_path),
         "tokenizer": tok_files["tokenizer"].name,
         "tokenizer_sha256": sha256_file(tok_files["tokenizer"]),
         "tokenizer_config": tok_files["config"].name,
-        "config": model.config.__dict__,
+        "config": gguf.config.__dict__,
     }
+    if model != DEFAULT_MODEL:
+        info.update({"model": model, "architecture": gguf.arch, "hf_id": spec.hf_id, "license": spec.license})
     info_path.write_text(json.dumps(info, indent=2))
     return info

@@ -9,6 +9,9 @@ Contract of the exported graph (consumed by the Node runtime and the builder ali
 
 Only standard ONNX operators (opset 17) are used so any ONNX Runtime execution provider can
 run it. RoPE uses the Hugging Face "rotate half" convention on un-permuted Q/K weights.
+
+Gemma 3 (`build_gemma3_graph`, chosen by `build_graph` from the GGUF architecture) follows the
+same contract. hidden_0 is the *scaled* embedding (token_embd * sqrt(d_model)), as in HF.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .gguf_model import GgufModel, LlamaConfig, unpermute_qk
+from .gguf_model import Gemma3Config, GgufModel, LlamaConfig, unpermute_qk
 
 OPSET = 17
 MAX_POSITIONS = 4096
@@ -84,6 +87,8 @@ def build_graph(
     cfg = model.config
     if not layers or min(layers) < start_layer or max(layers) > cfg.n_layers:
         raise ValueError(f"layers must be within {start_layer}..{cfg.n_layers}, got {list(layers)}")
+    if isinstance(cfg, Gemma3Config):
+        return build_gemma3_graph(model, layers, progress, start_layer, logits)
     n_blocks = max(layers)
     hd, H, KV, D = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.d_model
     rep = H // KV
@@ -218,6 +223,168 @@ def _repeat_kv(g: _Graph, t: str, kv: int, rep: int, hd: int) -> str:
     )
     expanded = g.op("Expand", [t5, target], "kvexp")
     return g.op("Reshape", [expanded, g.const(g.name("kvflat"), np.array([0, kv * rep, -1, hd], dtype=np.int64))], "kvrep")
+
+
+def _rope_table(theta: float, hd: int, scale: float = 1.0, max_positions: int = MAX_POSITIONS) -> tuple[np.ndarray, np.ndarray]:
+    inv_freq = 1.0 / (theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    freqs = np.outer(np.arange(max_positions, dtype=np.float64) / scale, inv_freq)
+    emb = np.concatenate([freqs, freqs], axis=-1)
+    return np.cos(emb).astype(np.float32), np.sin(emb).astype(np.float32)
+
+
+def build_gemma3_graph(
+    model: GgufModel,
+    layers: Sequence[int],
+    progress: Callable[[int, int, str], None] | None = None,
+    start_layer: int = 0,
+    logits: bool = False,
+) -> onnx.ModelProto:
+    """Gemma 3 blocks start_layer..max(layers); same inputs/outputs as `build_graph`.
+
+    Per block (HF Gemma3DecoderLayer): h += post_attn_norm(attn(attn_norm(h))), then
+    h += post_ffw_norm(mlp(ffn_norm(h))). Attention: per-head RMSNorm of q and k (q_norm,
+    k_norm) before rotate-half RoPE; scores scaled by query_pre_attn_scalar^-0.5; sliding
+    window (key j visible iff 0 <= i - j < window) and RoPE base rope_theta_local on local
+    layers, full causal attention and rope_theta (/ linear scale) on global ones; grouped-query
+    attention by broadcasting [B, KV, 1, T, hd] keys against [B, KV, rep, T, hd] queries.
+    MLP: down(gelu_tanh(gate(x)) * up(x)). GGUF norm weights already hold Gemma's 1 + w.
+    """
+    cfg = model.config
+    assert isinstance(cfg, Gemma3Config)
+    n_blocks = max(layers)
+    hd, H, KV, D = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.d_model
+    rep = H // KV
+    g = _Graph()
+    total = n_blocks + 1
+
+    def tick(i: int, what: str) -> None:
+        if progress:
+            progress(i, total, what)
+
+    i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    g.const("c_zero1", i64(0))
+    g.const("c_one1", i64(1))
+    g.const("c_minus1", i64(-1))
+    g.const("c_bigint", i64(1 << 30))
+    half = g.const("c_half", i64(hd // 2))
+    eps = g.const("c_eps", np.array(cfg.rms_eps, dtype=np.float32))
+    scale = g.const("c_scale", np.array(1.0 / np.sqrt(cfg.query_pre_attn_scalar), dtype=np.float32))
+    neg_big = g.const("c_negbig", np.array(-1e9, dtype=np.float32))
+    zero_f = g.const("c_zerof", np.array(0.0, dtype=np.float32))
+    one_f = g.const("c_onef", np.array(1.0, dtype=np.float32))
+    # gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    c_gelu_a = g.const("c_gelu_a", np.array(np.sqrt(2.0 / np.pi), dtype=np.float32))
+    c_gelu_b = g.const("c_gelu_b", np.array(0.044715, dtype=np.float32))
+    c_halff = g.const("c_halff", np.array(0.5, dtype=np.float32))
+
+    tick(0, "embeddings")
+    emb_w = model.tensor("token_embd.weight")
+    emb = g.const("token_embd", emb_w)
+    if start_layer == 0:
+        raw = g.op("Gather", [emb, "input_ids"], "embed", axis=0)  # [B,T,D]
+        h = g.op("Mul", [raw, g.const("c_embed_scale", np.array(cfg.embed_scale, dtype=np.float32))], "embed_scaled")
+    else:
+        h = "hidden_in"
+
+    seq_len = g.op("Slice", [g.op("Shape", ["attention_mask"], "mask_shape"), "c_one1", g.const("c_two1", i64(2))], "seq_len")
+    tables = {}
+    for kind, theta, sc in (("local", cfg.rope_theta_local, 1.0), ("global", cfg.rope_theta, cfg.rope_scale_global)):
+        cos_t, sin_t = _rope_table(theta, hd, sc)
+        tables[kind] = (
+            g.op("Slice", [g.const(f"rope_cos_{kind}", cos_t), "c_zero1", seq_len, "c_zero1"], f"cos_{kind}"),
+            g.op("Slice", [g.const(f"rope_sin_{kind}", sin_t), "c_zero1", seq_len, "c_zero1"], f"sin_{kind}"),
+        )
+    t_scalar = g.op("Squeeze", [seq_len, "c_zero1"], "t_scalar")
+    pos = g.op("Range", [g.const("c_zero0", np.array(0, dtype=np.int64)), t_scalar, g.const("c_one0", np.array(1, dtype=np.int64))], "pos")
+    q_pos = g.op("Unsqueeze", [pos, "c_one1"], "q_pos")  # [T,1]
+    k_pos = g.op("Unsqueeze", [pos, "c_zero1"], "k_pos")  # [1,T]
+    dist = g.op("Sub", [q_pos, k_pos], "dist")  # i - j
+    causal = g.op("Where", [g.op("Less", [dist, g.const("c_zero0b", np.array(0, dtype=np.int64))], "future"), neg_big, zero_f], "causal")
+    too_far = g.op("Not", [g.op("Less", [dist, g.const("c_window", np.array(cfg.sliding_window, dtype=np.int64))], "in_window")], "too_far")
+    local_tt = g.op("Add", [causal, g.op("Where", [too_far, neg_big, zero_f], "window_pen")], "local_tt")
+    maskf = g.op("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)
+    pad_pen = g.op("Mul", [g.op("Sub", [one_f, maskf], "inv"), neg_big], "pad_pen")
+    pad_pen = g.op("Unsqueeze", [pad_pen, g.const("c_ax123", i64(1, 2, 3))], "pad5")  # [B,1,1,1,T]
+    bias = {"global": g.op("Add", [pad_pen, causal], "bias_global"), "local": g.op("Add", [pad_pen, local_tt], "bias_local")}
+
+    shape_q = g.const("shape_q", i64(0, 0, KV, rep, hd))
+    shape_kv = g.const("shape_kv", i64(0, 0, KV, hd))
+    shape_ctx = g.const("shape_ctx", i64(0, 0, H * hd))
+    ax2 = g.const("c_ax2", i64(2))
+    out_names: dict[int, str] = {}
+    if start_layer in layers:
+        out_names[start_layer] = h
+
+    def vec(name: str) -> str:
+        return g.const(name.replace(".weight", ""), model.tensor(name).reshape(-1))
+
+    for i in range(start_layer, n_blocks):
+        tick(i + 1, f"block {i}")
+        p = f"blk.{i}."
+        kind = "local" if cfg.local_layers[i] else "global"
+        cos, sin = tables[kind]
+        x = _rms_norm(g, h, vec(p + "attn_norm.weight"), eps)
+        q = g.op("MatMul", [x, g.const(p + "wq", model.tensor(p + "attn_q.weight").T.copy())], "q")
+        k = g.op("MatMul", [x, g.const(p + "wk", model.tensor(p + "attn_k.weight").T.copy())], "k")
+        v = g.op("MatMul", [x, g.const(p + "wv", model.tensor(p + "attn_v.weight").T.copy())], "v")
+        q = _rms_norm(g, g.op("Reshape", [q, shape_q], "q5"), vec(p + "attn_q_norm.weight"), eps)  # [B,T,KV,rep,hd]
+        k = _rms_norm(g, g.op("Reshape", [k, shape_kv], "k4"), vec(p + "attn_k_norm.weight"), eps)  # [B,T,KV,hd]
+        v = g.op("Reshape", [v, shape_kv], "v4")
+        q = _rope(g, g.op("Transpose", [q], "qt", perm=[0, 2, 3, 1, 4]), cos, sin, half)  # [B,KV,rep,T,hd]
+        k = _rope(g, g.op("Unsqueeze", [g.op("Transpose", [k], "kt", perm=[0, 2, 1, 3]), ax2], "k5"), cos, sin, half)  # [B,KV,1,T,hd]
+        v = g.op("Unsqueeze", [g.op("Transpose", [v], "vt", perm=[0, 2, 1, 3]), ax2], "v5")
+        kT = g.op("Transpose", [k], "kT", perm=[0, 1, 2, 4, 3])
+        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, kT], "qk"), scale], "qks"), bias[kind]], "scores")
+        probs = g.op("Softmax", [scores], "probs", axis=-1)
+        ctx = g.op("Transpose", [g.op("MatMul", [probs, v], "ctx")], "ctxt", perm=[0, 3, 1, 2, 4])  # [B,T,KV,rep,hd]
+        ctx = g.op("Reshape", [ctx, shape_ctx], "ctx3")
+        attn = g.op("MatMul", [ctx, g.const(p + "wo", model.tensor(p + "attn_output.weight").T.copy())], "attn_out")
+        h = g.op("Add", [h, _rms_norm(g, attn, vec(p + "post_attention_norm.weight"), eps)], "resid_mid")
+
+        x = _rms_norm(g, h, vec(p + "ffn_norm.weight"), eps)
+        gate = g.op("MatMul", [x, g.const(p + "wgate", model.tensor(p + "ffn_gate.weight").T.copy())], "gate")
+        up = g.op("MatMul", [x, g.const(p + "wup", model.tensor(p + "ffn_up.weight").T.copy())], "up")
+        cube = g.op("Mul", [g.op("Mul", [gate, gate], "g2"), gate], "g3")
+        inner = g.op("Mul", [g.op("Add", [gate, g.op("Mul", [cube, c_gelu_b], "g3b")], "gpoly"), c_gelu_a], "ginner")
+        act = g.op("Mul", [g.op("Mul", [gate, c_halff], "ghalf"), g.op("Add", [one_f, g.op("Tanh", [inner], "gtanh")], "g1t")], "gelu")
+        down = g.op("MatMul", [g.op("Mul", [act, up], "gated"), g.const(p + "wdown", model.tensor(p + "ffn_down.weight").T.copy())], "down")
+        h = g.op("Add", [h, _rms_norm(g, down, vec(p + "post_ffw_norm.weight"), eps)], "resid")
+        if (i + 1) in layers:
+            out_names[i + 1] = h
+
+    outputs: list[onnx.ValueInfoProto] = []
+    for layer in sorted(set(layers)):
+        name = f"hidden_{layer}"
+        g.nodes.append(helper.make_node("Identity", [out_names[layer]], [name], name=f"out_{layer}"))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "seq", D]))
+    if logits:
+        normed = _rms_norm(g, h, vec("output_norm.weight"), eps)
+        head = (g.const("lm_head", model.tensor("output.weight").T.copy()) if model.has_tensor("output.weight")
+                else g.op("Transpose", [emb], "lm_head_tied", perm=[1, 0]))
+        lm = g.op("MatMul", [normed, head], "lm")
+        if cfg.final_logit_softcap:
+            cap = g.const("c_softcap", np.array(cfg.final_logit_softcap, dtype=np.float32))
+            lm = g.op("Mul", [g.op("Tanh", [g.op("Div", [lm, cap], "lmdiv")], "lmtanh"), cap], "lmcap")
+        g.nodes.append(helper.make_node("Identity", [lm], ["logits"], name="out_logits"))
+        outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", cfg.vocab_size]))
+    if start_layer > 0 and not logits:  # the embedding table is only needed for the tied LM head
+        g.inits = [t for t in g.inits if t.name != "token_embd"]
+    first = (helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]) if start_layer == 0
+             else helper.make_tensor_value_info("hidden_in", TensorProto.FLOAT, ["batch", "seq", D]))
+    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])]
+    graph = helper.make_graph(g.nodes, "gemma3_residual", inputs, outputs, g.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="probe-builder")
+    m.ir_version = 8
+    m.metadata_props.extend(
+        [
+            onnx.StringStringEntryProto(key="source_sha256", value=model.sha256),
+            onnx.StringStringEntryProto(key="layers", value=",".join(str(x) for x in sorted(set(layers)))),
+            onnx.StringStringEntryProto(key="max_positions", value=str(MAX_POSITIONS)),
+            onnx.StringStringEntryProto(key="architecture", value="gemma3"),
+        ]
+    )
+    tick(total, "done")
+    return m
 
 
 def export(model: GgufModel, layers: Sequence[int], out_path: Path, progress: Callable[[int, int, str], None] | None = None,

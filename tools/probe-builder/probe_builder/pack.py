@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-PACK_SCHEMA_VERSION = 1
+PACK_SCHEMA_VERSION = 2
 
 
 def _write_f32(path: Path, arr: np.ndarray) -> dict:

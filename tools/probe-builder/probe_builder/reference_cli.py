@@ -9,14 +9,14 @@ import numpy as np
 
 from .chat import ChatTokenizer
 from .gguf_model import load_gguf
-from .reference import ReferenceLlama
+from .reference import make_reference
 
 
 def run_reference(model_dir: Path, layer: int, input_path: Path, out_path: Path) -> None:
     cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
     ct = ChatTokenizer(str(model_dir / "tokenizer.json"), cfg["chat_template"], cfg["bos_token"], cfg["eos_token"])
     model = load_gguf(next(model_dir.glob("*.gguf")))
-    ref = ReferenceLlama(model, layer)
+    ref = make_reference(model, layer)
     out = []
     for line in input_path.read_text().splitlines():
         if not line.strip():

@@ -18,9 +18,10 @@ MAX_TOKENS = 512
 
 
 class Work:
-    def __init__(self, root: Path, seed: int) -> None:
+    def __init__(self, root: Path, seed: int, model: str = "smollm2-135m") -> None:
         self.root = root
         self.seed = seed
+        self.model = model
         self.cache = root / "cache"
         self.models = root / "model"
         self.sweep_onnx = self.models / "sweep.onnx"
@@ -44,7 +45,7 @@ def load_harvest(path: Path) -> Harvest:
 
 def stage_convert(w: Work, layers: list[int]) -> dict:
     name = "sweep.onnx" if layers == SWEEP_LAYERS else f"sweep-{'-'.join(map(str, layers))}.onnx"
-    info = convert(w.models, w.cache, layers, name=name)
+    info = convert(w.models, w.cache, layers, name=name, model=w.model)
     w.sweep_onnx = w.models / name
     return info
 
@@ -76,7 +77,9 @@ def stage_harvest_labeled(w: Work, enc: list[Encoded]) -> Harvest:
     return h
 
 
-def stage_harvest_corpus(w: Work, layer: int) -> tuple[Harvest, dict]:
+def stage_harvest_corpus(w: Work, layer: int, also: tuple[int, ...] = ()) -> tuple[Harvest, dict]:
+    """SAE-corpus activations at `layer` (cached per layer). Layers in `also` are harvested in the
+    same pass when `layer` is missing, so a later choice among them costs no second pass."""
     out = w.root / f"harvest_corpus_L{layer}.npz"
     comp_path = w.root / "corpus_composition.json"
     if out.exists() and comp_path.exists():
@@ -85,8 +88,10 @@ def stage_harvest_corpus(w: Work, layer: int) -> tuple[Harvest, dict]:
     ct = w.chat_tokenizer()
     enc = [ct.encode_text(t) for t in texts]
     sess = session(str(w.sweep_onnx))
-    h = harvest(sess, enc, [layer], MAX_TOKENS, label=f"SAE corpus L{layer}")
+    layers = sorted({layer, *also})
+    h = harvest(sess, enc, layers, MAX_TOKENS, label=f"SAE corpus L{','.join(map(str, layers))}")
     comp["tokens"] = int(len(h.conv))
-    _save_harvest(out, h)
+    for l in layers:
+        _save_harvest(w.root / f"harvest_corpus_L{l}.npz", Harvest({l: h.acts[l]}, h.conv, h.role, h.token, h.pos))
     comp_path.write_text(json.dumps(comp, indent=2))
-    return h, comp
+    return Harvest({layer: h.acts[layer]}, h.conv, h.role, h.token, h.pos), comp

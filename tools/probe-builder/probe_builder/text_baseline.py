@@ -108,3 +108,47 @@ def run(out: Path | None = None) -> dict:
     if out:
         out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def split_report(concept: str, controls: list[Scenario] | None = None, extra: list[Scenario] | None = None) -> dict:
+    """The baseline on the probes' own split (scenario_eval): trained on DEV less the calibration
+    families, threshold at the calibration controls' 1% point, figures on TEST; and
+    leave-one-sub-type-out inside DEV. `extra` adds rows (e.g. the composed long conversations)."""
+    from .scenario_eval import fold_of, is_test
+
+    controls = controls if controls is not None else load_controls()
+    rows = load_concept(concept) + [r for r in (extra or []) if r.concept == concept]
+    ctls = controls + [r for r in (extra or []) if r.concept == "control"]
+    cal = lambda s: fold_of(s.family) == 0
+    train = [s for s in rows + ctls if not is_test(s.family) and not cal(s)]
+    fitted = _fit(train)
+    cal_ctl = [s for s in ctls if not is_test(s.family) and cal(s)]
+    cs = _scores(fitted, cal_ctl)
+    threshold = float(np.sort(cs)[::-1][int(np.floor(TARGET_FPR * len(cs)))]) + 1e-12
+    te = [s for s in rows if is_test(s.family)]
+    te_ctl = [s for s in ctls if is_test(s.family)]
+    s, c = _scores(fitted, te), _scores(fitted, te_ctl)
+    y = np.array([r.label for r in te])
+    pos, neg = s[y == 1], s[y == 0]
+    per_sub = {}
+    for st in sorted({r.subtype for r in te}):
+        m = np.array([r.subtype == st for r in te])
+        per_sub[st] = {"auroc_pairs": _auc(list(y[m]), s[m]),
+                       "auroc_vs_controls": _auc([1] * int((y[m] == 1).sum()) + [0] * len(c), np.r_[s[m][y[m] == 1], c])}
+    dev = [r for r in rows if not is_test(r.family)]
+    half = [x for x in ctls if not is_test(x.family) and _fold(x.family, 2) == 0]
+    sub_out = {}
+    for st in sorted({r.subtype for r in dev}):
+        f = _fit([r for r in dev if r.subtype != st] + half)
+        held = [r for r in dev if r.subtype == st]
+        sub_out[st] = _auc([r.label for r in held], _scores(f, held))
+    vals = [v for v in sub_out.values() if v is not None]
+    return {
+        "test": {"auroc_pairs": _auc(list(y), s),
+                 "auroc_vs_controls": _auc([1] * len(pos) + [0] * len(c), np.r_[pos, c]),
+                 "recall": round(float((pos >= threshold).mean()), 4),
+                 "fpr_controls": round(float((c >= threshold).mean()), 4),
+                 "fpr_hard_negatives": round(float((neg >= threshold).mean()), 4),
+                 "per_subtype": per_sub},
+        "subtype_out": {"mean_auroc_pairs": round(float(np.mean(vals)), 4), "min_auroc_pairs": min(vals), "per_subtype": sub_out},
+    }

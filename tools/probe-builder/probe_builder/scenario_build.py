@@ -1,0 +1,175 @@
+"""Build stages on the hand-written scenarios (see scenario_eval for the splits).
+
+  harvest    token activations of every scenario file and of the composed long conversations
+  select     layer, then per concept aggregation / window / regularisation, by families-out
+             cross-validation inside DEV (never TEST)
+  final      per concept: probe on DEV less the calibration families; Platt scaling on the
+             calibration pairs; threshold for <= 1% false positives on the calibration controls;
+             figures on TEST (AUROC, recall, false-positive rates with a 95% upper bound), per
+             sub-type; leave-one-sub-type-out; the text-only baseline on the same split
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import CONCEPT_ROLES
+from .harvest import harvest, session
+from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
+                            fold_of, is_test, load_scenario_acts, log, threshold_at)
+from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
+from .token_probes import TokenProbe, platt_fit
+
+MAX_TOKENS = 512
+
+
+def scenario_files(root: Path = SCENARIO_DIR) -> list[str]:
+    return sorted(p.name for p in root.glob("*.jsonl"))
+
+
+def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
+    """Harvest each scenario file (cached per file, re-harvested when the file's ids change)."""
+    out = w.root / "scenarios"
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = [s for c in CONCEPTS for s in load_concept(c)]
+    long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=lambda a, b: is_test(a) == is_test(b))
+    long_path = out / "long.jsonl"
+    if not long_path.exists() or [json.loads(l)["id"] for l in long_path.read_text().splitlines()] != [r.id for r in long_rows]:
+        write_jsonl(long_rows, long_path)
+    files = scenario_files() + ["long.jsonl"]
+    ct = w.chat_tokenizer()
+    sess = None
+    for name in files:
+        rows = _read(SCENARIO_DIR / name) if (SCENARIO_DIR / name).exists() else _read(out / name)
+        src = SCENARIO_DIR / name if (SCENARIO_DIR / name).exists() else out / name
+        npz, ids_path, sha_path = (out / f"{Path(name).stem}{ext}" for ext in (".npz", ".ids", ".sha"))
+        ids = "\n".join(r.id for r in rows)
+        sha = hashlib.sha256(src.read_bytes()).hexdigest()
+        if npz.exists() and sha_path.exists() and sha_path.read_text() == sha:
+            z = np.load(npz)
+            if all(f"L{l}" in z.files for l in layers):
+                continue
+        sess = sess or session(str(w.sweep_onnx))
+        enc = [ct.encode([{"role": r, "content": c} for r, c in s.messages]) for s in rows]
+        h = harvest(sess, enc, layers, MAX_TOKENS, keep_roles=("user", "assistant", "tool"), label=name)
+        np.savez(npz, conv=h.conv, role=h.role, token=h.token, pos=h.pos, **{f"L{l}": a for l, a in h.acts.items()})
+        ids_path.write_text(ids)
+        sha_path.write_text(sha)
+    return load_scenario_acts(out, files)
+
+
+def criterion(r: dict) -> float:
+    """Held-out-family quality: the mean of AUROC against minimal-pair negatives and against controls."""
+    return float(np.mean([r["auroc_pairs"], r["auroc_vs_controls"]]))
+
+
+AGG_GRID = (("mean", 1), ("max", 1), ("rolling", 8), ("rolling", 32))
+C_GRID = (0.01, 0.1, 1.0)
+
+
+def stage_select(w, sa: ScenarioActs) -> dict:
+    path = w.root / "scenario_selection.json"
+    res = json.loads(path.read_text()) if path.exists() else {"layers": {}, "per_concept": {}, "multi_layer": {}}
+    feat = Featurizer(sa)
+    protos = {c: Protocol(sa, c, w.seed) for c in CONCEPTS}
+
+    def run(table: dict, concept: str, arch: Arch) -> dict:
+        key = arch.name()
+        if key not in table.setdefault(concept, {}):
+            t0 = time.time()
+            r = protos[concept].families_out(feat, arch)
+            table[concept][key] = {"arch": arch.to_json(), "families_out": r, "criterion": round(criterion(r), 4)}
+            log(f"{concept} {key}: pairs {r['auroc_pairs']} controls {r['auroc_vs_controls']} ({time.time() - t0:.0f}s)")
+            path.write_text(json.dumps(res, indent=1))
+        return table[concept][key]
+
+    for l in sa.layers:
+        for c in CONCEPTS:
+            run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1))
+    layer_mean = {l: float(np.mean([res["layers"][c][Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1).name()]["criterion"] for c in CONCEPTS]))
+                  for l in sa.layers}
+    layer = max(layer_mean, key=layer_mean.get)
+    res["layer_criterion"] = {str(l): round(v, 4) for l, v in layer_mean.items()}
+    res["chosen_layer"] = layer
+    log(f"layer {layer} by the mean held-out criterion {res['layer_criterion']}")
+    chosen = {}
+    for c in CONCEPTS:
+        cands = [Arch((layer,), CONCEPT_ROLES[c], a, win, c=C) for a, win in AGG_GRID for C in C_GRID]
+        best = max(cands, key=lambda a: run(res["per_concept"], c, a)["criterion"])
+        chosen[c] = best.to_json()
+        # reported, not shipped: the runtime reads one layer
+        second = max((l for l in sa.layers if l != layer), key=layer_mean.get)
+        run(res["multi_layer"], c, Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c))
+    res["chosen"] = chosen
+    path.write_text(json.dumps(res, indent=1))
+    return res
+
+
+def arch_of(j: dict) -> Arch:
+    return Arch(tuple(j["layers"]), tuple(j["roles"]), j["aggregation"], j["window"], j.get("trainer", "mean"), j["C"])
+
+
+def _rates(scores: np.ndarray, threshold: float) -> dict:
+    k, n = int((scores >= threshold).sum()), len(scores)
+    return {"rate": round(k / n, 4) if n else None, "count": k, "n": n, "upper_95": round(clopper_pearson_upper(k, n), 4) if n else None}
+
+
+def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, seed: int) -> tuple[TokenProbe, dict]:
+    proto = Protocol(sa, concept, seed)
+    rows = sa.rows
+    y = proto.y
+    dev = lambda ids: ids[~proto.test[ids]]
+    cal_fam = lambda i: fold_of(rows[i].family) == 0
+    pairs_dev, ctl_dev = dev(proto.pairs), dev(proto.controls)
+    tr = np.array([i for i in np.concatenate([pairs_dev, ctl_dev]) if not cal_fam(i)])
+    cal_pairs = np.array([i for i in pairs_dev if cal_fam(i)])
+    cal_ctl = np.array([i for i in ctl_dev if cal_fam(i)])
+    from .scenario_eval import fit
+    probe = fit(arch, feat.tokens(arch, tr), y[tr], seed)
+    cal = np.concatenate([cal_pairs, cal_ctl])
+    platt_fit(probe, feat.tokens(arch, cal), y[cal])
+    cal_ctl_scores = probe.score(feat.tokens(arch, cal_ctl))
+    threshold = max(0.5, threshold_at(cal_ctl_scores, TARGET_FPR))
+    te_pairs = proto.pairs[proto.test[proto.pairs]]
+    te_ctl = proto.controls[proto.test[proto.controls]]
+    s_pairs = probe.score(feat.tokens(arch, te_pairs))
+    s_ctl = probe.score(feat.tokens(arch, te_ctl))
+    yp = y[te_pairs]
+    pos, neg = s_pairs[yp == 1], s_pairs[yp == 0]
+    per_sub = {}
+    for st in sorted({rows[i].subtype for i in te_pairs}):
+        m = np.array([rows[i].subtype == st for i in te_pairs])
+        per_sub[st] = {"auroc_pairs": auc(yp[m], s_pairs[m]), "auroc_vs_controls": auc(np.r_[np.ones(int((yp[m] == 1).sum())), np.zeros(len(s_ctl))],
+                                                                                       np.r_[s_pairs[m][yp[m] == 1], s_ctl]),
+                       "recall": round(float((s_pairs[m][yp[m] == 1] >= threshold).mean()), 4) if (yp[m] == 1).any() else None,
+                       "fpr_hard_negatives": round(float((s_pairs[m][yp[m] == 0] >= threshold).mean()), 4) if (yp[m] == 0).any() else None,
+                       "n": {"positives": int((yp[m] == 1).sum()), "hard_negatives": int((yp[m] == 0).sum())}}
+    long_m = np.array([sa.sources[i] == "scenarios-long" for i in te_pairs])
+    long_ctl_m = np.array([sa.sources[i] == "scenarios-long" for i in te_ctl])
+    report = {
+        "architecture": arch.to_json(),
+        "threshold": round(float(threshold), 6),
+        "threshold_rule": f"calibration controls' {TARGET_FPR:.0%} false-positive point, at least 0.5",
+        "calibration_controls": _rates(cal_ctl_scores, threshold),
+        "test": {
+            "auroc_pairs": auc(yp, s_pairs),
+            "auroc_vs_controls": auc(np.r_[np.ones(len(pos)), np.zeros(len(s_ctl))], np.r_[pos, s_ctl]),
+            "auroc_all_negatives": auc(np.r_[np.ones(len(pos)), np.zeros(len(neg) + len(s_ctl))], np.r_[pos, neg, s_ctl]),
+            "recall": round(float((pos >= threshold).mean()), 4),
+            "fpr_controls": _rates(s_ctl, threshold),
+            "fpr_hard_negatives": _rates(neg, threshold),
+            "long_conversations": {"auroc_pairs": auc(yp[long_m], s_pairs[long_m]) if long_m.any() else None,
+                                   "recall": round(float((s_pairs[long_m][yp[long_m] == 1] >= threshold).mean()), 4) if long_m.any() else None,
+                                   "fpr_long_controls": _rates(s_ctl[long_ctl_m], threshold)},
+            "per_subtype": per_sub,
+            "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(s_ctl)},
+        },
+        "train": {"conversations": len(tr), "calibration_pairs": len(cal_pairs), "calibration_controls": len(cal_ctl)},
+    }
+    report["subtype_out"] = proto.subtype_out(feat, arch)
+    return probe, report
