@@ -31,7 +31,7 @@ import numpy as np
 from . import __version__
 from .aggregate import CONCEPT_ROLES
 from .sae import SaeParams, TrainConfig, evaluate, train
-from .stages import SWEEP_LAYERS, Work, stage_convert, stage_harvest_corpus, stage_harvest_labeled, stage_labeled
+from .stages import SWEEP_LAYERS, Work, stage_convert, stage_harvest_labeled, stage_labeled
 
 OUTLIER_FACTOR = 10.0
 FEATURES_PER_CONCEPT = 12
@@ -42,12 +42,15 @@ def log(msg: str) -> None:
     print(f"[build] {msg}", file=sys.stderr, flush=True)
 
 
-def stage_sae(w: Work, layer: int, labeled_acts: np.ndarray, cfg: TrainConfig) -> tuple[SaeParams, dict]:
+def stage_sae(w: Work, layer: int, sources: dict[str, np.ndarray], cfg: TrainConfig) -> tuple[SaeParams, dict]:
+    """BatchTopK SAE on the given token activations (no labels are read). The build passes the
+    scenario conversations' content tokens and the registry labeled conversations' tokens."""
     path = w.root / f"sae_L{layer}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    corpus, comp = stage_harvest_corpus(w, layer, tuple(l for l in (9, 12, 15, 18) if l != layer))
-    acts = np.concatenate([corpus.acts[layer], labeled_acts])
+    comp = {"architecture": "batchtopk", "sources": {k: int(len(v)) for k, v in sources.items()},
+            "note": "content tokens (user, assistant, tool) of conversations; unsupervised, labels never read"}
+    acts = np.concatenate(list(sources.values()))
     norms = np.linalg.norm(acts.astype(np.float32), axis=1)
     outlier = float(np.median(norms) * OUTLIER_FACTOR)
     acts = acts[norms <= outlier]
@@ -170,7 +173,8 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     if sae_dir:
         p, sae_info = imported_sae(sae_dir, h.acts[layer], seed)
     else:
-        p, sae_info = stage_sae(w, layer, h.acts[layer], sae_cfg)
+        content = np.isin(h.role, [1, 2, 3, 4])
+        p, sae_info = stage_sae(w, layer, {"scenarios": sa.layer(layer), "registry_labeled": h.acts[layer][content]}, sae_cfg)
     log(f"SAE quality {sae_info['quality']}")
     ct = w.chat_tokenizer()
     dl_path = w.root / f"delta_loss_L{layer}{'_imported' if sae_dir else ''}.json"

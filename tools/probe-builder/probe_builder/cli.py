@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--pack-version", default="2.0.0")
     b.add_argument("--d-sae", type=int, default=4096)
     b.add_argument("--k", type=int, default=32)
-    b.add_argument("--steps", type=int, default=2000)
+    b.add_argument("--steps", type=int, default=1500)
     b.add_argument("--batch", type=int, default=2048)
     b.add_argument("--fresh-eval", action="store_true", help="recompute the final probes and every figure (activations stay cached)")
     b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     bb.add_argument("--batch-events", type=int, default=16)
     bb.add_argument("--threads", type=int, default=0)
     bb.add_argument("--out", type=Path, required=True)
+
+    ee = sub.add_parser("eval-events", help="the TEST scenarios as labelled events with the builder's own scores, for `probewatch eval`")
+    ee.add_argument("--pack", type=Path, required=True)
+    ee.add_argument("--model-dir", type=Path, required=True, help="the converted model `probewatch setup` prepared (data/models/...)")
+    ee.add_argument("--out", type=Path, required=True)
+    ee.add_argument("--per-concept", type=int, default=None, help="at most this many minimal pairs per concept (default: all)")
+    ee.add_argument("--controls", type=int, default=None, help="at most this many controls (default: all)")
 
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"recall {f['recall_at_1pct_train_fpr']}, FPR controls {f['fpr_controls']}, hard negatives {f['fpr_hard_negatives']}  "
                   f"| sub-type out: mean {r['subtype_out']['mean_auroc_pairs']}, min {r['subtype_out']['min_auroc_pairs']}")
         print(a.out)
+    elif a.cmd == "eval-events":
+        from .eval_events import write_eval_events
+        print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls))
     elif a.cmd == "bench-events":
         from .authored import bench_events
         a.out.write_text("".join(json.dumps(e) + "\n" for e in bench_events()))

@@ -21,7 +21,7 @@ import numpy as np
 from .aggregate import CONCEPT_ROLES
 from .harvest import harvest, session
 from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
-                            fold_of, is_test, load_scenario_acts, log, threshold_at)
+                            families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
 from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
 from .token_probes import TokenProbe, platt_fit
 
@@ -39,8 +39,12 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
     pairs = [s for c in CONCEPTS for s in load_concept(c)]
     long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=lambda a, b: is_test(a) == is_test(b))
     long_path = out / "long.jsonl"
-    if not long_path.exists() or [json.loads(l)["id"] for l in long_path.read_text().splitlines()] != [r.id for r in long_rows]:
-        write_jsonl(long_rows, long_path)
+    fresh = out / "long.jsonl.new"
+    write_jsonl(long_rows, fresh)
+    if long_path.exists() and long_path.read_bytes() == fresh.read_bytes():
+        fresh.unlink()
+    else:
+        fresh.replace(long_path)
     files = scenario_files() + ["long.jsonl"]
     ct = w.chat_tokenizer()
     sess = None
@@ -68,17 +72,29 @@ def criterion(r: dict) -> float:
     return float(np.mean([r["auroc_pairs"], r["auroc_vs_controls"]]))
 
 
-AGG_GRID = (("mean", 1), ("max", 1), ("rolling", 8), ("rolling", 32))
-C_GRID = (0.01, 0.1, 1.0)
+SCOPES = {
+    "harmful_intent": (("user",), ("user", "assistant"), ("user", "assistant", "tool")),
+    "prompt_injection": (("user", "tool"), ("tool",), ("user", "assistant", "tool")),
+    "deception": (("assistant",), ("user", "assistant"), ("user", "assistant", "tool")),
+    "sycophancy": (("assistant",), ("user", "assistant"), ("user", "assistant", "tool")),
+}
+C_GRID = (0.01, 0.1)
+AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
 
 
 def stage_select(w, sa: ScenarioActs) -> dict:
+    """Greedy, each step by the held-out criterion: the layer (mean-pooled probes on each concept's
+    default scope, mean over concepts), then per concept scope x regularisation with mean
+    pooling, then the aggregation. Two-layer probes are measured and reported, not shipped (the
+    runtime reads one layer)."""
     path = w.root / "scenario_selection.json"
-    res = json.loads(path.read_text()) if path.exists() else {"layers": {}, "per_concept": {}, "multi_layer": {}}
+    res = json.loads(path.read_text()) if path.exists() else {}
+    for k in ("layers", "per_concept", "multi_layer"):
+        res.setdefault(k, {})
     feat = Featurizer(sa)
     protos = {c: Protocol(sa, c, w.seed) for c in CONCEPTS}
 
-    def run(table: dict, concept: str, arch: Arch) -> dict:
+    def run(table: dict, concept: str, arch: Arch) -> float:
         key = arch.name()
         if key not in table.setdefault(concept, {}):
             t0 = time.time()
@@ -86,28 +102,39 @@ def stage_select(w, sa: ScenarioActs) -> dict:
             table[concept][key] = {"arch": arch.to_json(), "families_out": r, "criterion": round(criterion(r), 4)}
             log(f"{concept} {key}: pairs {r['auroc_pairs']} controls {r['auroc_vs_controls']} ({time.time() - t0:.0f}s)")
             path.write_text(json.dumps(res, indent=1))
-        return table[concept][key]
+        return table[concept][key]["criterion"]
 
-    for l in sa.layers:
-        for c in CONCEPTS:
-            run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1))
-    layer_mean = {l: float(np.mean([res["layers"][c][Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1).name()]["criterion"] for c in CONCEPTS]))
+    layer_mean = {l: float(np.mean([run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1)) for c in CONCEPTS]))
                   for l in sa.layers}
     layer = max(layer_mean, key=layer_mean.get)
     res["layer_criterion"] = {str(l): round(v, 4) for l, v in layer_mean.items()}
     res["chosen_layer"] = layer
     log(f"layer {layer} by the mean held-out criterion {res['layer_criterion']}")
+    second = max((l for l in sa.layers if l != layer), key=layer_mean.get)
     chosen = {}
     for c in CONCEPTS:
-        cands = [Arch((layer,), CONCEPT_ROLES[c], a, win, c=C) for a, win in AGG_GRID for C in C_GRID]
-        best = max(cands, key=lambda a: run(res["per_concept"], c, a)["criterion"])
+        table = res["per_concept"]
+        base = max((Arch((layer,), roles, "mean", c=C) for roles in SCOPES[c] for C in C_GRID), key=lambda a: run(table, c, a))
+        best = max([base] + [Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
-        # reported, not shipped: the runtime reads one layer
-        second = max((l for l in sa.layers if l != layer), key=layer_mean.get)
         run(res["multi_layer"], c, Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c))
     res["chosen"] = chosen
+    if "deception_subtype_probes" not in res:
+        # Sub-type probes combined by max, against the single chosen probe (reported, not shipped
+        # unless it wins: it did not on the first build, 0.939 vs 0.951 AUROC on pairs).
+        best = arch_of(chosen["deception"])
+        r = families_out_subtype_probes(protos["deception"], feat, best, DECEPTION_GROUPS)
+        res["deception_subtype_probes"] = {"groups": DECEPTION_GROUPS, "families_out": r, "criterion": round(criterion(r), 4),
+                                           "single_probe_criterion": res["per_concept"]["deception"][best.name()]["criterion"]}
     path.write_text(json.dumps(res, indent=1))
     return res
+
+
+DECEPTION_GROUPS = {
+    "contradicts_context": ["contradicts_tool_result", "contradicts_system_facts", "contradicts_retrieved_document", "contradicts_earlier_turn"],
+    "false_claims": ["false_action_claim", "fabricated_source_or_citation", "fabricated_facts_confident", "false_capability_or_identity_claim"],
+    "spin_and_cover_up": ["misleading_omission_or_spin", "instructed_sales_deception", "lying_about_own_error", "strategic_sandbagging_or_cover_up"],
+}
 
 
 def arch_of(j: dict) -> Arch:
@@ -129,16 +156,23 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
     tr = np.array([i for i in np.concatenate([pairs_dev, ctl_dev]) if not cal_fam(i)])
     cal_pairs = np.array([i for i in pairs_dev if cal_fam(i)])
     cal_ctl = np.array([i for i in ctl_dev if cal_fam(i)])
-    from .scenario_eval import fit
-    probe = fit(arch, feat.tokens(arch, tr), y[tr], seed)
+    from sklearn.linear_model import LogisticRegression
+
+    from .scenario_eval import all_logits, fit_fold
+    probe = fit_fold(feat, arch, tr, y[tr], seed)
+    logits = all_logits(feat, arch, probe)
     cal = np.concatenate([cal_pairs, cal_ctl])
-    platt_fit(probe, feat.tokens(arch, cal), y[cal])
-    cal_ctl_scores = probe.score(feat.tokens(arch, cal_ctl))
+    cal = cal[np.isfinite(logits[cal])]
+    platt = LogisticRegression(C=1e4, max_iter=5000).fit(logits[cal].reshape(-1, 1), y[cal])
+    probe.platt_a, probe.platt_c = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    with np.errstate(over="ignore"):
+        scores_all = 1 / (1 + np.exp(-(probe.platt_a * logits + probe.platt_c)))  # empty scope: logit -inf -> 0
+    cal_ctl_scores = scores_all[cal_ctl]
     threshold = max(0.5, threshold_at(cal_ctl_scores, TARGET_FPR))
     te_pairs = proto.pairs[proto.test[proto.pairs]]
     te_ctl = proto.controls[proto.test[proto.controls]]
-    s_pairs = probe.score(feat.tokens(arch, te_pairs))
-    s_ctl = probe.score(feat.tokens(arch, te_ctl))
+    s_pairs = scores_all[te_pairs]
+    s_ctl = scores_all[te_ctl]
     yp = y[te_pairs]
     pos, neg = s_pairs[yp == 1], s_pairs[yp == 0]
     per_sub = {}

@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 
 from .chat import ROLE_CODE
 from .scenarios import CONCEPTS, SCENARIO_DIR, Scenario, _read
-from .token_probes import Tokens, TokenProbe, fit_mean_probe, fit_rolling_probe, platt_fit
+from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, platt_fit
 
 FOLDS = 5
 TARGET_FPR = 0.01
@@ -115,6 +115,8 @@ class Featurizer:
         self.sa = sa
         self.stats: dict[int, tuple[float, float]] = {}
         self._norm_ok: dict[int, np.ndarray] = {}
+        self._all: dict = {}
+        self._means: dict = {}
 
     def layer_stats(self, l: int) -> tuple[float, float]:
         if l not in self.stats:
@@ -126,23 +128,46 @@ class Featurizer:
             self._norm_ok[l] = keep
         return self.stats[l]
 
+    def all_tokens(self, arch: Arch) -> Tokens:
+        """Scope tokens of every conversation (conversation index = row index), cached per
+        (layers, roles): one gather serves every fold."""
+        key = (arch.layers, arch.roles)
+        if key not in self._all:
+            sa = self.sa
+            mask = np.isin(sa.role, [ROLE_CODE[r] for r in arch.roles])
+            for l in arch.layers:
+                self.layer_stats(l)
+                mask &= self._norm_ok[l]
+            idx = np.flatnonzero(mask)  # sa.conv is sorted, positions sorted within a conversation
+            x = np.concatenate([sa.layer(l)[idx].astype(np.float32) / np.float32(self.stats[l][1]) for l in arch.layers], axis=1)
+            t = Tokens(x, sa.conv[idx], len(sa.rows))
+            self._all = {key: t}  # keep one scope in memory at a time
+            self._means = {key: t.means()}
+        return self._all[key]
+
+    def means(self, arch: Arch) -> np.ndarray:
+        self.all_tokens(arch)
+        return self._means[(arch.layers, arch.roles)]
+
     def tokens(self, arch: Arch, convs: np.ndarray) -> Tokens:
-        sa = self.sa
-        mask = np.isin(sa.role, [ROLE_CODE[r] for r in arch.roles])
-        for l in arch.layers:
-            self.layer_stats(l)
-            mask &= self._norm_ok[l]
-        sel = np.isin(sa.conv, convs)
-        m = mask & sel
-        # renumber conversations in the order given
-        remap = np.full(len(sa.rows), -1, np.int64)
-        remap[convs] = np.arange(len(convs))
-        idx = np.flatnonzero(m)
-        new_conv = remap[sa.conv[idx]]
-        order = np.argsort(new_conv, kind="stable")  # positions stay sorted within a conversation
-        idx = idx[order]
-        x = np.concatenate([sa.layer(l)[idx].astype(np.float32) / np.float32(self.stats[l][1]) for l in arch.layers], axis=1)
-        return Tokens(x, new_conv[order], len(convs))
+        return self.all_tokens(arch).subset(np.asarray(convs, np.int64))
+
+
+def fit_fold(feat: "Featurizer", arch: Arch, convs: np.ndarray, y: np.ndarray, seed: int) -> TokenProbe:
+    """fit() on cached scope means (mean trainer) or on the conversations' tokens."""
+    has = feat.all_tokens(arch).counts[convs] > 0  # a conversation with nothing in scope teaches nothing
+    convs, y = convs[has], y[has]
+    if arch.trainer == "mean":
+        p = fit_mean_from_means(feat.means(arch)[convs], y, arch.c, seed)
+        p.aggregation, p.window = arch.aggregation, arch.window
+        return p
+    return fit(arch, feat.tokens(arch, convs), y, seed)
+
+
+def all_logits(feat: "Featurizer", arch: Arch, probe: TokenProbe) -> np.ndarray:
+    """The probe's logit for every conversation (row index), -inf where the scope is empty."""
+    t = feat.all_tokens(arch)
+    return aggregate_scores(probe.token_scores(t), t, probe.aggregation, probe.window)[0]
 
 
 def fit(arch: Arch, t: Tokens, y: np.ndarray, seed: int) -> TokenProbe:
@@ -186,16 +211,18 @@ class Protocol:
         fam = lambda i: fold_of(rows[i].family)
         scores = {}
         thresholds = {}
+        allc = np.concatenate([pairs, ctls])
+        folds = np.array([fam(i) for i in allc])
         for k in range(FOLDS):
-            tr = np.array([i for i in np.concatenate([pairs, ctls]) if fam(i) != k])
-            te = np.array([i for i in np.concatenate([pairs, ctls]) if fam(i) == k])
+            tr, te = allc[folds != k], allc[folds == k]
             if len(te) == 0:
                 continue
-            p = fit(arch, feat.tokens(arch, tr), self.y[tr], self.seed)
+            p = fit_fold(feat, arch, tr, self.y[tr], self.seed)
+            logits = all_logits(feat, arch, p)
             tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
-            thresholds[k] = threshold_at(p.logit(feat.tokens(arch, tr_ctl)), TARGET_FPR)
-            for i, s in zip(te, p.logit(feat.tokens(arch, te))):
-                scores[int(i)] = (float(s), thresholds[k])
+            thresholds[k] = threshold_at(logits[tr_ctl], TARGET_FPR)
+            for i in te:
+                scores[int(i)] = (float(logits[i]), thresholds[k])
         return summarize(rows, self.y, scores, pairs, ctls)
 
     def subtype_out(self, feat: Featurizer, arch: Arch) -> dict:
@@ -206,8 +233,8 @@ class Protocol:
         for st in sorted({rows[i].subtype for i in dev_pairs}):
             tr = np.concatenate([[i for i in dev_pairs if rows[i].subtype != st], half]).astype(np.int64)
             te = np.array([i for i in dev_pairs if rows[i].subtype == st])
-            p = fit(arch, feat.tokens(arch, tr), self.y[tr], self.seed)
-            out[st] = auc(self.y[te], p.logit(feat.tokens(arch, te)))
+            logits = all_logits(feat, arch, fit_fold(feat, arch, tr, self.y[tr], self.seed))
+            out[st] = auc(self.y[te], logits[te])
         vals = [v for v in out.values() if v is not None]
         return {"mean_auroc_pairs": round(float(np.mean(vals)), 4), "min_auroc_pairs": min(vals), "per_subtype": out}
 
@@ -217,7 +244,7 @@ def summarize(rows, y, scores: dict[int, tuple[float, float]], pairs, ctls) -> d
     ci = [i for i in ctls if i in scores]
     pos = [i for i in pi if y[i] == 1]
     neg = [i for i in pi if y[i] == 0]
-    s = lambda ids: np.array([scores[i][0] for i in ids])
+    s = lambda ids: np.nan_to_num(np.array([scores[i][0] for i in ids], dtype=np.float64), neginf=-1e9)
     flag = lambda ids: np.array([scores[i][0] >= scores[i][1] for i in ids])
     per_sub = {}
     for st in sorted({rows[i].subtype for i in pi}):
@@ -250,3 +277,32 @@ def search(sa: ScenarioActs, archs_by_concept: dict[str, list[Arch]], seed: int,
             if out:
                 out.write_text(json.dumps(res, indent=1))
     return res
+
+
+def families_out_subtype_probes(proto: Protocol, feat: Featurizer, arch: Arch, groups: dict[str, list[str]]) -> dict:
+    """One probe per group of sub-types (each trained on its sub-types' pairs plus the controls),
+    combined by the max of their logits (each standardised on its training controls), under the
+    same 5-fold families-out CV inside DEV. Reported beside the single probe (issue 11: "for
+    deception, sub-type probes combined")."""
+    rows = proto.sa.rows
+    keep = ~proto.test
+    pairs = proto.pairs[keep[proto.pairs]]
+    ctls = proto.controls[keep[proto.controls]]
+    allc = np.concatenate([pairs, ctls])
+    folds = np.array([fold_of(rows[i].family) for i in allc])
+    scores: dict[int, tuple[float, float]] = {}
+    for k in range(FOLDS):
+        te = allc[folds == k]
+        if len(te) == 0:
+            continue
+        tr_ctl = np.array([i for i in allc[folds != k] if rows[i].concept == "control"])
+        combined = np.full(len(rows), -np.inf)
+        for subtypes in groups.values():
+            tr = np.concatenate([[i for i in allc[folds != k] if rows[i].concept != "control" and rows[i].subtype in subtypes], tr_ctl]).astype(np.int64)
+            lg = all_logits(feat, arch, fit_fold(feat, arch, tr, proto.y[tr], proto.seed))
+            lc = lg[tr_ctl][np.isfinite(lg[tr_ctl])]
+            combined = np.maximum(combined, (lg - lc.mean()) / (lc.std() + 1e-6))
+        thr = threshold_at(combined[tr_ctl], TARGET_FPR)
+        for i in te:
+            scores[int(i)] = (float(combined[i]), thr)
+    return summarize(rows, proto.y, scores, pairs, ctls)

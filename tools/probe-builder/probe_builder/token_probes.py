@@ -118,7 +118,10 @@ def aggregate_scores(s: np.ndarray, t: Tokens, aggregation: str, window: int = 1
 
 def fit_mean_probe(t: Tokens, y: np.ndarray, c: float, seed: int, sample_weight: np.ndarray | None = None) -> TokenProbe:
     """Logistic regression on the scope means (standardized), folded back to the raw space."""
-    m = t.means()
+    return fit_mean_from_means(t.means(), y, c, seed, sample_weight)
+
+
+def fit_mean_from_means(m: np.ndarray, y: np.ndarray, c: float, seed: int, sample_weight: np.ndarray | None = None) -> TokenProbe:
     mu, sd = m.mean(0), m.std(0) + 1e-6
     lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
     lr.fit((m - mu) / sd, y, sample_weight=sample_weight)

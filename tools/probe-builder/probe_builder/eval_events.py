@@ -1,0 +1,65 @@
+"""`probe-builder eval-events`: the held-out TEST scenarios as labelled events for `probewatch eval`.
+
+Each line is an event (id, tenant, source, model, messages) plus `labels` ({concept: 0|1}: a
+scenario is labelled for its own concept, a control 0 for every concept) and `reference_scores`:
+the pack's scores computed here, independently of the Node runtime (ONNX Runtime in Python and
+numpy scoring, bench_reference.score_event), so `probewatch eval` also checks that the service
+scores exactly what the builder measured.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from .scenario_eval import is_test
+from .scenarios import CONCEPTS, load_concept, load_controls
+
+
+def select(per_concept: int | None, controls: int | None, seed: int) -> list[tuple[object, dict]]:
+    rng = random.Random(seed)
+    out = []
+    for c in CONCEPTS:
+        rows = [s for s in load_concept(c) if is_test(s.family)]
+        pairs = sorted({s.pair for s in rows})
+        if per_concept is not None:
+            pairs = set(rng.sample(pairs, min(per_concept, len(pairs))))
+        out += [(s, {c: s.label}) for s in rows if s.pair in pairs]
+    ctl = [s for s in load_controls() if is_test(s.family)]
+    if controls is not None:
+        ctl = rng.sample(ctl, min(controls, len(ctl)))
+    out += [(s, {c: 0 for c in CONCEPTS}) for s in ctl]
+    return out
+
+
+def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: int | None = None, controls: int | None = None,
+                      seed: int = 1234) -> int:
+    import onnxruntime as ort
+
+    from .bench_reference import load_pack, score_event
+    from .chat import ChatTokenizer, windows
+
+    m, w = load_pack(pack_dir)
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    ct = ChatTokenizer(str(model_dir / "tokenizer.json"), cfg["chat_template"], cfg["bos_token"], cfg["eos_token"])
+    sess = ort.InferenceSession(str(model_dir / "residual.onnx"), providers=["CPUExecutionProvider"])
+    name = f"hidden_{m['model']['layer']}"
+    rt = m["runtime"]
+    lines = []
+    for s, labels in select(per_concept, controls, seed):
+        messages = [{"role": r, "content": c} for r, c in s.messages]
+        enc = ct.encode(messages)
+        spans, _ = windows(len(enc.ids), rt["max_tokens"], rt["max_windows"])
+        hidden, roles = [], []
+        for a, b in spans:
+            ids = enc.ids[a:b][None, :]
+            hidden.append(sess.run([name], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
+            roles.append(enc.roles[a:b])
+        ref = score_event(m, w, hidden, roles) if spans else {c: 0.0 for c in CONCEPTS}
+        lines.append(json.dumps({"id": s.id, "tenant": "eval", "source": "scenarios", "model": "scenario", "messages": messages,
+                                 "labels": labels, "reference_scores": {c: round(v, 6) for c, v in ref.items()}}, ensure_ascii=False))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
