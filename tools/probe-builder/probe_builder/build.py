@@ -30,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from .aggregate import CONCEPT_ROLES
-from .sae import SaeParams, TrainConfig, evaluate, train
+from .sae import SaeParams, TrainConfig, encode, evaluate, train
 from .stages import SWEEP_LAYERS, Work, stage_convert, stage_harvest_labeled, stage_labeled
 
 OUTLIER_FACTOR = 10.0

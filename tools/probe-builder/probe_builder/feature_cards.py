@@ -92,6 +92,6 @@ def distinctive_words(contexts: list[str], background: Counter, n: int = 4) -> l
 
 def label(concept: str, subtype: str | None, words: list[str], rates: dict) -> str:
     where = f"{concept}" + (f" ({subtype.replace('_', ' ')})" if subtype else "")
-    ctx = ", ".join(f"'{w}'" for w in words) if words else "no recurring words"
-    return (f"{where}: contexts around {ctx}; active in {rates['positives']:.0%} of positives, "
+    ctx = "contexts around " + ", ".join(f"'{w}'" for w in words) if words else "no word recurs in its top contexts"
+    return (f"{where}: {ctx}; active in {rates['positives']:.0%} of positives, "
             f"{rates['hard_negatives']:.0%} of hard negatives, {rates['controls']:.0%} of controls")

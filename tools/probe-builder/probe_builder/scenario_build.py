@@ -79,6 +79,10 @@ SCOPES = {
     "sycophancy": (("assistant",), ("user", "assistant"), ("user", "assistant", "tool")),
 }
 C_GRID = (0.01, 0.1)
+# Layers the selection compares (all are harvested). Layers 6 and 9 trailed 15 and 18 on every
+# concept in the first experiments (harmful_intent held-out pairs AUROC 0.73/0.74 vs 0.80), so
+# they are not swept on every build.
+SELECT_LAYERS = (12, 15, 18)
 AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
 
 
@@ -104,13 +108,17 @@ def stage_select(w, sa: ScenarioActs) -> dict:
             path.write_text(json.dumps(res, indent=1))
         return table[concept][key]["criterion"]
 
-    layer_mean = {l: float(np.mean([run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1)) for c in CONCEPTS]))
-                  for l in sa.layers}
+    layers = [l for l in SELECT_LAYERS if l in sa.layers]
+    for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
+        for l in layers:
+            run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1))
+    layer_mean = {l: float(np.mean([res["layers"][c][Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1).name()]["criterion"] for c in CONCEPTS]))
+                  for l in layers}
     layer = max(layer_mean, key=layer_mean.get)
     res["layer_criterion"] = {str(l): round(v, 4) for l, v in layer_mean.items()}
     res["chosen_layer"] = layer
     log(f"layer {layer} by the mean held-out criterion {res['layer_criterion']}")
-    second = max((l for l in sa.layers if l != layer), key=layer_mean.get)
+    second = max((l for l in layers if l != layer), key=layer_mean.get)
     chosen = {}
     for c in CONCEPTS:
         table = res["per_concept"]

@@ -62,6 +62,8 @@ class ScenarioActs:
 
     def layer(self, l: int) -> np.ndarray:
         if l not in self._cache:
+            if len(self._cache) >= 2:  # at most two layers in memory (1.7 GB each at 1.5M tokens)
+                del self._cache[next(iter(self._cache))]
             self._cache[l] = np.concatenate([np.load(p)[f"L{l}"][order] for p, order in self.parts])
         return self._cache[l]
 
@@ -133,16 +135,23 @@ class Featurizer:
         (layers, roles): one gather serves every fold."""
         key = (arch.layers, arch.roles)
         if key not in self._all:
+            self._all.clear()  # one scope in memory at a time, released before the next is built
+            self._means.clear()
             sa = self.sa
             mask = np.isin(sa.role, [ROLE_CODE[r] for r in arch.roles])
             for l in arch.layers:
                 self.layer_stats(l)
                 mask &= self._norm_ok[l]
             idx = np.flatnonzero(mask)  # sa.conv is sorted, positions sorted within a conversation
-            x = np.concatenate([sa.layer(l)[idx].astype(np.float32) / np.float32(self.stats[l][1]) for l in arch.layers], axis=1)
+            d = sa.layer(arch.layers[0]).shape[1]
+            x = np.empty((len(idx), d * len(arch.layers)), np.float32)
+            for j, l in enumerate(arch.layers):
+                a = sa.layer(l)
+                for b in range(0, len(idx), 262144):
+                    x[b:b + 262144, j * d:(j + 1) * d] = a[idx[b:b + 262144]].astype(np.float32) / np.float32(self.stats[l][1])
             t = Tokens(x, sa.conv[idx], len(sa.rows))
-            self._all = {key: t}  # keep one scope in memory at a time
-            self._means = {key: t.means()}
+            self._all[key] = t
+            self._means[key] = t.means()
         return self._all[key]
 
     def means(self, arch: Arch) -> np.ndarray:
@@ -179,7 +188,9 @@ def fit(arch: Arch, t: Tokens, y: np.ndarray, seed: int) -> TokenProbe:
 
 
 def auc(y, s) -> float | None:
+    """AUROC; an empty scope's -inf logit ranks below everything."""
     y = np.asarray(y)
+    s = np.nan_to_num(np.asarray(s, dtype=np.float64), neginf=-1e9, posinf=1e9)
     return round(float(roc_auc_score(y, s)), 4) if 0 < y.sum() < len(y) else None
 
 

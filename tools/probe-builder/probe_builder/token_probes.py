@@ -57,10 +57,13 @@ class Tokens:
         return out / np.maximum(c, 1)[:, None]
 
 
-def _add_sorted(out: np.ndarray, x: np.ndarray, conv: np.ndarray) -> None:
-    starts = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]])
-    sums = np.add.reduceat(x.astype(np.float64), starts, axis=0)
-    out[conv[starts]] = sums
+def _add_sorted(out: np.ndarray, x: np.ndarray, conv: np.ndarray, chunk: int = 65536) -> None:
+    """Per-conversation sums of rows sorted by conversation, in float64, a chunk at a time (a
+    float64 copy of a million-token scope would not fit beside it)."""
+    for a in range(0, len(x), chunk):
+        c = conv[a:a + chunk]
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        out[c[starts]] += np.add.reduceat(x[a:a + chunk].astype(np.float64), starts, axis=0)
 
 
 @dataclass
