@@ -10,7 +10,7 @@ import numpy as np
 
 from .chat import ChatTokenizer, Encoded
 from .convert import convert
-from .corpus import apply_splits, composition, labeled_set, sae_corpus_texts, save_jsonl
+from .corpus import apply_splits, composition, labeled_set, save_jsonl
 from .harvest import Harvest, harvest, session
 
 SWEEP_LAYERS = [3, 6, 9, 12, 15, 18]
@@ -75,23 +75,3 @@ def stage_harvest_labeled(w: Work, enc: list[Encoded]) -> Harvest:
     h = harvest(sess, enc, w.layers, MAX_TOKENS, label="labeled set")
     _save_harvest(out, h)
     return h
-
-
-def stage_harvest_corpus(w: Work, layer: int, also: tuple[int, ...] = ()) -> tuple[Harvest, dict]:
-    """SAE-corpus activations at `layer` (cached per layer). Layers in `also` are harvested in the
-    same pass when `layer` is missing, so a later choice among them costs no second pass."""
-    out = w.root / f"harvest_corpus_L{layer}.npz"
-    comp_path = w.root / "corpus_composition.json"
-    if out.exists() and comp_path.exists():
-        return load_harvest(out), json.loads(comp_path.read_text())
-    texts, comp = sae_corpus_texts(w.cache, w.seed)
-    ct = w.chat_tokenizer()
-    enc = [ct.encode_text(t) for t in texts]
-    sess = session(str(w.sweep_onnx))
-    layers = sorted({layer, *also})
-    h = harvest(sess, enc, layers, MAX_TOKENS, label=f"SAE corpus L{','.join(map(str, layers))}")
-    comp["tokens"] = int(len(h.conv))
-    for l in layers:
-        _save_harvest(w.root / f"harvest_corpus_L{l}.npz", Harvest({l: h.acts[l]}, h.conv, h.role, h.token, h.pos))
-    comp_path.write_text(json.dumps(comp, indent=2))
-    return Harvest({layer: h.acts[layer]}, h.conv, h.role, h.token, h.pos), comp
