@@ -26,60 +26,47 @@ def load_pack(pack_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def score_event(m: dict, w: dict[str, np.ndarray], hidden: list[np.ndarray], roles: list[np.ndarray]) -> dict[str, float]:
-    """The pack's scores computed independently of the Node scorer (numpy, float64): per concept,
-    token scores w . h over the scope, aggregated (mean / max / max of rolling means), Platt-scaled.
-    SAE features are encoded too, so the comparison costs what the runtime's explanation costs."""
-    if m.get("schema_version", 1) < 2:
-        return _score_event_v1(m, w, hidden, roles)
-    from .token_probes import TokenProbe, Tokens
-
-    x = np.concatenate(hidden).astype(np.float64)
-    r = np.concatenate(roles)
-    scale, outlier = m["sae"]["input_scale"], m["runtime"]["outlier_norm"]
-    ok = np.linalg.norm(x, axis=1) <= outlier
-    pre = (x / scale - w["b-dec"]) @ w["sae-encoder"].T + w["sae-bias"]
-    _ = np.where(pre > w["sae-threshold"], pre, 0)
-    out = {}
-    for c, spec in m["concepts"].items():
-        sel = np.isin(r, [ROLE_CODE[q] for q in spec["roles"]]) & ok
-        if not sel.any():
-            out[c] = 0.0  # nothing of the concept's roles to judge
-            continue
-        p = spec["probe"]
-        probe = TokenProbe(w[p["weights_file"]].astype(np.float64), p["bias"], p["aggregation"], p["window"],
-                           p["calibration"]["a"], p["calibration"]["c"])
-        xs = x[sel]
-        out[c] = float(probe.score(Tokens(xs, np.zeros(len(xs), np.int64), 1))[0])
-    return out
-
-
-def _score_event_v1(m: dict, w: dict[str, np.ndarray], hidden: list[np.ndarray], roles: list[np.ndarray]) -> dict[str, float]:
+    """The pack's scores computed independently of the Node scorer (numpy, float64), for either
+    pack schema. The scope (the concept's roles, minus tokens above the outlier norm) and the SAE
+    features are shared; schema 2 scores per-token probes (w . h aggregated by mean / max / max of
+    rolling means, Platt-scaled), schema 1 the SAE-feature or dense probe on scope max and mean.
+    Features are encoded for both, so the comparison costs what the runtime's explanation costs."""
     x = np.concatenate(hidden).astype(np.float64)
     r = np.concatenate(roles)
     scale, outlier = m["sae"]["input_scale"], m["runtime"]["outlier_norm"]
     ok = np.linalg.norm(x, axis=1) <= outlier
     pre = (x / scale - w["b-dec"]) @ w["sae-encoder"].T + w["sae-bias"]
     f = np.where(pre > w["sae-threshold"], pre, 0)
-    row = {feat["index"]: feat["row"] for feat in m["features"]}
+    concept_score = _score_v1 if m.get("schema_version", 1) < 2 else _score_v2
     out = {}
     for c, spec in m["concepts"].items():
         sel = np.isin(r, [ROLE_CODE[q] for q in spec["roles"]]) & ok
-        if not sel.any():
-            out[c] = 0.0  # nothing of the concept's roles to judge
-            continue
-        sp = spec["sae_probe"]
-        cols = [row[i] for i in sp["features"]]
-        fs = f[sel][:, cols]
-        inp = np.concatenate([fs.max(0), fs.mean(0)]) if sel.any() else np.zeros(2 * len(cols))
-        z = ((inp - sp["mean"]) / np.asarray(sp["std"])) @ np.asarray(sp["weights"]) + sp["bias"]
-        sae = 1 / (1 + np.exp(-(sp["calibration"]["a"] * z + sp["calibration"]["c"])))
-        dp = spec["dense_probe"]
-        dw = w[dp["weights_file"]]
-        mean = (x[sel] / scale).mean(0) if sel.any() else np.zeros(x.shape[1])
-        dz = ((mean - dw[0]) / dw[1]) @ dw[2] + dp["bias"]
-        dense = 1 / (1 + np.exp(-(dp["calibration"]["a"] * dz + dp["calibration"]["c"])))
-        out[c] = float(sae if spec["detector"] == "sae" else dense)
+        # nothing of the concept's roles to judge -> 0
+        out[c] = float(concept_score(m, w, spec, x[sel], f[sel])) if sel.any() else 0.0
     return out
+
+
+def _score_v2(m: dict, w: dict[str, np.ndarray], spec: dict, xs: np.ndarray, fs: np.ndarray) -> float:
+    from .token_probes import TokenProbe, Tokens
+
+    p = spec["probe"]
+    probe = TokenProbe(w[p["weights_file"]].astype(np.float64), p["bias"], p["aggregation"], p["window"],
+                       p["calibration"]["a"], p["calibration"]["c"])
+    return probe.score(Tokens(xs, np.zeros(len(xs), np.int64), 1))[0]
+
+
+def _score_v1(m: dict, w: dict[str, np.ndarray], spec: dict, xs: np.ndarray, fs: np.ndarray) -> float:
+    row = {feat["index"]: feat["row"] for feat in m["features"]}
+    sp = spec["sae_probe"]
+    sel_f = fs[:, [row[i] for i in sp["features"]]]
+    inp = np.concatenate([sel_f.max(0), sel_f.mean(0)])
+    z = ((inp - sp["mean"]) / np.asarray(sp["std"])) @ np.asarray(sp["weights"]) + sp["bias"]
+    sae = 1 / (1 + np.exp(-(sp["calibration"]["a"] * z + sp["calibration"]["c"])))
+    dp = spec["dense_probe"]
+    dw = w[dp["weights_file"]]
+    dz = (((xs / m["sae"]["input_scale"]).mean(0) - dw[0]) / dw[1]) @ dw[2] + dp["bias"]
+    dense = 1 / (1 + np.exp(-(dp["calibration"]["a"] * dz + dp["calibration"]["c"])))
+    return sae if spec["detector"] == "sae" else dense
 
 
 def matmul_peak(n: int = 1024, reps: int = 20, threads: int = 0) -> float:
