@@ -17,7 +17,8 @@ def progress_line(i: int, total: int, what: str) -> None:
     print(f"PROGRESS {i} {total} {what}", file=sys.stderr, flush=True)
 
 
-def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = None, model: str = DEFAULT_MODEL) -> dict:
+def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = None, model: str = DEFAULT_MODEL,
+            kv_cache: bool | None = None) -> dict:
     """Idempotent: artifacts already present with matching source hash are kept.
 
     `model` is a key of `sources.MODELS`. The default (SmolLM2) writes exactly what it always
@@ -31,11 +32,15 @@ def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = No
     if gguf.arch == "gemma3":  # Gemma's own template rejects system/tool roles; see gemma3.py
         from .gemma3 import CHAT_TEMPLATE as chat_template
     tok_files = write_tokenizer(gguf.tokenizer, out_dir, chat_template)
+    if kv_cache is None:  # the runtime's chunked prefill needs the cache inputs; built for Llama graphs
+        kv_cache = gguf.arch != "gemma3"
     onnx_name = name or f"residual-L{'-'.join(str(x) for x in sorted(layers))}.onnx"
     onnx_path = out_dir / onnx_name
     info_path = onnx_path.with_suffix(".json")
-    if not (onnx_path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("model_sha256") == gguf.sha256):
-        export(gguf, layers, onnx_path, progress_line)
+    old = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if not (onnx_path.exists() and old.get("model_sha256") == gguf.sha256 and old.get("kv_cache", False) == kv_cache
+            and old.get("layers") == sorted(layers)):
+        export(gguf, layers, onnx_path, progress_line, kv_cache=kv_cache)
     info = {
         "model_name": gguf.name,
         "model_file": gguf_path.name,
@@ -47,6 +52,7 @@ def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = No
         "tokenizer_sha256": sha256_file(tok_files["tokenizer"]),
         "tokenizer_config": tok_files["config"].name,
         "config": gguf.config.__dict__,
+        "kv_cache": kv_cache,
     }
     if model != DEFAULT_MODEL:
         info.update({"model": model, "architecture": gguf.arch, "hf_id": spec.hf_id, "license": spec.license})

@@ -26,7 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .gguf_model import Gemma3Config, GgufModel, LlamaConfig, unpermute_qk
 
 OPSET = 17
-MAX_POSITIONS = 4096
+MAX_POSITIONS = 8192  # SmolLM2's context length
 
 
 class _Graph:
@@ -80,15 +80,27 @@ def build_graph(
     progress: Callable[[int, int, str], None] | None = None,
     start_layer: int = 0,
     logits: bool = False,
+    kv_cache: bool = False,
 ) -> onnx.ModelProto:
     """Blocks start_layer..max(layers). With start_layer > 0 the graph reads `hidden_in`
     [batch, seq, d_model] (the residual after start_layer blocks) instead of input_ids; with
-    logits=True it also applies the final norm and the tied LM head (output `logits`)."""
+    logits=True it also applies the final norm and the tied LM head (output `logits`).
+
+    kv_cache=True adds chunked prefill: inputs past_key_<i> / past_value_<i> [batch, kv_heads,
+    past, head_dim] for every block i, outputs present_key_<i> / present_value_<i> (past and this
+    chunk's keys/values concatenated), and attention_mask then covers past + seq tokens. The
+    chunk's tokens sit at positions past..past+seq-1 and attend to every earlier token, so a
+    conversation fed chunk by chunk gets the residuals a single pass would give. An empty past
+    (past = 0) is the plain single pass."""
     cfg = model.config
     if not layers or min(layers) < start_layer or max(layers) > cfg.n_layers:
         raise ValueError(f"layers must be within {start_layer}..{cfg.n_layers}, got {list(layers)}")
     if isinstance(cfg, Gemma3Config):
+        if kv_cache:
+            raise NotImplementedError("chunked prefill (kv_cache) is built for the Llama graph only")
         return build_gemma3_graph(model, layers, progress, start_layer, logits)
+    if kv_cache and (start_layer or logits):
+        raise ValueError("kv_cache graphs start at the embeddings and return residuals only")
     n_blocks = max(layers)
     hd, H, KV, D = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.d_model
     rep = H // KV
@@ -120,22 +132,33 @@ def build_graph(
     else:
         h = "hidden_in"
 
-    # Shapes and position-dependent tables, sliced to the actual sequence length.
-    ids_shape = g.op("Shape", ["attention_mask"], "ids_shape")
-    seq_len = g.op("Slice", [ids_shape, "c_one1", g.const("c_two1", np.array([2], dtype=np.int64))], "seq_len")
-    cos = g.op("Slice", ["rope_cos", "c_zero1", seq_len, "c_zero1"], "cos")  # [T, hd]
-    sin = g.op("Slice", ["rope_sin", "c_zero1", seq_len, "c_zero1"], "sin")
+    # Shapes and position-dependent tables, sliced to the actual sequence length. With a KV cache
+    # the chunk's queries sit after `past` cached positions; keys span past + seq.
+    c_two1 = g.const("c_two1", np.array([2], dtype=np.int64))
+    c_three1 = g.const("c_three1", np.array([3], dtype=np.int64))
+    mask_shape = g.op("Shape", ["attention_mask"], "ids_shape")
+    total_len = g.op("Slice", [mask_shape, "c_one1", c_two1], "total_len")  # past + seq
+    if kv_cache:
+        past_len = g.op("Slice", [g.op("Shape", ["past_key_0"], "past_shape"), c_two1, c_three1], "past_len")
+    else:
+        past_len = "c_zero1"
+    cos = g.op("Slice", ["rope_cos", past_len, total_len, "c_zero1"], "cos")  # [T, hd]
+    sin = g.op("Slice", ["rope_sin", past_len, total_len, "c_zero1"], "sin")
     # Causal mask built from positions: key j is hidden from query i when j > i.
-    t_scalar = g.op("Squeeze", [seq_len, "c_zero1"], "t_scalar")
-    pos = g.op("Range", [g.const("c_zero0", np.array(0, dtype=np.int64)), t_scalar, g.const("c_one0", np.array(1, dtype=np.int64))], "pos")
-    q_pos = g.op("Unsqueeze", [pos, "c_one1"], "q_pos")  # [T,1]
-    k_pos = g.op("Unsqueeze", [pos, "c_zero1"], "k_pos")  # [1,T]
+    zero0 = g.const("c_zero0", np.array(0, dtype=np.int64))
+    one0 = g.const("c_one0", np.array(1, dtype=np.int64))
+    past0 = g.op("Squeeze", [past_len, "c_zero1"], "past0")
+    total0 = g.op("Squeeze", [total_len, "c_zero1"], "t_scalar")
+    q_pos = g.op("Unsqueeze", [g.op("Range", [past0, total0, one0], "qpos"), "c_one1"], "q_pos")  # [T,1]
+    k_pos = g.op("Unsqueeze", [g.op("Range", [zero0, total0, one0], "kpos"), "c_zero1"], "k_pos")  # [1,P+T]
     future = g.op("Greater", [k_pos, q_pos], "future")
     causal_tt = g.op("Where", [future, neg_big, g.const("c_zerof", np.array(0.0, dtype=np.float32))], "causal_tt")
-    maskf = g.op("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)  # [B,T]
+    maskf = g.op("Cast", ["attention_mask"], "maskf", to=TensorProto.FLOAT)  # [B,P+T]
     pad_pen = g.op("Mul", [g.op("Sub", [one_f, maskf], "inv"), neg_big], "pad_pen")
     pad_pen = g.op("Unsqueeze", [pad_pen, g.const("c_ax12", np.array([1, 2], dtype=np.int64))], "pad4")
-    bias = g.op("Add", [pad_pen, causal_tt], "attn_bias")  # [B,1,T,T]
+    bias = g.op("Add", [pad_pen, causal_tt], "attn_bias")  # [B,1,T,P+T]
+    kv_inputs: list[onnx.ValueInfoProto] = []
+    kv_outputs: list[onnx.ValueInfoProto] = []
 
     shape_bthd = g.const("shape_q", np.array([0, 0, H, hd], dtype=np.int64))
     shape_bkvhd = g.const("shape_kv", np.array([0, 0, KV, hd], dtype=np.int64))
@@ -161,6 +184,12 @@ def build_graph(
         v = g.op("Transpose", [g.op("Reshape", [v, shape_bkvhd], "v4")], "vt", perm=[0, 2, 1, 3])
         q = _rope(g, q, cos, sin, half)
         k = _rope(g, k, cos, sin, half)
+        if kv_cache:
+            for kind, t in (("key", k), ("value", v)):
+                kv_inputs.append(helper.make_tensor_value_info(f"past_{kind}_{i}", TensorProto.FLOAT, ["batch", KV, "past", hd]))
+                kv_outputs.append(helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, ["batch", KV, "total", hd]))
+                g.nodes.append(helper.make_node("Concat", [f"past_{kind}_{i}", t], [f"present_{kind}_{i}"], name=f"present_{kind}_{i}", axis=2))
+            k, v = f"present_key_{i}", f"present_value_{i}"
         if rep > 1:  # grouped-query attention: query head j reads kv head j // rep
             k, v = (_repeat_kv(g, t, KV, rep, hd) for t in (k, v))
         kT = g.op("Transpose", [k], "kT", perm=[0, 1, 3, 2])
@@ -192,8 +221,8 @@ def build_graph(
         outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", cfg.vocab_size]))
     first = (helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]) if start_layer == 0
              else helper.make_tensor_value_info("hidden_in", TensorProto.FLOAT, ["batch", "seq", D]))
-    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])]
-    graph = helper.make_graph(g.nodes, "llama_residual", inputs, outputs, g.inits)
+    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total" if kv_cache else "seq"])]
+    graph = helper.make_graph(g.nodes, "llama_residual", inputs + kv_inputs, outputs + kv_outputs, g.inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="probe-builder")
     m.ir_version = 8
     m.metadata_props.extend(
@@ -201,6 +230,7 @@ def build_graph(
             onnx.StringStringEntryProto(key="source_sha256", value=model.sha256),
             onnx.StringStringEntryProto(key="layers", value=",".join(str(x) for x in sorted(set(layers)))),
             onnx.StringStringEntryProto(key="max_positions", value=str(MAX_POSITIONS)),
+            onnx.StringStringEntryProto(key="kv_cache", value="1" if kv_cache else "0"),
         ]
     )
     tick(total, "done")
@@ -388,8 +418,8 @@ def build_gemma3_graph(
 
 
 def export(model: GgufModel, layers: Sequence[int], out_path: Path, progress: Callable[[int, int, str], None] | None = None,
-           start_layer: int = 0, logits: bool = False) -> Path:
-    m = build_graph(model, layers, progress, start_layer, logits)
+           start_layer: int = 0, logits: bool = False, kv_cache: bool = False) -> Path:
+    m = build_graph(model, layers, progress, start_layer, logits, kv_cache)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".onnx.tmp")
     onnx.save_model(m, str(tmp))

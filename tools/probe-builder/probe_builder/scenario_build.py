@@ -19,13 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import CONCEPT_ROLES
+from .chat import fit_context
 from .harvest import harvest, session
 from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
                             families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
 from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
 from .token_probes import TokenProbe, platt_fit
 
-MAX_TOKENS = 512
+# The whole conversation is read in context, up to the model's context length (the runtime reads
+# it the same way, by chunked prefill); longer ones keep the system prompt and the newest tokens.
+CONTEXT_TOKENS = 8192
 
 
 def scenario_files(root: Path = SCENARIO_DIR) -> list[str]:
@@ -59,17 +62,26 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
             if all(f"L{l}" in z.files for l in layers):
                 continue
         sess = sess or session(str(w.sweep_onnx))
-        enc = [ct.encode([{"role": r, "content": c} for r, c in s.messages]) for s in rows]
-        h = harvest(sess, enc, layers, MAX_TOKENS, keep_roles=("user", "assistant", "tool"), label=name)
-        np.savez(npz, conv=h.conv, role=h.role, token=h.token, pos=h.pos, **{f"L{l}": a for l, a in h.acts.items()})
+        enc = [fit_context(ct.encode([{"role": r, "content": c} for r, c in s.messages]), CONTEXT_TOKENS)[0] for s in rows]
+        h = harvest(sess, enc, layers, CONTEXT_TOKENS, token_budget=8192, keep_roles=("user", "assistant", "tool"), label=name)
+        # sig: the token lies in a composed long conversation's labelled passage
+        sig = np.zeros(len(h.conv), bool)
+        for ci, (s, e) in enumerate(zip(rows, enc)):
+            if s.signal:
+                in_passage = (e.msg >= s.signal[0]) & (e.msg < s.signal[1])
+                m = h.conv == ci
+                sig[m] = in_passage[h.pos[m]]
+        np.savez(npz, conv=h.conv, role=h.role, token=h.token, pos=h.pos, sig=sig, **{f"L{l}": a for l, a in h.acts.items()})
         ids_path.write_text(ids)
         sha_path.write_text(sha)
     return load_scenario_acts(out, files)
 
 
 def criterion(r: dict) -> float:
-    """Held-out-family quality: the mean of AUROC against minimal-pair negatives and against controls."""
-    return float(np.mean([r["auroc_pairs"], r["auroc_vs_controls"]]))
+    """Held-out-family quality: the mean of AUROC against minimal-pair negatives, against controls,
+    and against minimal-pair negatives in the long conversations (when the fold has any)."""
+    parts = [r["auroc_pairs"], r["auroc_vs_controls"]] + ([r["auroc_pairs_long"]] if r.get("auroc_pairs_long") is not None else [])
+    return float(np.mean(parts))
 
 
 SCOPES = {
@@ -123,7 +135,10 @@ def stage_select(w, sa: ScenarioActs) -> dict:
     for c in CONCEPTS:
         table = res["per_concept"]
         base = max((Arch((layer,), roles, "mean", c=C) for roles in SCOPES[c] for C in C_GRID), key=lambda a: run(table, c, a))
-        best = max([base] + [Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
+        # The shipped aggregation never dilutes (issue 16): max or the max of rolling means, so one
+        # short passage in a long conversation can carry the score. Mean pooling is measured for
+        # the scope choice and reported, not shipped.
+        best = max([Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
         run(res["multi_layer"], c, Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c))
     res["chosen"] = chosen
@@ -152,6 +167,50 @@ def arch_of(j: dict) -> Arch:
 def _rates(scores: np.ndarray, threshold: float) -> dict:
     k, n = int((scores >= threshold).sum()), len(scores)
     return {"rate": round(k / n, 4) if n else None, "count": k, "n": n, "upper_95": round(clopper_pearson_upper(k, n), 4) if n else None}
+
+
+LENGTH_BUCKETS = (("<512", 0, 512), ("512-2k", 512, 2048), ("2k-8k", 2048, 1 << 30))
+POSITION_BUCKETS = (("first third", 0.0, 1 / 3), ("middle third", 1 / 3, 2 / 3), ("last third", 2 / 3, 1.01))
+
+
+def conversation_lengths(sa: ScenarioActs) -> tuple[np.ndarray, np.ndarray]:
+    """Per conversation: its length in tokens (last harvested position + 1) and, for composed long
+    conversations, where its labelled passage starts as a fraction of that length (else nan)."""
+    n = len(sa.rows)
+    length = np.zeros(n, np.int64)
+    np.maximum.at(length, sa.conv, sa.pos.astype(np.int64) + 1)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, sa.conv[sa.sig], sa.pos[sa.sig].astype(np.int64))
+    where = np.where(first < np.iinfo(np.int64).max, first / np.maximum(length, 1), np.nan)
+    return length, where
+
+
+def by_length_and_position(sa: ScenarioActs, te_pairs, te_ctl, y, scores, threshold) -> dict:
+    """AUROC (positives vs their minimal-pair negatives, and vs controls of the same length),
+    recall and false positives at the threshold, by conversation length and, for the long
+    conversations, by where the passage sits."""
+    length, where = conversation_lengths(sa)
+
+    def cell(p_ids, c_ids) -> dict:
+        pos = [i for i in p_ids if y[i] == 1]
+        neg = [i for i in p_ids if y[i] == 0]
+        out = {"auroc_pairs": auc([1] * len(pos) + [0] * len(neg), np.r_[scores[pos], scores[neg]]) if pos and neg else None,
+               "auroc_vs_controls": auc([1] * len(pos) + [0] * len(c_ids), np.r_[scores[pos], scores[c_ids]]) if pos and len(c_ids) else None,
+               "recall": round(float((scores[pos] >= threshold).mean()), 4) if pos else None,
+               "fpr_hard_negatives": round(float((scores[neg] >= threshold).mean()), 4) if neg else None,
+               "fpr_controls": round(float((scores[c_ids] >= threshold).mean()), 4) if len(c_ids) else None,
+               "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(c_ids)}}
+        return out
+
+    by_len = {}
+    for name, lo, hi in LENGTH_BUCKETS:
+        inb = lambda ids: [int(i) for i in ids if lo <= length[i] < hi]
+        by_len[name] = cell(inb(te_pairs), inb(te_ctl))
+    long_ctl = [int(i) for i in te_ctl if sa.rows[i].subtype == "long_session"]
+    by_pos = {}
+    for name, lo, hi in POSITION_BUCKETS:
+        by_pos[name] = cell([int(i) for i in te_pairs if lo <= where[i] < hi], long_ctl)
+    return {"by_length": by_len, "by_position": by_pos}
 
 
 def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, seed: int) -> tuple[TokenProbe, dict]:
@@ -191,6 +250,7 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
                        "recall": round(float((s_pairs[m][yp[m] == 1] >= threshold).mean()), 4) if (yp[m] == 1).any() else None,
                        "fpr_hard_negatives": round(float((s_pairs[m][yp[m] == 0] >= threshold).mean()), 4) if (yp[m] == 0).any() else None,
                        "n": {"positives": int((yp[m] == 1).sum()), "hard_negatives": int((yp[m] == 0).sum())}}
+    report_len_pos = by_length_and_position(sa, te_pairs, te_ctl, y, scores_all, threshold)
     long_m = np.array([sa.sources[i] == "scenarios-long" for i in te_pairs])
     long_ctl_m = np.array([sa.sources[i] == "scenarios-long" for i in te_ctl])
     report = {
@@ -209,6 +269,7 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
                                    "recall": round(float((s_pairs[long_m][yp[long_m] == 1] >= threshold).mean()), 4) if long_m.any() else None,
                                    "fpr_long_controls": _rates(s_ctl[long_ctl_m], threshold)},
             "per_subtype": per_sub,
+            **report_len_pos,
             "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(s_ctl)},
         },
         "train": {"conversations": len(tr), "calibration_pairs": len(cal_pairs), "calibration_controls": len(cal_ctl)},

@@ -56,6 +56,7 @@ class ScenarioActs:
     role: np.ndarray  # int8 [N]
     conv: np.ndarray  # int64 [N] global conversation index, sorted with pos
     pos: np.ndarray
+    sig: np.ndarray  # bool [N]: in a composed long conversation's labelled passage
     parts: list[tuple[Path, np.ndarray]]  # (npz, order applied to its rows) per part
     layers: list[int]
     _cache: dict = field(default_factory=dict)
@@ -71,7 +72,7 @@ class ScenarioActs:
 def load_scenario_acts(harvest_dir: Path, files: list[str], scenario_dir: Path = SCENARIO_DIR) -> ScenarioActs:
     rows: list[Scenario] = []
     sources: list[str] = []
-    roles, convs, poss, parts = [], [], [], []
+    roles, convs, poss, sigs, parts = [], [], [], [], []
     layers = None
     for name in files:
         stem = Path(name).stem
@@ -83,12 +84,13 @@ def load_scenario_acts(harvest_dir: Path, files: list[str], scenario_dir: Path =
             raise ValueError(f"{npz} was harvested from a different version of {name}; delete it to re-harvest")
         order = np.lexsort((z["pos"], z["conv"]))
         roles.append(z["role"][order]); poss.append(z["pos"][order])
+        sigs.append(z["sig"][order] if "sig" in z.files else np.zeros(len(order), bool))
         convs.append(z["conv"][order].astype(np.int64) + len(rows))
         parts.append((npz, order))
         layers = sorted(int(k[1:]) for k in z.files if k.startswith("L"))
         rows += part_rows
         sources += ["scenarios-long" if stem.startswith("long") else "scenarios"] * len(part_rows)
-    return ScenarioActs(rows, sources, np.concatenate(roles), np.concatenate(convs), np.concatenate(poss), parts, layers or [])
+    return ScenarioActs(rows, sources, np.concatenate(roles), np.concatenate(convs), np.concatenate(poss), np.concatenate(sigs), parts, layers or [])
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,15 @@ class Featurizer:
                     x[b:b + 262144, j * d:(j + 1) * d] = a[idx[b:b + 262144]].astype(np.float32) / np.float32(self.stats[l][1])
             t = Tokens(x, sa.conv[idx], len(sa.rows))
             self._all[key] = t
-            self._means[key] = t.means()
+            means = t.means()
+            # A composed long conversation teaches the mean trainer through its labelled passage
+            # (read in the long context), not through the mean of thousands of filler tokens.
+            sig = sa.sig[idx]
+            if sig.any():
+                ts = Tokens(x[sig], t.conv[sig], t.n_conv)
+                has = ts.counts > 0
+                means[has] = ts.means()[has]
+            self._means[key] = means
         return self._all[key]
 
     def means(self, arch: Arch) -> np.ndarray:
@@ -261,8 +271,11 @@ def summarize(rows, y, scores: dict[int, tuple[float, float]], pairs, ctls) -> d
     for st in sorted({rows[i].subtype for i in pi}):
         ids = [i for i in pi if rows[i].subtype == st]
         per_sub[st] = auc(y[ids], s(ids))
+    lpos = [i for i in pos if rows[i].signal]
+    lneg = [i for i in neg if rows[i].signal]
     return {
         "auroc_pairs": auc([1] * len(pos) + [0] * len(neg), np.r_[s(pos), s(neg)]),
+        "auroc_pairs_long": auc([1] * len(lpos) + [0] * len(lneg), np.r_[s(lpos), s(lneg)]) if lpos and lneg else None,
         "auroc_vs_controls": auc([1] * len(pos) + [0] * len(ci), np.r_[s(pos), s(ci)]),
         "auroc_all_negatives": auc([1] * len(pos) + [0] * (len(neg) + len(ci)), np.r_[s(pos), s(neg), s(ci)]),
         "recall_at_1pct_train_fpr": round(float(flag(pos).mean()), 4),

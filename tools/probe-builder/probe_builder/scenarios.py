@@ -21,6 +21,9 @@ class Scenario:
     family: str
     label: int
     messages: tuple[tuple[str, str], ...]
+    # Composed long conversations: the message index range [start, end) of the embedded passage
+    # that carries the label (the rest is benign filler).
+    signal: tuple[int, int] | None = None
 
     def text(self) -> str:
         """The conversation as one text, roles included (what a text-only model sees)."""
@@ -34,7 +37,8 @@ def _read(path: Path) -> list[Scenario]:
             continue
         r = json.loads(line)
         out.append(Scenario(r["id"], r.get("pair"), r["concept"], r["subtype"], r["family"], int(r["label"]),
-                            tuple((m["role"], m["content"]) for m in r["messages"])))
+                            tuple((m["role"], m["content"]) for m in r["messages"]),
+                            tuple(r["signal"]) if r.get("signal") else None))
     return out
 
 
@@ -46,10 +50,10 @@ def load_controls(root: Path = SCENARIO_DIR) -> list[Scenario]:
     return [s for p in sorted(root.glob("controls*.jsonl")) for s in _read(p)]
 
 
-def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pairs_per_concept: int = 10,
-                 n_controls: int = 48, min_chars: int = 5_500, max_chars: int = 15_000,
+def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pairs_per_concept: int = 16,
+                 n_controls: int = 48, min_chars: int = 8_000, max_chars: int = 22_000,
                  same_partition=lambda a, b: True) -> list[Scenario]:
-    """Long conversations (about 2k-6k tokens) where the signal is a small part: a minimal pair's
+    """Long conversations (about 2k-5.5k tokens) where the signal is a small part: a minimal pair's
     messages embedded among the turns of benign controls, both sides of the pair with the same
     filler, so the pair stays minimal. Long controls concatenate several controls. The scenario's
     system message (if any) stays first; filler never includes another system message.
@@ -86,7 +90,9 @@ def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pai
                 system = [m for m in s.messages if m[0] == "system"]
                 body = [m for m in s.messages if m[0] != "system"]
                 msgs = tuple(system + fill[:cut] + body + fill[cut:])
-                out.append(Scenario(f"long-{s.id}", f"long-{pair}", concept, s.subtype, s.family, label, msgs))
+                start = len(system) + cut
+                out.append(Scenario(f"long-{s.id}", f"long-{pair}", concept, s.subtype, s.family, label, msgs,
+                                    (start, start + len(body))))
     for n in range(n_controls):
         first = rng.choice(ctl_by_id)
         system = [m for m in first.messages if m[0] == "system"]
@@ -99,5 +105,6 @@ def write_jsonl(rows: list[Scenario], path: Path) -> None:
     with path.open("w", encoding="utf-8") as f:
         for s in rows:
             f.write(json.dumps({"id": s.id, "pair": s.pair, "concept": s.concept, "subtype": s.subtype, "family": s.family,
-                                "label": s.label, "messages": [{"role": r, "content": c} for r, c in s.messages]},
+                                "label": s.label, "messages": [{"role": r, "content": c} for r, c in s.messages],
+                                **({"signal": list(s.signal)} if s.signal else {})},
                                ensure_ascii=False) + "\n")

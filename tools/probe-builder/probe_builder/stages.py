@@ -45,7 +45,7 @@ def load_harvest(path: Path) -> Harvest:
 
 def stage_convert(w: Work, layers: list[int]) -> dict:
     name = "sweep.onnx" if layers == SWEEP_LAYERS else f"sweep-{'-'.join(map(str, layers))}.onnx"
-    info = convert(w.models, w.cache, layers, name=name, model=w.model)
+    info = convert(w.models, w.cache, layers, name=name, model=w.model, kv_cache=False)  # harvests read whole conversations in one pass
     w.sweep_onnx = w.models / name
     return info
 

@@ -95,3 +95,57 @@ def test_windows_policy():
     assert windows(10, 4, 8) == ([(0, 4), (4, 8), (8, 10)], False)
     assert windows(10, 4, 2) == ([(0, 4), (4, 8)], True)
     assert windows(0, 4, 2) == ([], False)
+
+
+def _kv_feed(model, n_blocks: int, ids: list[int], past: dict | None) -> dict:
+    cfg = model.config
+    feed = {"input_ids": np.asarray([ids], dtype=np.int64)}
+    p = 0 if past is None else past["present_key_0"].shape[2]
+    feed["attention_mask"] = np.ones((1, p + len(ids)), dtype=np.int64)
+    for i in range(n_blocks):
+        for kind in ("key", "value"):
+            feed[f"past_{kind}_{i}"] = (np.zeros((1, cfg.n_kv_heads, 0, cfg.head_dim), np.float32) if past is None
+                                        else past[f"present_{kind}_{i}"])
+    return feed
+
+
+def test_chunked_prefill_matches_a_single_pass(tiny_gguf, tmp_path):
+    """Feeding a sequence chunk by chunk through the key/value cache gives every token the
+    residual a single pass over the whole sequence gives (and the float64 reference)."""
+    model = load_gguf(tiny_gguf)
+    plain = ort.InferenceSession(str(export(model, [3], tmp_path / "p.onnx")), providers=["CPUExecutionProvider"])
+    kv = ort.InferenceSession(str(export(model, [3], tmp_path / "kv.onnx", kv_cache=True)), providers=["CPUExecutionProvider"])
+    names = [o.name for o in kv.get_outputs()]
+    assert names[0] == "hidden_3" and "present_key_2" in names and "present_value_0" in names
+    rng = np.random.default_rng(0)
+    seq = rng.integers(3, model.config.vocab_size, 23).tolist()
+    (single,) = plain.run(["hidden_3"], {"input_ids": np.asarray([seq]), "attention_mask": np.ones((1, len(seq)), np.int64)})
+    got, past = [], None
+    for a, b in ((0, 7), (7, 8), (8, 20), (20, 23)):  # uneven chunks, one of a single token
+        out = dict(zip(names, kv.run(names, _kv_feed(model, 3, seq[a:b], past))))
+        got.append(out["hidden_3"][0])
+        past = out
+    chunked = np.concatenate(got)
+    assert past["present_key_1"].shape[2] == len(seq)
+    err = np.abs(chunked - single[0]).max() / np.abs(single[0]).max()
+    assert err < 1e-5, err
+    want = ReferenceLlama(model, 3).hidden_states(seq)[3]
+    assert np.abs(chunked - want).max() / np.abs(want).max() < 1e-5
+    # and the cache matters: the last chunk alone, without its past, reads differently
+    (alone,) = kv.run(["hidden_3"], _kv_feed(model, 3, seq[20:23], None))
+    assert np.abs(alone[0] - single[0, 20:23]).max() / np.abs(single[0]).max() > 1e-3
+
+
+def test_fit_context_keeps_the_system_prompt_and_the_newest_tokens():
+    from probe_builder.chat import ROLE_CODE, Encoded, fit_context
+    roles = np.array([0, 1, 1, 1, 0] + [2] * 10 + [0] + [3] * 6, np.int8)
+    msg = np.array([-1, 0, 0, 0, -1] + [1] * 10 + [-1] + [2] * 6, np.int32)
+    e = Encoded(np.arange(len(roles), dtype=np.int64), roles, msg)
+    same, dropped = fit_context(e, 64)
+    assert dropped is None and same is e
+    kept, dropped = fit_context(e, 12)
+    assert len(kept.ids) == 12
+    assert kept.ids[:5].tolist() == [0, 1, 2, 3, 4]  # template + system prompt + template
+    assert kept.ids[5:].tolist() == list(range(len(roles) - 7, len(roles)))  # the newest tokens
+    assert dropped == (5, len(roles) - 7)
+    assert (kept.roles[-6:] == ROLE_CODE["assistant"]).all()  # the newest message whole
