@@ -15,6 +15,9 @@ commands:
   setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
+  alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
+  alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
+                                             the receivers and groups an alert with those labels reaches
   bench   probe|pipeline|kafka|rules [--out FILE]
                                              benchmarks (write bench/results/<name>.json)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
@@ -97,6 +100,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'rules': {
         const { runRules } = await import('./rules.command');
         return await runRules(paths, rest);
+      }
+      case 'alerting':
+      case 'alerts': {
+        const { runAlertingLint, runRouteTest, AlertingUsageError } = await import('./alerting.command');
+        const out = (l: string): void => void process.stdout.write(`${l}\n`);
+        const err = (l: string): void => void process.stderr.write(`${l}\n`);
+        try {
+          return command === 'alerting' ? runAlertingLint(rest, out, err) : runRouteTest(rest, out, err);
+        } catch (e) {
+          if (e instanceof AlertingUsageError) throw new UsageError(e.message);
+          throw e;
+        }
       }
       case 'infra': {
         const { runInfra } = await import('../infra/infra.command');
