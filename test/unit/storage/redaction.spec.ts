@@ -210,6 +210,15 @@ describe('token evidence', () => {
     expect(out.concepts.deception).toEqual(scored.concepts.deception);
   });
 
+  it('masks the concept-level token contributions the same way', async () => {
+    const withTokens = scoredWith([]);
+    withTokens.concepts.harmful_intent = { ...withTokens.concepts.harmful_intent, tokens };
+    const out = await redactScored(messages, withTokens, 'redacted');
+    expect((out.concepts.harmful_intent.tokens ?? []).map((t) => t.token)).toEqual([' key', '[SECRET]', '[SECRET]', '[SECRET]', ' ok', '<|im_start|>', '[REDACTED]', '[EMAIL]']);
+    expect((await redactScored(messages, withTokens, 'hash')).concepts.harmful_intent.tokens?.every((t) => t.token === '')).toBe(true);
+    expect(withTokens.concepts.harmful_intent.tokens?.[1].token).toBe(' sk');
+  });
+
   it('empties every token under hash and keeps them under full', async () => {
     expect(tokensOf(await redactScored(messages, scored, 'hash')).every((t) => t === '')).toBe(true);
     expect(tokensOf(await redactScored(messages, scored, 'full'))).toEqual(tokens.map((t) => t.token));
