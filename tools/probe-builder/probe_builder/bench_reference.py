@@ -16,7 +16,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-from .chat import ROLE_CODE, ChatTokenizer, windows
+from .chat import ROLE_CODE, ChatTokenizer, fit_context, windows
+from .prefill import residuals
 
 
 def load_pack(pack_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -112,6 +113,13 @@ def run(events_path: Path, pack_dir: Path, model_dir: Path, batch_events: int, o
         for i in range(0, len(events), batch_events):
             group = events[i: i + batch_events]
             encs = [ct.encode(e["messages"]) for e in group]
+            if "context_tokens" in rt:  # whole conversations in context, one at a time, as the runtime reads them
+                for e, enc in zip(group, encs):
+                    enc, _ = fit_context(enc, rt["context_tokens"])
+                    hid = residuals(sess, enc.ids, out_name, rt["chunk_tokens"])
+                    scores[e["id"]] = score_event(m, w, [hid], [enc.roles])
+                    tokens += len(enc.ids)
+                continue
             rows = []
             for gi, e in enumerate(encs):
                 spans, _ = windows(len(e.ids), rt["max_tokens"], rt["max_windows"])

@@ -155,7 +155,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
 
     from .feature_cards import distinctive_words, label, rank_features, span_means, top_contexts
     from .pack import write_pack
-    from .scenario_build import arch_of, final_concept, stage_scenario_harvest, stage_select
+    from .scenario_build import CONTEXT_TOKENS, arch_of, final_concept, stage_scenario_harvest, stage_select
     from .scenario_eval import Featurizer, Protocol, is_test
     from .scenarios import load_concept, load_controls
     from .sources import MODELS
@@ -254,9 +254,11 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         "tokenizer": {"sha256": conv_info["tokenizer_sha256"],
                       "chat_template_sha256": hashlib.sha256(tok_cfg["chat_template"].encode()).hexdigest(),
                       "pad_token_id": tok_cfg["pad_token_id"]},
-        "runtime": {"max_tokens": 512, "max_windows": 12, "outlier_norm": round(outlier, 3),
-                    "truncation": "the conversation is cut into consecutive windows of max_tokens tokens, each run through the "
-                                  "model on its own; tokens beyond max_windows windows are dropped and the result is marked truncated"},
+        "runtime": {"context_tokens": CONTEXT_TOKENS, "chunk_tokens": 512, "outlier_norm": round(outlier, 3),
+                    "truncation": "the whole conversation is read in context by chunked prefill (chunk_tokens at a time, each "
+                                  "chunk attending to every earlier token); past context_tokens the leading system prompt and "
+                                  "the newest tokens are kept, the middle is dropped, and the result is marked truncated with "
+                                  "the dropped token span"},
         "sae": {"id": f"{pack_id}-sae-L{layer}-{p.d_sae}", "architecture": sae_info["corpus"].get("architecture", "batchtopk"),
                 "source": str(sae_dir) if sae_dir else "trained by probe-builder",
                 "d_sae": p.d_sae, "k": sae_cfg.k if not sae_dir else None, "theta": round(float(np.mean(p.thresholds())), 6),

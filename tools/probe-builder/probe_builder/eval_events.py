@@ -40,7 +40,8 @@ def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: i
     import onnxruntime as ort
 
     from .bench_reference import load_pack, score_event
-    from .chat import ChatTokenizer, windows
+    from .chat import ChatTokenizer, fit_context, windows
+    from .prefill import residuals
 
     m, w = load_pack(pack_dir)
     cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
@@ -52,12 +53,18 @@ def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: i
     for s, labels in select(per_concept, controls, seed):
         messages = [{"role": r, "content": c} for r, c in s.messages]
         enc = ct.encode(messages)
-        spans, _ = windows(len(enc.ids), rt["max_tokens"], rt["max_windows"])
-        hidden, roles = [], []
-        for a, b in spans:
-            ids = enc.ids[a:b][None, :]
-            hidden.append(sess.run([name], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
-            roles.append(enc.roles[a:b])
+        if "context_tokens" in rt:  # whole conversation in context, as the runtime reads it
+            enc, _ = fit_context(enc, rt["context_tokens"])
+            spans = [(0, len(enc.ids))] if len(enc.ids) else []
+            hidden = [residuals(sess, enc.ids, name, rt["chunk_tokens"])] if spans else []
+            roles = [enc.roles] if spans else []
+        else:
+            spans, _ = windows(len(enc.ids), rt["max_tokens"], rt["max_windows"])
+            hidden, roles = [], []
+            for a, b in spans:
+                ids = enc.ids[a:b][None, :]
+                hidden.append(sess.run([name], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
+                roles.append(enc.roles[a:b])
         ref = score_event(m, w, hidden, roles) if spans else {c: 0.0 for c in CONCEPTS}
         lines.append(json.dumps({"id": s.id, "tenant": "eval", "source": "scenarios", "model": "scenario", "messages": messages,
                                  "labels": labels, "reference_scores": {c: round(v, 6) for c, v in ref.items()}}, ensure_ascii=False))

@@ -149,3 +149,16 @@ def test_fit_context_keeps_the_system_prompt_and_the_newest_tokens():
     assert kept.ids[5:].tolist() == list(range(len(roles) - 7, len(roles)))  # the newest tokens
     assert dropped == (5, len(roles) - 7)
     assert (kept.roles[-6:] == ROLE_CODE["assistant"]).all()  # the newest message whole
+
+
+def test_prefill_residuals_are_the_same_through_either_graph(tiny_gguf, tmp_path):
+    from probe_builder.prefill import cache_layout, residuals
+    model = load_gguf(tiny_gguf)
+    plain = ort.InferenceSession(str(export(model, [2], tmp_path / "p.onnx")), providers=["CPUExecutionProvider"])
+    kv = ort.InferenceSession(str(export(model, [2], tmp_path / "kv.onnx", kv_cache=True)), providers=["CPUExecutionProvider"])
+    assert cache_layout(plain) is None
+    assert cache_layout(kv) == (2, model.config.n_kv_heads, model.config.head_dim)
+    ids = np.arange(3, 40)
+    a, b = residuals(plain, ids, "hidden_2"), residuals(kv, ids, "hidden_2", chunk_tokens=6)
+    assert a.shape == b.shape == (len(ids), model.config.d_model)
+    assert np.abs(a - b).max() / np.abs(a).max() < 1e-5

@@ -20,7 +20,7 @@ ASSISTANT_ENDINGS = {"complies", "refuses", "none"}
 MIN_PAIRS = {"harmful_intent": 404, "prompt_injection": 404, "deception": 530, "sycophancy": 524}
 MIN_PAIRS_PER_SUBTYPE = 33
 MIN_FAMILIES = 30
-MIN_CONTROLS = 2092
+MIN_CONTROLS = 2492
 
 
 def _lines(path: Path) -> list[dict]:
