@@ -91,7 +91,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
   for (const batch of BATCH_SIZES) {
     // A group's events enqueue in the same tick, so the default short wait forms the whole batch;
     // a long wait would only add idle time (the token budget is never reached by small events).
-    const engine = await ProbeEngine.create(pack, artifacts, { tokenBudget: batch * pack.manifest.runtime.max_tokens, maxWaitMs: 10 });
+    const engine = await ProbeEngine.create(pack, artifacts, { tokenBudget: batch * pack.manifest.runtime.chunk_tokens, maxWaitMs: 10 });
     try {
       await measure(engine, events.slice(0, Math.min(events.length, batch * 2)), batch); // warm-up
       const before = { ...engine.stats };

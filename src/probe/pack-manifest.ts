@@ -66,7 +66,9 @@ export interface PackManifest {
   version: string;
   model: { id: string; file_sha256: string; layer: number; d_model: number; source: { package: string; version: string; file: string } };
   tokenizer: { sha256: string; chat_template_sha256: string; pad_token_id: number };
-  runtime: { max_tokens: number; max_windows: number; outlier_norm: number };
+  /** The whole conversation is read in context, chunk_tokens at a time through the key/value
+   *  cache; past context_tokens it is fitted (scoring.fitContext). */
+  runtime: { context_tokens: number; chunk_tokens: number; outlier_norm: number; truncation?: string };
   sae: { id: string; architecture: string; input_scale: number };
   features: FeatureCard[];
   concepts: Record<ConceptId, ConceptSpec>;
@@ -105,8 +107,8 @@ export const PACK_MANIFEST_SCHEMA = {
     },
     runtime: {
       type: 'object',
-      required: ['max_tokens', 'max_windows', 'outlier_norm'],
-      properties: { max_tokens: { type: 'integer', minimum: 8 }, max_windows: { type: 'integer', minimum: 1 }, outlier_norm: num },
+      required: ['context_tokens', 'chunk_tokens', 'outlier_norm'],
+      properties: { context_tokens: { type: 'integer', minimum: 8 }, chunk_tokens: { type: 'integer', minimum: 1 }, outlier_norm: num },
     },
     sae: { type: 'object', required: ['id', 'architecture', 'input_scale'], properties: { input_scale: { type: 'number', exclusiveMinimum: 0 } } },
     features: {

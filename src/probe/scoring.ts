@@ -108,7 +108,7 @@ export function decidingSpan(s: readonly number[], aggregation: Aggregation, win
   return { lo, n: w, mean: best / w };
 }
 
-/** Accumulates one conversation's windows, then yields calibrated concept results. */
+/** Accumulates one conversation's residuals, then yields calibrated concept results. */
 export class ConversationScorer {
   private readonly nFeat: number;
   private readonly d: number;
@@ -141,8 +141,8 @@ export class ConversationScorer {
   }
 
   /**
-   * hidden: [T, d] residuals of one window (row-major, rows beyond `roles.length` ignored);
-   * roles/ids: that window's tokens; offset: index of its first token in the conversation.
+   * hidden: [T, d] residuals of a run of consecutive tokens (row-major, rows beyond `roles.length`
+   * ignored); roles/ids: those tokens; offset: index of the first one in the conversation.
    */
   addWindow(hidden: Float32Array, ids: readonly number[], roles: readonly number[], offset: number): void {
     const { d, pack } = this;
@@ -258,9 +258,30 @@ function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
 }
 
-/** Consecutive windows of at most maxTokens; tokens past maxWindows windows are dropped. */
-export function planWindows(nTokens: number, maxTokens: number, maxWindows: number): { spans: Array<[number, number]>; truncated: boolean } {
-  const spans: Array<[number, number]> = [];
-  for (let s = 0; s < nTokens; s += maxTokens) spans.push([s, Math.min(s + maxTokens, nTokens)]);
-  return { spans: spans.slice(0, maxWindows), truncated: spans.length > maxWindows };
+/** What fitContext kept of a conversation: runs of consecutive original token indices. */
+export interface ContextFit {
+  /** [start, end) runs of original token indices, in order; their total length <= the limit. */
+  kept: Array<[number, number]>;
+  /** The dropped [start, end) token span, absent when the whole conversation fits. */
+  dropped?: { start: number; end: number };
+}
+
+/**
+ * The policy for a conversation longer than the model's context (mirrors the builder's
+ * chat.fit_context): keep the leading system prompt (its tokens and the template markup around
+ * it) and the newest tokens, drop from the middle. The newest message is never dropped; only a
+ * newest message longer than the context by itself loses its oldest tokens. The system prompt
+ * keeps at most half the context.
+ */
+export function fitContext(roles: readonly number[], msg: readonly number[], limit: number): ContextFit {
+  const n = roles.length;
+  if (n <= limit) return { kept: n ? [[0, n]] : [] };
+  let head = 0;
+  while (head < n && (roles[head] === ROLE_CODES.system || roles[head] === ROLE_CODES.template) && msg[head] <= 0) head++;
+  head = Math.min(head, Math.floor(limit / 2));
+  const tail = limit - head;
+  const kept: Array<[number, number]> = [];
+  if (head > 0) kept.push([0, head]);
+  kept.push([n - tail, n]);
+  return { kept, dropped: { start: head, end: n - tail } };
 }

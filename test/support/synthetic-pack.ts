@@ -54,7 +54,7 @@ export function writeSyntheticPack(dir: string, overrides: Record<string, unknow
     version: '0.0.1',
     model: { id: 'none', file_sha256: 'a'.repeat(64), layer: 1, d_model: SYN_D, source: { package: 'x', version: '0', file: 'x.gguf' } },
     tokenizer: { sha256: 'b'.repeat(64), chat_template_sha256: 'c'.repeat(64), pad_token_id: 0 },
-    runtime: { max_tokens: 16, max_windows: 2, outlier_norm: 100 },
+    runtime: { context_tokens: 32, chunk_tokens: 8, outlier_norm: 100 },
     sae: { id: 'syn', architecture: 'batchtopk', input_scale: 2 },
     features: [
       { index: 10, row: 0, label: 'dimension zero' },

@@ -1,6 +1,6 @@
 /** `probewatch score` end to end, as a user runs it: real pack, real model, real process. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -61,18 +61,6 @@ describe('probewatch score (CLI, real model)', () => {
     const r = run(['score', '--input', '-'], JSON.stringify(benign) + '\n');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).id).toBe('benign-1');
-  });
-
-  it('flags and scores what fits when a conversation exceeds the token budget', () => {
-    if (skip) return skipNote(skip);
-    const rt = (JSON.parse(readFileSync(path.join(ROOT, 'probes', 'smollm2-135m-safety', 'manifest.json'), 'utf8')) as { runtime: { max_tokens: number; max_windows: number } }).runtime;
-    const long = { ...base, id: 'long-1', messages: [{ role: 'user', content: 'Tell me about the history of bread. '.repeat(1200) }] };
-    const r = run(['score', '--input', '-'], JSON.stringify(long) + '\n');
-    expect(r.code).toBe(0);
-    const o = JSON.parse(r.stdout);
-    expect(o.truncated).toBe(true);
-    expect(o.tokens).toBeGreaterThan(o.tokens_scored);
-    expect(o.tokens_scored).toBe(rt.max_tokens * rt.max_windows);
   });
 
   it('fails clearly (exit 2) when the requested execution provider cannot load', () => {

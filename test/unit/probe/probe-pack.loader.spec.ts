@@ -26,7 +26,7 @@ describe('probe pack loader', () => {
   });
 
   it('reports every schema problem', async () => {
-    const dir = writeSyntheticPack(fresh(), { version: 'latest', runtime: { max_tokens: 2 } });
+    const dir = writeSyntheticPack(fresh(), { version: 'latest', runtime: { context_tokens: 2 } });
     const err = await loadProbePack(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PackError);
     const msg = (err as PackError).problems.join('\n');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { loadProbePack, ProbePack } from '../../../src/probe/probe-pack.loader';
-import { ConversationScorer, planWindows } from '../../../src/probe/scoring';
+import { ConversationScorer, fitContext } from '../../../src/probe/scoring';
 import { SYNTHETIC_WINDOW, writeSyntheticPack } from '../../support/synthetic-pack';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -75,10 +75,29 @@ describe('conversation scoring (hand-computed on the synthetic pack)', () => {
   });
 });
 
-describe('window planning', () => {
-  it('cuts consecutive windows and flags truncation past the limit', () => {
-    expect(planWindows(10, 4, 8)).toEqual({ spans: [[0, 4], [4, 8], [8, 10]], truncated: false });
-    expect(planWindows(10, 4, 2)).toEqual({ spans: [[0, 4], [4, 8]], truncated: true });
-    expect(planWindows(0, 4, 2)).toEqual({ spans: [], truncated: false });
+describe('fitting a conversation into the context', () => {
+  // template, system x3, template, user x10, template, assistant x6 (as ChatTokenizer.encode lays them out)
+  const roles = [0, 1, 1, 1, 0, ...Array(10).fill(2), 0, ...Array(6).fill(3)];
+  const msg = [-1, 0, 0, 0, -1, ...Array(10).fill(1), -1, ...Array(6).fill(2)];
+
+  it('keeps everything that fits', () => {
+    expect(fitContext(roles, msg, 64)).toEqual({ kept: [[0, 22]] });
+    expect(fitContext([], [], 8)).toEqual({ kept: [] });
+  });
+
+  it('keeps the system prompt and the newest tokens, drops the middle, as the builder does', () => {
+    // same case as tools/probe-builder/tests/test_model_export.py::test_fit_context_...
+    expect(fitContext(roles, msg, 12)).toEqual({ kept: [[0, 5], [15, 22]], dropped: { start: 5, end: 15 } });
+  });
+
+  it('never lets the system prompt take more than half the context', () => {
+    const longSys = [0, ...Array(20).fill(1), 0, 2, 2];
+    const m = [-1, ...Array(20).fill(0), -1, 1, 1];
+    expect(fitContext(longSys, m, 10)).toEqual({ kept: [[0, 5], [19, 24]], dropped: { start: 5, end: 19 } });
+  });
+
+  it('without a system prompt keeps only the newest tokens', () => {
+    const r = [2, 2, 2, 3, 3, 3];
+    expect(fitContext(r, [0, 0, 0, 1, 1, 1], 4)).toEqual({ kept: [[2, 6]], dropped: { start: 0, end: 2 } });
   });
 });
