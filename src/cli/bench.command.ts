@@ -73,7 +73,14 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline, kafka, rules)`);
+  if (positionals[0] === 'context') {
+    const { benchContext } = await import('./bench-context');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'context.json');
+    await benchContext(paths, await loadProbePack(resolvePackDir(paths, values.pack)), out);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);
