@@ -135,10 +135,10 @@ def build_graph(
     # Shapes and position-dependent tables, sliced to the actual sequence length. With a KV cache
     # the chunk's queries sit after `past` cached positions; keys span past + seq.
     c_two1 = g.const("c_two1", np.array([2], dtype=np.int64))
-    c_three1 = g.const("c_three1", np.array([3], dtype=np.int64))
     mask_shape = g.op("Shape", ["attention_mask"], "ids_shape")
     total_len = g.op("Slice", [mask_shape, "c_one1", c_two1], "total_len")  # past + seq
     if kv_cache:
+        c_three1 = g.const("c_three1", np.array([3], dtype=np.int64))
         past_len = g.op("Slice", [g.op("Shape", ["past_key_0"], "past_shape"), c_two1, c_three1], "past_len")
     else:
         past_len = "c_zero1"
