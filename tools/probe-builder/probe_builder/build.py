@@ -441,7 +441,20 @@ def render_report(m: dict) -> str:
             tb = e["text_baseline"]["test"]["per_subtype"].get(st, {})
             lines.append(f"| {st} | {v} / {bso['per_subtype'].get(st)} | {ts.get('auroc_pairs')} / {tb.get('auroc_pairs')} | {ts.get('recall')} | {ts.get('fpr_hard_negatives')} |")
         lines.append("")
-    lines += ["## Registry data as a held-out source", "", "| concept | scenario probe on registry data (AUROC) | registry-trained probe on TEST: pairs / controls |", "|---|---|---|"]
+    lines += ["## Long conversations (issue 16): by conversation length and by where the signal sits", "",
+              "Held-out TEST families, whole conversations read in context. AUROC pairs: positives against their minimal-pair "
+              "negatives (the same filler, the passage changed); vs controls: against controls of the same length "
+              "(by position: the long controls). Recall and false-positive rates at the shipped threshold.", "",
+              "| concept | bucket | AUROC pairs | AUROC vs controls | recall | FPR hard negatives | FPR controls | n (pos / neg / controls) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for c, spec in m["concepts"].items():
+        t = spec["evaluation"]["test"]
+        for group in ("by_length", "by_position"):
+            for name, v in t.get(group, {}).items():
+                n = v["n"]
+                lines.append(f"| {c} | {'length ' if group == 'by_length' else 'signal in the '}{name} | {v['auroc_pairs']} | {v['auroc_vs_controls']} | "
+                             f"{v['recall']} | {v['fpr_hard_negatives']} | {v['fpr_controls']} | {n['positives']} / {n['hard_negatives']} / {n['controls']} |")
+    lines += ["", "## Registry data as a held-out source", "", "| concept | scenario probe on registry data (AUROC) | registry-trained probe on TEST: pairs / controls |", "|---|---|---|"]
     for c, spec in m["concepts"].items():
         r = spec["evaluation"].get("registry_source", {})
         rs = r.get("registry_to_scenarios", {})
