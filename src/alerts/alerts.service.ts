@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
-import type { Alert } from './alert';
+import type { Alert } from '../domain/alert';
 import { WebhookNotifier } from './webhook-notifier';
 
 /** Alert delivery: the log always (by the pipeline), the API (via storage), and a webhook if configured. */

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { RuntimePaths } from '../config/runtime-paths';
-import type { ChatMessage, ProbeEvent } from '../ingest/event-contract';
+import type { ChatMessage, ProbeEvent } from '../domain/event';
 import { ChatTokenizer } from '../probe/chat-tokenizer';
 import { setupModel } from '../probe/model-setup';
 import { ProbeEngine } from '../probe/probe-engine';

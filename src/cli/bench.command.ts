@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { RuntimePaths } from '../config/runtime-paths';
-import { validateEvent, ProbeEvent } from '../ingest/event-contract';
+import { validateEvent } from '../ingest/event-contract';
+import { ProbeEvent } from '../domain/event';
 import { ensurePythonEnv, setupModel } from '../probe/model-setup';
 import { ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, ProbePack } from '../probe/probe-pack.loader';

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import * as readline from 'node:readline';
 
 import { validateEvent } from '../ingest/event-contract';
-import { CONCEPT_IDS, ConceptId } from '../probe/pack-manifest';
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 import type { ProbeEngine } from '../probe/probe-engine';
 
 export interface ConceptEval {

@@ -7,10 +7,10 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import type { AppConfig } from '../config/app-config';
-import type { ChatMessage, ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ChatMessage, ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import { parseDuration } from '../rules/duration';
 import { evaluateEventRules } from '../rules/rule-evaluator';
 import { formatProblem } from '../rules/rule-file';

@@ -13,7 +13,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import { loadConfig } from '../config/app-config';
 import type { RuntimePaths } from '../config/runtime-paths';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { CONCEPT_IDS } from '../domain/concepts';
 import { formatProblem } from '../rules/rule-file';
 import { displayPath, readRuleSources } from '../rules/rule-loader';
 import { compileRuleSet, RuleScope } from '../rules/rule-set';

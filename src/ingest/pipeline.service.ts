@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import { AlertsService } from '../alerts/alerts.service';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
-import { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
+import { ProbeEngine } from '../probe/probe-engine';
+import { ScoredEvent } from '../domain/scored-event';
 import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
@@ -15,7 +16,8 @@ import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
 import { AcceptedRecord, AcceptLog } from './accept-log';
-import type { EventLimits, ProbeEvent } from './event-contract';
+import type { EventLimits } from './event-contract';
+import type { ProbeEvent } from '../domain/event';
 import { Channel, EventOutcome, Pipeline } from './pipeline';
 
 /** The accept log could not make a request durable: it is refused whole (503), nothing is queued. */

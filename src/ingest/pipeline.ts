@@ -3,11 +3,11 @@
  * wrapper supplies the stages. The queue is bounded; `submit` refuses a whole request it cannot
  * hold (the API answers 429), so nothing is dropped silently and memory stays bounded.
  */
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import type { Metrics } from '../ops/metrics';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ScoredEvent } from '../domain/scored-event';
 import type { RuleOutcome } from '../rules/rule-evaluator';
-import type { ProbeEvent } from './event-contract';
+import type { ProbeEvent } from '../domain/event';
 
 export interface PipelineStages {
   score(event: ProbeEvent): Promise<ScoredEvent>;

@@ -1,7 +1,6 @@
 /** Types and JSON schema of a probe pack's manifest.json (written by tools/probe-builder). */
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 
-export const CONCEPT_IDS = ['deception', 'sycophancy', 'harmful_intent', 'prompt_injection'] as const;
-export type ConceptId = (typeof CONCEPT_IDS)[number];
 export type ScopeRole = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface Calibration {

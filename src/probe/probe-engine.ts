@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 
-import type { ProbeEvent } from '../ingest/event-contract';
+import type { ProbeEvent } from '../domain/event';
 import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
-import type { ConceptId } from './pack-manifest';
 import type { ProbePack } from './probe-pack.loader';
 import { BatchStats, ResidualBatcher } from './residual-batcher';
-import { ConceptResult, ConversationScorer, fitContext, TokenLocator } from './scoring';
+import { ConversationScorer, fitContext } from './scoring';
+import type { ScoredEvent, TokenLocator } from '../domain/scored-event';
 
 export interface EngineOptions {
   executionProvider: 'cpu' | 'cuda' | 'webgpu';
@@ -25,18 +25,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxWaitMs: 10,
   maxQueuedWindows: 1024,
 };
-
-export interface ScoredEvent {
-  id: string;
-  pack: { id: string; version: string };
-  /** The conversation was longer than the model's context: `dropped` says which tokens. */
-  truncated: boolean;
-  /** Token span [start, end) dropped from the middle (the system prompt and newest tokens stay). */
-  dropped?: { start: number; end: number };
-  tokens: number;
-  tokens_scored: number;
-  concepts: Record<ConceptId, ConceptResult>;
-}
 
 /** Event in, calibrated concept scores and feature evidence out. */
 export class ProbeEngine {

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 
-import { CONCEPT_IDS, ConceptId, PACK_MANIFEST_SCHEMA, PackManifest, WeightFile } from './pack-manifest';
+import { PACK_MANIFEST_SCHEMA, PackManifest, WeightFile } from './pack-manifest';
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 
 export class PackError extends Error {
   readonly code = 'PACK_INVALID';

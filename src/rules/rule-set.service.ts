@@ -6,7 +6,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { CONCEPT_IDS } from '../domain/concepts';
 import { ProbeEngine } from '../probe/probe-engine';
 import { RuleHistoryRepository, RuleHistoryStore, RuleSetChange, StoredRuleSet } from '../storage/rule-history.repository';
 import { RuleHealthRegistry } from './rule-health';

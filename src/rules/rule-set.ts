@@ -7,7 +7,8 @@
 import type { Aggregate, EvalContext, Node } from './condition';
 import type { Predicate } from './condition-eval';
 import { GroupField, RuleCompiler } from './rule-compiler';
-import { readRuleFile, RuleProblem, Severity } from './rule-file';
+import { readRuleFile, RuleProblem } from './rule-file';
+import { Severity } from '../domain/alert';
 import { MacroTable, mergeLists, mergeRules } from './rule-merge';
 import type { CompiledQuery } from './windowed-query';
 

@@ -23,10 +23,10 @@ import * as path from 'node:path';
 
 import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, Node as YamlNode } from 'yaml';
 
-import type { Alert } from '../alerts/alert';
-import type { ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
-import type { ConceptResult } from '../probe/scoring';
+import type { Alert } from '../domain/alert';
+import type { ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
+import type { ConceptResult } from '../domain/scored-event';
 import { parseDuration } from './duration';
 import { evaluateEventRules } from './rule-evaluator';
 import { formatProblem, RuleProblem } from './rule-file';

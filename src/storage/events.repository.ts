@@ -4,8 +4,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import type { BatchWriter } from './batch-writer';
 import { applyMetadataPolicy, applyPolicy, ContentPolicy, PolicyView, policyView, redactScored, sha256 } from './content-policy';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { CONCEPT_IDS } from '../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../src/domain/concepts';
 
 export const SYN_D = 4;
 

@@ -5,9 +5,9 @@
  * span of its message is replaced by that span's placeholder, even when it only touches the
  * span's first or last character.
  */
-import type { ChatMessage } from '../../ingest/event-contract';
-import type { ScoredEvent } from '../../probe/probe-engine';
-import type { ConceptResult, TokenEvidence } from '../../probe/scoring';
+import type { ChatMessage } from '../../domain/event';
+import type { ScoredEvent } from '../../domain/scored-event';
+import type { ConceptResult, TokenEvidence } from '../../domain/scored-event';
 import { findLocalSpans } from './local-detectors';
 import type { ContentPolicy } from './policy';
 import type { SpanScanner } from './redaction-scanner';

@@ -11,9 +11,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import type { ChatMessage, ProbeEvent } from '../../../src/ingest/event-contract';
+import type { ChatMessage, ProbeEvent } from '../../../src/domain/event';
 import { ChatTokenizer } from '../../../src/probe/chat-tokenizer';
-import { ProbeEngine, ScoredEvent } from '../../../src/probe/probe-engine';
+import { ProbeEngine } from '../../../src/probe/probe-engine';
+import { ScoredEvent } from '../../../src/domain/scored-event';
 import { realModel, RealModel, skipNote } from '../../support/real-model';
 
 jest.setTimeout(600_000);

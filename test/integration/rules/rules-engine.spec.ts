@@ -10,9 +10,9 @@ import * as path from 'node:path';
 
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { ProbeEvent } from '../../../src/ingest/event-contract';
-import type { ScoredEvent } from '../../../src/probe/probe-engine';
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import type { ProbeEvent } from '../../../src/domain/event';
+import type { ScoredEvent } from '../../../src/domain/scored-event';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { backtestRules } from '../../../src/cli/rules-backtest';
 import { readRuleSources } from '../../../src/rules/rule-loader';
 import { clickhouseRuleStore } from '../../../src/rules/rule-scheduler.service';

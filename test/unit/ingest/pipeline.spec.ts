@@ -1,8 +1,8 @@
-import { Alert } from '../../../src/alerts/alert';
-import { ProbeEvent } from '../../../src/ingest/event-contract';
+import { Alert } from '../../../src/domain/alert';
+import { ProbeEvent } from '../../../src/domain/event';
 import { Pipeline, PipelineStages, QueueFull } from '../../../src/ingest/pipeline';
 import { Metrics } from '../../../src/ops/metrics';
-import { ScoredEvent } from '../../../src/probe/probe-engine';
+import { ScoredEvent } from '../../../src/domain/scored-event';
 
 const ev = (id: string): ProbeEvent => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content: id }] });
 

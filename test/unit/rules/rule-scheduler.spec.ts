@@ -6,11 +6,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 
-import type { Alert } from '../../../src/alerts/alert';
+import type { Alert } from '../../../src/domain/alert';
 import type { AlertsService } from '../../../src/alerts/alerts.service';
 import type { AppConfig } from '../../../src/config/app-config';
 import { Metrics } from '../../../src/ops/metrics';
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { RuleHealthRegistry } from '../../../src/rules/rule-health';
 import { RuleSchedulerService } from '../../../src/rules/rule-scheduler.service';
 import { compileRuleSet, WindowedRule } from '../../../src/rules/rule-set';

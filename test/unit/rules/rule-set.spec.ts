@@ -1,4 +1,4 @@
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import type { EvalContext } from '../../../src/rules/condition';
 import { evaluate } from '../../../src/rules/condition-eval';
 import { formatProblem } from '../../../src/rules/rule-file';

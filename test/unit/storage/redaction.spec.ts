@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
-import type { ScoredEvent } from '../../../src/probe/probe-engine';
-import type { ConceptResult, TokenEvidence } from '../../../src/probe/scoring';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
+import type { ScoredEvent } from '../../../src/domain/scored-event';
+import type { ConceptResult, TokenEvidence } from '../../../src/domain/scored-event';
 import {
   applyMetadataPolicy, applyPolicy, applyUserPolicy, findMessageSpans, policyToken, redact, redactMany, redactScored, sha256,
 } from '../../../src/storage/content-policy';
