@@ -15,7 +15,7 @@ import { ensurePythonEnv, setupModel } from '../probe/model-setup';
 import { ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, ProbePack } from '../probe/probe-pack.loader';
 import { benchPipeline } from './bench-pipeline';
-import { resolvePackDir } from './main';
+import { resolvePackDir } from '../config/runtime-paths';
 import { stderrReporter } from './progress-reporter';
 
 const BATCH_SIZES = [1, 4, 16, 32];

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
+import { resolvePackDir, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
 import { setupModel } from '../probe/model-setup';
 import { EngineOptions, ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, PackError, ProbePack } from '../probe/probe-pack.loader';
@@ -26,12 +25,6 @@ commands:
                                              a local Kafka broker / ClickHouse server for development and tests
 
 exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
-
-export function resolvePackDir(paths: RuntimePaths, ref: string | undefined): string {
-  const r = ref ?? DEFAULT_PACK_ID;
-  if (r.includes('/') || r.includes(path.sep) || existsSync(r)) return path.resolve(r);
-  return path.join(paths.probesDir, r);
-}
 
 export async function openEngine(paths: RuntimePaths, packRef: string | undefined, opts: Partial<EngineOptions>, verbose = false): Promise<ProbeEngine> {
   const pack: ProbePack = await loadProbePack(resolvePackDir(paths, packRef));

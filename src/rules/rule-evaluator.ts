@@ -6,7 +6,7 @@ import { Alert, alertId, fingerprint } from '../domain/alert';
 import type { ProbeEvent } from '../domain/event';
 import type { ScoredEvent } from '../domain/scored-event';
 import { EvalContext } from './condition';
-import type { EventRule, Rule } from './rule-set';
+import type { EventRule, Rule } from './rule-types';
 
 export interface RuleOutcome {
   alerts: Alert[];

@@ -9,7 +9,7 @@ import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { CLICKHOUSE } from '../storage/storage.module';
-import type { SequenceRule, WindowedRule } from './rule-set';
+import type { SequenceRule, WindowedRule } from './rule-types';
 import { RuleSetService } from './rule-set.service';
 import { alignedTick, RuleStorePort, ScheduledEvaluator } from './scheduled-evaluator';
 

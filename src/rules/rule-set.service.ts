@@ -12,7 +12,8 @@ import { RuleHistoryRepository, RuleHistoryStore, RuleSetChange, StoredRuleSet }
 import { RuleHealthRegistry } from './rule-health';
 import { fileHashes, readRuleSources, recordedSources, RuleSource, ruleSetHash, sourcesRecord } from './rule-loader';
 import { formatProblem } from './rule-file';
-import { compileRuleSet, Rule, RuleScope } from './rule-set';
+import { compileRuleSet } from './rule-set';
+import { Rule, RuleScope } from './rule-types';
 
 export interface RuleSetStatus {
   hash: string;

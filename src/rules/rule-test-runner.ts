@@ -31,7 +31,8 @@ import { parseDuration } from './duration';
 import { evaluateEventRules } from './rule-evaluator';
 import { formatProblem, RuleProblem } from './rule-file';
 import { RuleSource } from './rule-loader';
-import { compileRuleSet, Rule, RuleScope } from './rule-set';
+import { compileRuleSet } from './rule-set';
+import { Rule, RuleScope } from './rule-types';
 import { alignedTick, RuleStorePort, ScheduledEvaluator } from './scheduled-evaluator';
 
 export interface RuleTestStore {

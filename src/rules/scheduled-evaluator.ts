@@ -7,9 +7,10 @@ import { Alert, alertId, fingerprint } from '../domain/alert';
 import { formatDuration } from './duration';
 import { GroupResult, Transition, WindowedAlertState } from './alert-state';
 import { renderAnnotations } from './rule-evaluator';
-import type { SequenceRule, WindowedRule } from './rule-set';
+import type { SequenceRule, WindowedRule } from './rule-types';
 import { matchSequences, SequenceRow } from './sequence-matcher';
-import { buildWindowedRangeQuery, CompiledQuery } from './windowed-query';
+import { buildWindowedRangeQuery } from './windowed-query';
+import { CompiledQuery } from './rule-types';
 import { CONCEPT_IDS } from '../domain/concepts';
 
 /** How the evaluator reads the store (a ClickHouse client in the service and the CLI). */

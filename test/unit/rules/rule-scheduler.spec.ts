@@ -13,7 +13,8 @@ import { Metrics } from '../../../src/ops/metrics';
 import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { RuleHealthRegistry } from '../../../src/rules/rule-health';
 import { RuleSchedulerService } from '../../../src/rules/rule-scheduler.service';
-import { compileRuleSet, WindowedRule } from '../../../src/rules/rule-set';
+import { compileRuleSet } from '../../../src/rules/rule-set';
+import { WindowedRule } from '../../../src/rules/rule-types';
 import type { RuleSetService } from '../../../src/rules/rule-set.service';
 import type { AlertsRepository } from '../../../src/storage/alerts.repository';
 
