@@ -17,7 +17,10 @@ commands:
   eval    --input FILE [--out FILE] [--pack ID|DIR]
                                              the pack measured on labelled events (JSONL: event + labels
                                              {concept: 0|1}): AUROC, recall, false positives at threshold
-  bench   probe|pipeline|kafka|rules [--out FILE]
+  alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
+  alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
+                                             the receivers and groups an alert with those labels reaches
+  bench   probe|context|pipeline|kafka|rules [--out FILE]
                                              benchmarks (write bench/results/<name>.json)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
@@ -114,6 +117,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'rules': {
         const { runRules } = await import('./rules.command');
         return await runRules(paths, rest);
+      }
+      case 'alerting':
+      case 'alerts': {
+        const { runAlertingLint, runRouteTest, AlertingUsageError } = await import('./alerting.command');
+        const out = (l: string): void => void process.stdout.write(`${l}\n`);
+        const err = (l: string): void => void process.stderr.write(`${l}\n`);
+        try {
+          return command === 'alerting' ? runAlertingLint(rest, out, err) : runRouteTest(rest, out, err);
+        } catch (e) {
+          if (e instanceof AlertingUsageError) throw new UsageError(e.message);
+          throw e;
+        }
       }
       case 'infra': {
         const { runInfra } = await import('../infra/infra.command');
