@@ -4,15 +4,16 @@
  * Layers, lowest first (a layer imports only from layers below it, and from itself):
  *   domain            shared types: events, scored events, concepts, alerts, severity, fingerprints
  *   config            environment and paths
+ *   platform          process-wide plumbing: typed topics, the alert events
  *   probe, storage    the model and the stores; neither knows the other
  *   rules             rule files, compilation, evaluation, scheduling
  *   alerts            alert state and notification
  *   ingest, kafka     the transports and the pipeline
  *   ops, cli, infra, app.module, main, lifecycle    wiring, operations and commands
  *
- * Known exceptions, listed rather than hidden (issue 12 removes them): the rule scheduler raises
- * alerts through AlertsService (rules -> alerts), and config builds each stage's settings with
- * that stage's parser (config -> ingest, kafka, storage).
+ * Known exception, listed rather than hidden: config builds each stage's settings with that
+ * stage's parser (config -> ingest, kafka, storage). Alerts leave rules and the pipeline as
+ * "alert raised / resolved" events on platform/alert-events, so rules never import alerts.
  */
 const STAGES_ABOVE_PROBE_AND_STORAGE = '^src/(rules|alerts|ingest|kafka|ops|cli|infra|app\\.module|main|lifecycle)';
 module.exports = {
@@ -27,6 +28,10 @@ module.exports = {
       from: { path: '^src/config/' }, to: { path: '^src/(probe|rules|alerts|ops|cli|infra|app\\.module|main|lifecycle)' },
     },
     {
+      name: 'platform-below-the-stages', severity: 'error', comment: 'platform/ imports only domain and config',
+      from: { path: '^src/platform/' }, to: { path: '^src/', pathNot: '^src/(domain|config|platform)/' },
+    },
+    {
       name: 'probe-and-storage-below-rules', severity: 'error', comment: 'the model and the stores know nothing of rules, alerts or transports',
       from: { path: '^src/(probe|storage)/' }, to: { path: STAGES_ABOVE_PROBE_AND_STORAGE },
     },
@@ -39,8 +44,8 @@ module.exports = {
       from: { path: '^src/storage/' }, to: { path: '^src/probe/' },
     },
     {
-      name: 'rules-below-transports', severity: 'error', comment: 'rules know nothing of the transports or the commands',
-      from: { path: '^src/rules/' }, to: { path: '^src/(ingest|kafka|cli|infra|app\\.module|main|lifecycle)' },
+      name: 'rules-below-alerts-and-transports', severity: 'error', comment: 'rules know nothing of alerts delivery, the transports or the commands',
+      from: { path: '^src/rules/' }, to: { path: '^src/(alerts|ingest|kafka|cli|infra|app\\.module|main|lifecycle)' },
     },
     {
       name: 'alerts-below-transports', severity: 'error', comment: 'alerts know nothing of Kafka or the commands',

@@ -25,3 +25,6 @@ export interface FieldError {
   field: string;
   message: string;
 }
+
+/** Where an event came in: the HTTP API, Kafka, or the accept log replayed at start. */
+export type Channel = 'http' | 'kafka' | 'replay';

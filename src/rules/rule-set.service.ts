@@ -6,6 +6,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
+import { Topic } from '../platform/topic';
 import { CONCEPT_IDS } from '../domain/concepts';
 import { ProbeEngine } from '../probe/probe-engine';
 import { RuleHistoryRepository, RuleHistoryStore, RuleSetChange, StoredRuleSet } from '../storage/rule-history.repository';
@@ -77,7 +78,8 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   private reloading: Promise<ReloadResult> | null = null;
   readonly health = new RuleHealthRegistry();
   /** Called after a new set becomes active (the scheduler drops state of removed rules). */
-  onChange: ((rules: readonly Rule[]) => void) | null = null;
+  /** Published with the new active set whenever it changes (the scheduler forgets removed rules). */
+  readonly changed = new Topic<readonly Rule[]>((e) => this.log.error(`a rule-set subscriber failed: ${e.message}`));
 
   constructor(
     @Inject(APP_CONFIG) private readonly cfg: Pick<AppConfig, 'rulesDir' | 'rulesWatch'>,
@@ -184,7 +186,7 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
     this.metrics.rulesLoaded.set(rules.length);
     this.metrics.rulesReloadOk.set(status.lastReload.ok ? 1 : 0);
     this.metrics.ruleSetInfo.set({ hash: status.hash.slice(0, 12) }, 1);
-    this.onChange?.(this.active);
+    this.changed.publish(this.active);
   }
 
   /**
