@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     ee.add_argument("--per-concept", type=int, default=None, help="at most this many minimal pairs per concept (default: all)")
     ee.add_argument("--controls", type=int, default=None, help="at most this many controls (default: all)")
 
+    el = sub.add_parser("eval-long", help="a pack on the held-out composed long conversations, read in context or in windows")
+    el.add_argument("--pack", type=Path, required=True)
+    el.add_argument("--model-dir", type=Path, required=True)
+    el.add_argument("--reading", choices=["context", "windows"], default="context")
+    el.add_argument("--out", type=Path, required=True)
+
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
 
@@ -101,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "eval-events":
         from .eval_events import write_eval_events
         print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls))
+    elif a.cmd == "eval-long":
+        from .long_eval import run as eval_long
+        res = eval_long(a.pack, a.model_dir, a.reading, log=lambda *x, **k: print(*x, file=sys.stderr, **k))
+        a.out.write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps({c: {k: v[k] for k in ("auroc_pairs", "recall", "fpr_long_controls")} for c, v in res["concepts"].items()}))
     elif a.cmd == "bench-events":
         from .authored import bench_events
         a.out.write_text("".join(json.dumps(e) + "\n" for e in bench_events()))
