@@ -69,3 +69,31 @@ def harvest(sess: ort.InferenceSession, encoded: list[Encoded], layers: list[int
     m = np.concatenate(meta) if meta else np.zeros((0, 4), dtype=np.int64)
     return Harvest({l: np.concatenate(v) for l, v in out.items()}, m[:, 0].astype(np.int32), m[:, 1].astype(np.int8),
                    m[:, 2].astype(np.int32), m[:, 3].astype(np.int32))
+
+
+def harvest_long(sess: ort.InferenceSession, encoded: list[Encoded], layers: list[int], keep_roles: tuple[str, ...],
+                 label: str = "harvest", chunk_tokens: int = 512) -> Harvest:
+    """Like harvest(), one conversation at a time by chunked prefill through a graph with a
+    key/value cache (prefill.residuals_at): the same residuals as one pass, without the one-pass
+    graph's full [T, T] attention, which makes long conversations several times slower."""
+    from .prefill import residuals_at
+
+    keep = np.array([ROLE_CODE[r] for r in keep_roles])
+    names = [f"hidden_{l}" for l in layers]
+    out = {l: [] for l in layers}
+    meta: list[np.ndarray] = []
+    total = sum(len(e.ids) for e in encoded)
+    done, t0 = 0, time.time()
+    for ci, e in enumerate(encoded):
+        sel = np.nonzero(np.isin(e.roles, keep))[0]
+        if len(sel):
+            res = residuals_at(sess, e.ids, names, chunk_tokens)
+            for l, n in zip(layers, names):
+                out[l].append(res[n][sel].astype(np.float16))
+            meta.append(np.stack([np.full(len(sel), ci), e.roles[sel], e.ids[sel], sel], axis=1))
+        done += len(e.ids)
+        print(f"\r{label}: {done}/{total} tokens ({done / max(time.time() - t0, 1e-9):.0f} tok/s)", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    m = np.concatenate(meta) if meta else np.zeros((0, 4), dtype=np.int64)
+    return Harvest({l: np.concatenate(v) for l, v in out.items()}, m[:, 0].astype(np.int32), m[:, 1].astype(np.int8),
+                   m[:, 2].astype(np.int32), m[:, 3].astype(np.int32))

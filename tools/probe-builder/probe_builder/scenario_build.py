@@ -20,7 +20,7 @@ import numpy as np
 
 from .aggregate import CONCEPT_ROLES
 from .chat import fit_context
-from .harvest import harvest, session
+from .harvest import harvest, harvest_long, session
 from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
                             families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
 from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
@@ -40,7 +40,7 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
     out = w.root / "scenarios"
     out.mkdir(parents=True, exist_ok=True)
     pairs = [s for c in CONCEPTS for s in load_concept(c)]
-    long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=lambda a, b: is_test(a) == is_test(b))
+    long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=lambda a, b: is_test(a) == is_test(b), max_chars=18_000)
     long_path = out / "long.jsonl"
     fresh = out / "long.jsonl.new"
     write_jsonl(long_rows, fresh)
@@ -50,7 +50,7 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
         fresh.replace(long_path)
     files = scenario_files() + ["long.jsonl"]
     ct = w.chat_tokenizer()
-    sess = None
+    sess = kv = None
     for name in files:
         rows = _read(SCENARIO_DIR / name) if (SCENARIO_DIR / name).exists() else _read(out / name)
         src = SCENARIO_DIR / name if (SCENARIO_DIR / name).exists() else out / name
@@ -61,9 +61,13 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
             z = np.load(npz)
             if all(f"L{l}" in z.files for l in layers):
                 continue
-        sess = sess or session(str(w.sweep_onnx))
         enc = [fit_context(ct.encode([{"role": r, "content": c} for r, c in s.messages]), CONTEXT_TOKENS)[0] for s in rows]
-        h = harvest(sess, enc, layers, CONTEXT_TOKENS, token_budget=8192, keep_roles=("user", "assistant", "tool"), label=name)
+        if name.startswith("long"):  # chunked prefill: the same residuals, without one-pass [T, T] attention
+            kv = kv or session(str(kv_graph(w, layers)))
+            h = harvest_long(kv, enc, layers, keep_roles=("user", "assistant", "tool"), label=name)
+        else:
+            sess = sess or session(str(w.sweep_onnx))
+            h = harvest(sess, enc, layers, CONTEXT_TOKENS, token_budget=8192, keep_roles=("user", "assistant", "tool"), label=name)
         # sig: the token lies in a composed long conversation's labelled passage
         sig = np.zeros(len(h.conv), bool)
         for ci, (s, e) in enumerate(zip(rows, enc)):
@@ -75,6 +79,15 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
         ids_path.write_text(ids)
         sha_path.write_text(sha)
     return load_scenario_acts(out, files)
+
+
+def kv_graph(w, layers: list[int]) -> Path:
+    """The model up to the scenario layers with a key/value cache (chunked prefill), for long conversations."""
+    from .convert import convert
+
+    name = f"sweep-kv-{'-'.join(map(str, layers))}.onnx"
+    convert(w.models, w.cache, list(layers), name=name, model=w.model, kv_cache=True)
+    return w.models / name
 
 
 def criterion(r: dict) -> float:

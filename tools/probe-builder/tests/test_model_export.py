@@ -162,3 +162,22 @@ def test_prefill_residuals_are_the_same_through_either_graph(tiny_gguf, tmp_path
     a, b = residuals(plain, ids, "hidden_2"), residuals(kv, ids, "hidden_2", chunk_tokens=6)
     assert a.shape == b.shape == (len(ids), model.config.d_model)
     assert np.abs(a - b).max() / np.abs(a).max() < 1e-5
+
+
+def test_harvest_long_matches_the_one_pass_harvest(tiny_gguf, tmp_path):
+    from probe_builder.chat import Encoded
+    from probe_builder.harvest import harvest, harvest_long, session
+    model = load_gguf(tiny_gguf)
+    plain = session(str(export(model, [1, 3], tmp_path / "p.onnx")))
+    kv = session(str(export(model, [1, 3], tmp_path / "kv.onnx", kv_cache=True)))
+    rng = np.random.default_rng(1)
+    enc = [Encoded(rng.integers(3, 200, n).astype(np.int64), rng.integers(0, 5, n).astype(np.int8)) for n in (9, 31, 4)]
+    a = harvest(plain, enc, [1, 3], 64, keep_roles=("user", "assistant"))
+    b = harvest_long(kv, enc, [1, 3], keep_roles=("user", "assistant"), chunk_tokens=5)
+    for f in ("conv", "role", "token", "pos"):
+        order_a = np.lexsort((a.pos, a.conv))
+        order_b = np.lexsort((b.pos, b.conv))
+        np.testing.assert_array_equal(getattr(a, f)[order_a], getattr(b, f)[order_b])
+    for l in (1, 3):
+        x, y = a.acts[l][np.lexsort((a.pos, a.conv))].astype(np.float32), b.acts[l][np.lexsort((b.pos, b.conv))].astype(np.float32)
+        assert np.abs(x - y).max() <= 2e-3 * np.abs(x).max()
