@@ -105,9 +105,10 @@ SCOPES = {
 }
 C_GRID = (0.01, 0.1)
 # Layers the selection compares (all are harvested). Layers 6 and 9 trailed 15 and 18 on every
-# concept in the first experiments (harmful_intent held-out pairs AUROC 0.73/0.74 vs 0.80), so
-# they are not swept on every build.
-SELECT_LAYERS = (12, 15, 18)
+# concept in the first experiments (harmful_intent held-out pairs AUROC 0.73/0.74 vs 0.80), and
+# layer 12 trailed in the 2.0.0 build (held-out criterion 0.898 vs 0.919 and 0.923 for 15 and
+# 18), so they are not swept on every build.
+SELECT_LAYERS = (15, 18)
 AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
 
 
