@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--pack-version", default="2.0.0")
     b.add_argument("--d-sae", type=int, default=4096)
     b.add_argument("--k", type=int, default=32)
-    b.add_argument("--steps", type=int, default=1500)
+    b.add_argument("--steps", type=int, default=1000)
     b.add_argument("--batch", type=int, default=2048)
     b.add_argument("--fresh-eval", action="store_true", help="recompute the final probes and every figure (activations stay cached)")
     b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
