@@ -270,14 +270,16 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         "features": [{"index": f, "row": row_of[f], **cards[f]} for f in feats],
         "concepts": concepts,
         "selection": {k: sel[k] for k in ("layer_criterion", "chosen_layer", "chosen")} | {
-            "criterion": "mean of AUROC against minimal-pair negatives and against controls, 5-fold families-out CV inside DEV",
+            "criterion": "mean of AUROC against minimal-pair negatives, against controls, and against minimal-pair negatives in "
+                         "the long conversations, 5-fold families-out CV inside DEV",
             "candidates": {c: {k: {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
                                    "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]}
                                for k, v in sel["per_concept"][c].items()} for c in CONCEPTS_ORDER},
             "layers": {c: {k: v["criterion"] for k, v in sel["layers"][c].items()} for c in CONCEPTS_ORDER},
-            "two_layers_reported_not_shipped": {c: {k: {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
-                                                        "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]}
-                                                    for k, v in sel["multi_layer"][c].items()} for c in CONCEPTS_ORDER},
+            "two_layers_reported_not_shipped": {c: {k: ({"skipped": v["skipped"]} if "skipped" in v else
+                                                        {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
+                                                         "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]})
+                                                    for k, v in sel["multi_layer"].get(c, {}).items()} for c in CONCEPTS_ORDER},
         },
         "data": {"scenarios": scenario_composition(sa), "registry_provenance": provenance, "registry_composition": composition,
                  "sae_corpus": sae_info["corpus"],

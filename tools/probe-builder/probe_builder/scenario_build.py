@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import CONCEPT_ROLES
-from .chat import fit_context
+from .chat import ROLE_CODE, fit_context
 from .harvest import harvest, harvest_long, session
 from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
                             families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
@@ -110,6 +110,8 @@ C_GRID = (0.01, 0.1)
 # 18), so they are not swept on every build.
 SELECT_LAYERS = (15, 18)
 AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
+# Two-layer probes (measured, not shipped) hold both layers' scope tokens in float32.
+MULTI_LAYER_MAX_GB = 6.0
 
 
 def stage_select(w, sa: ScenarioActs) -> dict:
@@ -154,7 +156,13 @@ def stage_select(w, sa: ScenarioActs) -> dict:
         # the scope choice and reported, not shipped.
         best = max([Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
-        run(res["multi_layer"], c, Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c))
+        two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c)
+        n_scope = int(np.isin(sa.role, [ROLE_CODE[r] for r in best.roles]).sum())
+        gb = n_scope * sa.layer(layer).shape[1] * 2 * 4 / 1e9
+        if gb > MULTI_LAYER_MAX_GB:  # both layers' scope tokens in float32 beside the cached layers would not fit
+            res["multi_layer"].setdefault(c, {})[two.name()] = {"arch": two.to_json(), "skipped": f"needs {gb:.1f} GB of features (limit {MULTI_LAYER_MAX_GB} GB)"}
+        else:
+            run(res["multi_layer"], c, two)
     res["chosen"] = chosen
     if "deception_subtype_probes" not in res:
         # Sub-type probes combined by max, against the single chosen probe (reported, not shipped
