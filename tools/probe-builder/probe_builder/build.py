@@ -150,7 +150,7 @@ def imported_sae(sae_dir: Path, labeled_acts: np.ndarray, seed: int) -> tuple[Sa
 
 
 def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_id: str, pack_version: str,
-          sae_dir: Path | None = None, fresh_eval: bool = False, model: str = "smollm2-135m") -> Path:
+          sae_dir: Path | None = None, fresh_eval: bool = False, model: str = "smollm2-135m", select: str = "full") -> Path:
     from collections import Counter
 
     from .feature_cards import distinctive_words, label, rank_features, span_means, top_contexts
@@ -168,7 +168,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     convs, enc, provenance, composition = stage_labeled(w)
     h = stage_harvest_labeled(w, enc)
     sa = stage_scenario_harvest(w, SCENARIO_LAYERS)
-    sel = stage_select(w, sa)
+    sel = stage_select(w, sa, select)
     layer = int(sel["chosen_layer"])
     if sae_dir:
         p, sae_info = imported_sae(sae_dir, h.acts[layer], seed)
@@ -238,7 +238,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         "id": pack_id,
         "version": pack_version,
         "builder": {"name": "probe-builder", "version": __version__, "seed": seed,
-                    "command": f"probe-builder build --model {model} --seed {seed} --out probes/{pack_id}"},
+                    "command": f"probe-builder build --model {model} --seed {seed} --out probes/{pack_id}" + (f" --select {select}" if select != "full" else "")},
         "model": {
             "id": spec.hf_id,
             "name": conv_info["model_name"],
@@ -269,13 +269,13 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
                 "quality": {**{k: round(v, 4) if isinstance(v, float) else v for k, v in sae_info["quality"].items()}, **dl}},
         "features": [{"index": f, "row": row_of[f], **cards[f]} for f in feats],
         "concepts": concepts,
-        "selection": {k: sel[k] for k in ("layer_criterion", "chosen_layer", "chosen")} | {
+        "selection": {k: sel[k] for k in ("layer_criterion", "chosen_layer", "chosen") if k in sel} | ({"mode": sel["mode"]} if "mode" in sel else {}) | {
             "criterion": "mean of AUROC against minimal-pair negatives, against controls, and against minimal-pair negatives in "
                          "the long conversations, 5-fold families-out CV inside DEV",
             "candidates": {c: {k: {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
                                    "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]}
-                               for k, v in sel["per_concept"][c].items()} for c in CONCEPTS_ORDER},
-            "layers": {c: {k: v["criterion"] for k, v in sel["layers"][c].items()} for c in CONCEPTS_ORDER},
+                               for k, v in sel["per_concept"].get(c, {}).items()} for c in CONCEPTS_ORDER},
+            "layers": {c: {k: v["criterion"] for k, v in sel["layers"].get(c, {}).items()} for c in CONCEPTS_ORDER},
             "two_layers_reported_not_shipped": {c: {k: ({"skipped": v["skipped"]} if "skipped" in v else
                                                         {"criterion": v["criterion"], "auroc_pairs": v["families_out"]["auroc_pairs"],
                                                          "auroc_vs_controls": v["families_out"]["auroc_vs_controls"]})

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--k", type=int, default=32)
     b.add_argument("--steps", type=int, default=1000)
     b.add_argument("--batch", type=int, default=2048)
+    b.add_argument("--select", choices=["full", "aggregation"], default="full",
+                   help="full: layer, scope, regularisation and aggregation by families-out CV; aggregation: keep the 2.0.0 "
+                        "build's layer, scope and regularisation and re-select the aggregation only")
     b.add_argument("--fresh-eval", action="store_true", help="recompute the final probes and every figure (activations stay cached)")
     b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
 
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         from .build import build
         from .sae import TrainConfig
         out = build(a.work, a.out, a.seed, TrainConfig(d_sae=a.d_sae, k=a.k, steps=a.steps, batch=a.batch, seed=a.seed),
-                    a.pack_id or f"{a.model}-safety", a.pack_version, a.sae_dir, fresh_eval=a.fresh_eval, model=a.model)
+                    a.pack_id or f"{a.model}-safety", a.pack_version, a.sae_dir, fresh_eval=a.fresh_eval, model=a.model, select=a.select)
         print(out)
     elif a.cmd == "reference":
         from .reference_cli import run_reference

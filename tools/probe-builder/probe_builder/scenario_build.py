@@ -114,7 +114,19 @@ AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
 MULTI_LAYER_MAX_GB = 6.0
 
 
-def stage_select(w, sa: ScenarioActs) -> dict:
+# The 2.0.0 build's full selection (5-fold families-out inside DEV, same split): layer, scope and
+# regularisation per concept. `build --select aggregation` keeps these and re-selects only the
+# aggregation (on the current data, long conversations included), which takes a fifth of the time.
+PRIOR_SELECTION = {
+    "layer": 18,
+    "harmful_intent": (("user", "assistant", "tool"), 0.1),
+    "prompt_injection": (("user", "tool"), 0.1),
+    "deception": (("user", "assistant"), 0.01),
+    "sycophancy": (("assistant",), 0.01),
+}
+
+
+def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
     """Greedy, each step by the held-out criterion: the layer (mean-pooled probes on each concept's
     default scope, mean over concepts), then per concept scope x regularisation with mean
     pooling, then the aggregation. Two-layer probes are measured and reported, not shipped (the
@@ -137,26 +149,38 @@ def stage_select(w, sa: ScenarioActs) -> dict:
         return table[concept][key]["criterion"]
 
     layers = [l for l in SELECT_LAYERS if l in sa.layers]
-    for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
-        for l in layers:
-            run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1))
-    layer_mean = {l: float(np.mean([res["layers"][c][Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1).name()]["criterion"] for c in CONCEPTS]))
-                  for l in layers}
-    layer = max(layer_mean, key=layer_mean.get)
-    res["layer_criterion"] = {str(l): round(v, 4) for l, v in layer_mean.items()}
+    if mode == "aggregation":
+        layer = PRIOR_SELECTION["layer"]
+        res["layer_criterion"] = {"12": 0.8979, "15": 0.9191, "18": 0.9231}  # the 2.0.0 build's figures
+        res["mode"] = ("aggregation only: layer (criterion above), scope and C from the 2.0.0 build's full selection on the same "
+                       "DEV split; the aggregation re-selected on the current data")
+    else:
+        for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
+            for l in layers:
+                run(res["layers"], c, Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1))
+        layer_mean = {l: float(np.mean([res["layers"][c][Arch((l,), CONCEPT_ROLES[c], "mean", c=0.1).name()]["criterion"] for c in CONCEPTS]))
+                      for l in layers}
+        layer = max(layer_mean, key=layer_mean.get)
+        res["layer_criterion"] = {str(l): round(v, 4) for l, v in layer_mean.items()}
     res["chosen_layer"] = layer
-    log(f"layer {layer} by the mean held-out criterion {res['layer_criterion']}")
-    second = max((l for l in layers if l != layer), key=layer_mean.get)
+    log(f"layer {layer} ({res['layer_criterion']})")
+    second = max((l for l in layers if l != layer), key=lambda l: abs(l - layer))
     chosen = {}
     for c in CONCEPTS:
         table = res["per_concept"]
-        base = max((Arch((layer,), roles, "mean", c=C) for roles in SCOPES[c] for C in C_GRID), key=lambda a: run(table, c, a))
+        if mode == "aggregation":
+            roles, C = PRIOR_SELECTION[c]
+            base = Arch((layer,), roles, "mean", c=C)
+        else:
+            base = max((Arch((layer,), roles, "mean", c=C) for roles in SCOPES[c] for C in C_GRID), key=lambda a: run(table, c, a))
         # The shipped aggregation never dilutes (issue 16): max or the max of rolling means, so one
         # short passage in a long conversation can carry the score. Mean pooling is measured for
         # the scope choice and reported, not shipped.
         best = max([Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
         two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c)
+        if mode == "aggregation":
+            continue
         n_scope = int(np.isin(sa.role, [ROLE_CODE[r] for r in best.roles]).sum())
         gb = n_scope * sa.layer(layer).shape[1] * 2 * 4 / 1e9
         if gb > MULTI_LAYER_MAX_GB:  # both layers' scope tokens in float32 beside the cached layers would not fit
@@ -164,7 +188,7 @@ def stage_select(w, sa: ScenarioActs) -> dict:
         else:
             run(res["multi_layer"], c, two)
     res["chosen"] = chosen
-    if "deception_subtype_probes" not in res:
+    if "deception_subtype_probes" not in res and mode != "aggregation":
         # Sub-type probes combined by max, against the single chosen probe (reported, not shipped
         # unless it wins: it did not on the first build, 0.939 vs 0.951 AUROC on pairs).
         best = arch_of(chosen["deception"])
