@@ -110,6 +110,7 @@ C_GRID = (0.01, 0.1)
 # 18), so they are not swept on every build.
 SELECT_LAYERS = (15, 18)
 AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
+NON_DILUTING = ("harmful_intent", "prompt_injection")
 # Two-layer probes (measured, not shipped) hold both layers' scope tokens in float32.
 MULTI_LAYER_MAX_GB = 6.0
 
@@ -173,10 +174,15 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
             base = Arch((layer,), roles, "mean", c=C)
         else:
             base = max((Arch((layer,), roles, "mean", c=C) for roles in SCOPES[c] for C in C_GRID), key=lambda a: run(table, c, a))
-        # The shipped aggregation never dilutes (issue 16): max or the max of rolling means, so one
-        # short passage in a long conversation can carry the score. Mean pooling is measured for
-        # the scope choice and reported, not shipped.
-        best = max([Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID], key=lambda a: run(table, c, a))
+        # harmful_intent and prompt_injection never dilute (issue 16): max or the max of rolling
+        # means, so one short request or planted instruction in a long conversation can carry the
+        # score. For deception and sycophancy the criterion (long pairs included) chooses between
+        # those and mean pooling: their mean-trained directions read per token were far worse on
+        # held-out pairs (deception rolling64 0.64 vs mean about 0.89 in this build's runs).
+        cands = [Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID]
+        if c not in NON_DILUTING:
+            cands = [base] + cands
+        best = max(cands, key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
         two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c)
         if mode == "aggregation":
