@@ -58,7 +58,7 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
     const d = env.pack.manifest.model.d_model;
     const batcher = await ResidualBatcher.start({
       modelPath: env.artifacts.onnxPath, outputName: env.artifacts.outputName, dModel: d, padId: env.pack.manifest.tokenizer.pad_token_id,
-      executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 4096, maxWaitMs: 5, maxQueuedWindows: 64,
+      executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 4096, maxWaitMs: 200, maxQueuedWindows: 64,
       kvHeads: env.artifacts.kvHeads, headDim: env.artifacts.headDim, chunkTokens: 4096,
     });
     try {
