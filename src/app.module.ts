@@ -8,6 +8,7 @@ import { KafkaModule } from './kafka/kafka.module';
 import { LifecycleService } from './lifecycle.service';
 import { MetricsModule } from './ops/metrics.module';
 import { OpsModule } from './ops/ops.module';
+import { PlatformModule } from './platform/platform.module';
 import { ProbeModule } from './probe/probe.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
@@ -18,7 +19,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), MetricsModule, KafkaModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), MetricsModule, PlatformModule, KafkaModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule],
       providers: [LifecycleService],
     };
   }

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ClickHouseClient } from '@clickhouse/client';
 
+import { AlertsService } from './alerts/alerts.service';
 import { KafkaIngestService } from './kafka/kafka.module';
 import { PipelineService } from './ingest/pipeline.service';
 import { ProbeEngine } from './probe/probe-engine';
@@ -9,7 +10,7 @@ import { CLICKHOUSE } from './storage/storage.module';
 
 /**
  * Graceful shutdown in data-path order: stop consuming Kafka (the chunk in progress commits), stop taking events and drain the queue (every accepted
- * event is scored and stored), flush the writer, then release the model and the store.
+ * event is scored and stored), let webhook deliveries in flight finish, flush the writer, then release the model and the store.
  */
 @Injectable()
 export class LifecycleService implements BeforeApplicationShutdown {
@@ -18,6 +19,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
   constructor(
     private readonly kafka: KafkaIngestService,
     private readonly pipeline: PipelineService,
+    private readonly alerts: AlertsService,
     private readonly writer: BatchWriter,
     private readonly engine: ProbeEngine,
     @Inject(CLICKHOUSE) private readonly client: ClickHouseClient,
@@ -29,6 +31,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     await this.kafka.stop();
     await this.pipeline.pipeline.stop();
     await this.pipeline.closeAcceptLog();
+    await this.alerts.settle();
     await this.writer.close();
     await this.engine.close();
     await this.client.close();

@@ -3,7 +3,7 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiTokenGuard } from '../ops/api-token.guard';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { listFilters, QueryChecks } from '../ingest/query-params';
-import { SEVERITIES } from '../rules/rule-file';
+import { SEVERITIES } from '../domain/alert';
 
 @Controller('v1/alerts')
 @UseGuards(ApiTokenGuard)

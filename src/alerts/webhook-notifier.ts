@@ -3,7 +3,7 @@
  * errors, 5xx and 429; 4xx other than 429 is permanent. Deduplicated by alert_id in this
  * process, so a redelivered event does not notify twice.
  */
-import type { Alert } from './alert';
+import type { Alert } from '../domain/alert';
 
 export interface WebhookOptions {
   url: string;

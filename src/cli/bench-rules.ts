@@ -11,12 +11,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { ProbeEvent } from '../ingest/event-contract';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ProbeEvent } from '../domain/event';
+import { CONCEPT_IDS } from '../domain/concepts';
+import type { ScoredEvent } from '../domain/scored-event';
 import { evaluateEventRules } from '../rules/rule-evaluator';
 import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
-import { compileRuleSet, Rule, WindowedRule } from '../rules/rule-set';
+import { compileRuleSet } from '../rules/rule-set';
+import { Rule, WindowedRule } from '../rules/rule-types';
 import { ScheduledEvaluator } from '../rules/scheduled-evaluator';
 import { openClickHouse } from '../storage/clickhouse-client';
 import { migrate } from '../storage/migrator';

@@ -9,12 +9,13 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { RuntimePaths } from '../config/runtime-paths';
-import { validateEvent, ProbeEvent } from '../ingest/event-contract';
+import { validateEvent } from '../ingest/event-contract';
+import { ProbeEvent } from '../domain/event';
 import { ensurePythonEnv, setupModel } from '../probe/model-setup';
 import { ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, ProbePack } from '../probe/probe-pack.loader';
 import { benchPipeline } from './bench-pipeline';
-import { resolvePackDir } from './main';
+import { resolvePackDir } from '../config/runtime-paths';
 import { stderrReporter } from './progress-reporter';
 
 const BATCH_SIZES = [1, 4, 16, 32];
@@ -73,7 +74,14 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, pipeline, kafka, rules)`);
+  if (positionals[0] === 'context') {
+    const { benchContext } = await import('./bench-context');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'context.json');
+    await benchContext(paths, await loadProbePack(resolvePackDir(paths, values.pack)), out);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);
@@ -91,7 +99,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
   for (const batch of BATCH_SIZES) {
     // A group's events enqueue in the same tick, so the default short wait forms the whole batch;
     // a long wait would only add idle time (the token budget is never reached by small events).
-    const engine = await ProbeEngine.create(pack, artifacts, { tokenBudget: batch * pack.manifest.runtime.max_tokens, maxWaitMs: 10 });
+    const engine = await ProbeEngine.create(pack, artifacts, { tokenBudget: batch * pack.manifest.runtime.chunk_tokens, maxWaitMs: 10 });
     try {
       await measure(engine, events.slice(0, Math.min(events.length, batch * 2)), batch); // warm-up
       const before = { ...engine.stats };

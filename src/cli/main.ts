@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { DEFAULT_PACK_ID, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
+import { resolvePackDir, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
 import { setupModel } from '../probe/model-setup';
 import { EngineOptions, ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, PackError, ProbePack } from '../probe/probe-pack.loader';
@@ -15,10 +14,13 @@ commands:
   setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
+  eval    --input FILE [--out FILE] [--pack ID|DIR]
+                                             the pack measured on labelled events (JSONL: event + labels
+                                             {concept: 0|1}): AUROC, recall, false positives at threshold
   alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
   alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
                                              the receivers and groups an alert with those labels reaches
-  bench   probe|pipeline|kafka|rules [--out FILE]
+  bench   probe|context|pipeline|kafka|rules [--out FILE]
                                              benchmarks (write bench/results/<name>.json)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
@@ -26,12 +28,6 @@ commands:
                                              a local Kafka broker / ClickHouse server for development and tests
 
 exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
-
-export function resolvePackDir(paths: RuntimePaths, ref: string | undefined): string {
-  const r = ref ?? DEFAULT_PACK_ID;
-  if (r.includes('/') || r.includes(path.sep) || existsSync(r)) return path.resolve(r);
-  return path.join(paths.probesDir, r);
-}
 
 export async function openEngine(paths: RuntimePaths, packRef: string | undefined, opts: Partial<EngineOptions>, verbose = false): Promise<ProbeEngine> {
   const pack: ProbePack = await loadProbePack(resolvePackDir(paths, packRef));
@@ -89,6 +85,27 @@ export async function main(argv: string[]): Promise<number> {
           const s = await scoreStream(engine, values.input, values.output);
           process.stderr.write(`probewatch: scored ${s.scored} of ${s.lines} events${s.failed ? `, ${s.failed} failed` : ''}\n`);
           return s.failed > 0 ? 1 : 0;
+        } finally {
+          await engine.close();
+        }
+      }
+      case 'eval': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { input: { type: 'string', short: 'i' }, out: { type: 'string' }, pack: { type: 'string' }, threads: { type: 'string' }, verbose: { type: 'boolean' } },
+        });
+        if (!values.input) throw new UsageError('eval needs --input FILE (JSONL events with labels)');
+        if (values.input !== '-' && !existsSync(values.input)) throw new UsageError(`input file ${values.input} not found`);
+        const { evaluateFile, formatEval } = await import('./eval.command');
+        const engine = await openEngine(paths, values.pack, { intraOpThreads: values.threads ? Number(values.threads) : 0 }, Boolean(values.verbose));
+        try {
+          const report = await evaluateFile(engine, values.input, (m) => process.stderr.write(`${m}\n`));
+          process.stdout.write(`${formatEval(report)}\n`);
+          if (values.out) {
+            const { writeFileSync } = await import('node:fs');
+            writeFileSync(values.out, JSON.stringify(report, null, 1) + '\n');
+          }
+          return report.failed > 0 ? 1 : 0;
         } finally {
           await engine.close();
         }

@@ -7,16 +7,17 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import type { AppConfig } from '../config/app-config';
-import type { ChatMessage, ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ChatMessage, ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import { parseDuration } from '../rules/duration';
 import { evaluateEventRules } from '../rules/rule-evaluator';
 import { formatProblem } from '../rules/rule-file';
 import { readRuleSources } from '../rules/rule-loader';
 import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
-import { compileRuleSet, Rule, RuleScope } from '../rules/rule-set';
+import { compileRuleSet } from '../rules/rule-set';
+import { Rule, RuleScope } from '../rules/rule-types';
 import { alignedTick, chMillis, ScheduledEvaluator } from '../rules/scheduled-evaluator';
 import { openClickHouse } from '../storage/clickhouse-client';
 import { migrate } from '../storage/migrator';

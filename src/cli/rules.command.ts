@@ -13,15 +13,16 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import { loadConfig } from '../config/app-config';
 import type { RuntimePaths } from '../config/runtime-paths';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { CONCEPT_IDS } from '../domain/concepts';
 import { formatProblem } from '../rules/rule-file';
 import { displayPath, readRuleSources } from '../rules/rule-loader';
-import { compileRuleSet, RuleScope } from '../rules/rule-set';
+import { compileRuleSet } from '../rules/rule-set';
+import { RuleScope } from '../rules/rule-types';
 import { RuleTestRunner, RuleTestStore } from '../rules/rule-test-runner';
 import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
 import { openClickHouse } from '../storage/clickhouse-client';
 import { migrate } from '../storage/migrator';
-import { resolvePackDir } from './main';
+import { resolvePackDir } from '../config/runtime-paths';
 import { runBacktest } from './rules-backtest';
 
 export const RULES_USAGE = `usage: probewatch rules <lint|test|backtest> …

@@ -3,7 +3,8 @@ import * as readline from 'node:readline';
 import type { Writable } from 'node:stream';
 
 import { validateEvent } from '../ingest/event-contract';
-import type { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
+import type { ProbeEngine } from '../probe/probe-engine';
+import type { ScoredEvent } from '../domain/scored-event';
 
 export interface ScoreSummary {
   lines: number;

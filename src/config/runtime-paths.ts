@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -25,4 +26,11 @@ export function resolveRuntimePaths(env: NodeJS.ProcessEnv = process.env): Runti
     probesDir: path.resolve(env.PROBEWATCH_PROBES_DIR ?? path.join(projectRoot, 'probes')),
     python: env.PROBEWATCH_PYTHON ?? 'python3',
   };
+}
+
+/** A pack reference: an id under probes/ or a directory (anything with a path separator, or that exists). */
+export function resolvePackDir(paths: RuntimePaths, ref: string | undefined): string {
+  const r = ref ?? DEFAULT_PACK_ID;
+  if (r.includes('/') || r.includes(path.sep) || existsSync(r)) return path.resolve(r);
+  return path.join(paths.probesDir, r);
 }

@@ -23,7 +23,7 @@ import { open, FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 
-import type { ProbeEvent } from './event-contract';
+import type { ProbeEvent } from '../domain/event';
 
 export interface AcceptedRecord {
   seq: number;

@@ -7,32 +7,7 @@
  */
 import { checkMetadata, hasControlOrFormatChars, SAFE_IDENT, SAFE_ID } from './field-checks';
 import { parseRfc3339 } from './rfc3339';
-
-export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
-export type MessageRole = (typeof MESSAGE_ROLES)[number];
-
-export interface ChatMessage {
-  role: MessageRole;
-  content: string;
-}
-
-export interface ProbeEvent {
-  id: string;
-  /** RFC 3339, normalised to UTC with millisecond precision (`2026-11-30T07:00:00.000Z`). */
-  timestamp: string;
-  tenant: string;
-  source: string;
-  model: string;
-  messages: ChatMessage[];
-  /** The end user (an opaque id chosen by the caller): rules group, count and sequence by it. */
-  user?: string;
-  metadata?: Record<string, unknown>;
-}
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import { ChatMessage, FieldError, MESSAGE_ROLES, ProbeEvent } from '../domain/event';
 
 export type EventValidation = { ok: true; event: ProbeEvent } | { ok: false; errors: FieldError[] };
 

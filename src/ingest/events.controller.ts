@@ -3,10 +3,11 @@ import type { Request, Response } from 'express';
 
 import { ApiTokenGuard } from '../ops/api-token.guard';
 import { Metrics } from '../ops/metrics';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { CONCEPT_IDS } from '../domain/concepts';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
-import { EventLimits, EventValidation, FieldError, ProbeEvent, validateEvent } from './event-contract';
+import { EventLimits, EventValidation, validateEvent } from './event-contract';
+import { FieldError, ProbeEvent } from '../domain/event';
 import { decodeEventsBody } from './http-body';
 import { QueueFull } from './pipeline';
 import { AcceptLogUnavailable, PipelineService } from './pipeline.service';

@@ -4,7 +4,7 @@
  * (`String.prototype.isWellFormed`: no lone UTF-16 surrogates, which cannot be stored as UTF-8
  * and read back).
  */
-import type { FieldError } from './event-contract';
+import type { FieldError } from '../domain/event';
 
 /** tenant, source, model: ASCII only, so no control characters and no look-alike letters. */
 export const SAFE_IDENT = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;

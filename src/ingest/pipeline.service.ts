@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 
-import type { Alert } from '../alerts/alert';
-import { AlertsService } from '../alerts/alerts.service';
+import type { Alert } from '../domain/alert';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
-import { ProbeEngine, ScoredEvent } from '../probe/probe-engine';
+import { AlertEvents } from '../platform/alert-events';
+import { ProbeEngine } from '../probe/probe-engine';
+import { ScoredEvent } from '../domain/scored-event';
 import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
@@ -15,7 +16,8 @@ import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
 import { AcceptedRecord, AcceptLog } from './accept-log';
-import type { EventLimits, ProbeEvent } from './event-contract';
+import type { EventLimits } from './event-contract';
+import type { ProbeEvent } from '../domain/event';
 import { Channel, EventOutcome, Pipeline } from './pipeline';
 
 /** The accept log could not make a request durable: it is refused whole (503), nothing is queued. */
@@ -30,8 +32,6 @@ const REPLAY_CHUNK = 256;
 export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
   private readonly log = new Logger('pipeline');
   readonly pipeline: Pipeline;
-  /** Set by the Kafka module when it runs: where HTTP-ingested events' alerts are published. */
-  alertSink: ((alerts: Alert[]) => Promise<void>) | null = null;
   private acceptLog: AcceptLog | null = null;
   private unsettled: AcceptedRecord[] = [];
   private replaying: Promise<void> | null = null;
@@ -47,7 +47,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly cfg: AppConfig,
     private readonly engine: ProbeEngine,
     private readonly rules: RuleSetService,
-    private readonly alerts: AlertsService,
+    private readonly alertEvents: AlertEvents,
     private readonly events: EventsRepository,
     private readonly alertsRepo: AlertsRepository,
     private readonly deadLetters: DeadLetterRepository,
@@ -66,11 +66,10 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
         },
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),
-        notify: (a: Alert[]) => this.alerts.deliver(a),
+        raise: (ev) => this.alertEvents.publish(ev),
         deadLetter: (e, reason, channel) => this.deadLetter(e, reason, channel),
         log: (level, msg) => this.log[level](msg),
         flushHint: () => this.writer.flushSoon(),
-        publish: (a) => (this.alertSink ? this.alertSink(a) : Promise.resolve()),
       },
       metrics,
       cfg.queueCapacity,

@@ -3,22 +3,24 @@
  * wrapper supplies the stages. The queue is bounded; `submit` refuses a whole request it cannot
  * hold (the API answers 429), so nothing is dropped silently and memory stays bounded.
  */
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
+import type { Channel, ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import type { Metrics } from '../ops/metrics';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { AlertEvent } from '../platform/alert-events';
 import type { RuleOutcome } from '../rules/rule-evaluator';
-import type { ProbeEvent } from './event-contract';
+
+export type { Channel } from '../domain/event';
 
 export interface PipelineStages {
   score(event: ProbeEvent): Promise<ScoredEvent>;
   evaluate(event: ProbeEvent, scored: ScoredEvent): RuleOutcome;
   store(event: ProbeEvent, scored: ScoredEvent, alerts: Alert[], receivedAt: Date): Promise<void>;
-  notify(alerts: Alert[], event: ProbeEvent): Promise<void>;
+  /** Publishes "alert raised" once the alerts are stored; must not wait for any receiver. */
+  raise(event: AlertEvent): void;
   deadLetter(event: ProbeEvent, reason: string, channel: Channel): Promise<void>;
   /** Called when every event in flight is waiting for storage and none is queued: flush now. */
   flushHint?(): void;
-  /** Alerts of events that no upstream acknowledges (HTTP) also go to the alert stream, if any. */
-  publish?(alerts: Alert[]): Promise<void>;
   log(level: 'log' | 'warn' | 'error', msg: string): void;
 }
 
@@ -28,8 +30,6 @@ export interface PipelineStages {
  * which case its source must keep it (the accept log replays it, Kafka redelivers it).
  */
 export type EventOutcome = { status: 'stored'; alerts: Alert[] } | { status: 'dead_lettered'; reason: string } | { status: 'unsettled'; reason: string };
-
-export type Channel = 'http' | 'kafka' | 'replay';
 
 export interface PipelineItem {
   event: ProbeEvent;
@@ -150,9 +150,6 @@ export class Pipeline {
         outcome = await this.deadLetterFailed(item, 'pipeline', e);
       }
       item.done?.(outcome);
-      if (item.channel !== 'kafka' && outcome.status === 'stored' && outcome.alerts.length && this.stages.publish) {
-        await this.stages.publish(outcome.alerts).catch((e: Error) => this.stages.log('error', `publishing alerts failed: ${e.message}`));
-      }
     } finally {
       if (storing) this.storing--;
       else this.running--;
@@ -220,7 +217,7 @@ export class Pipeline {
       this.metrics.alerts.inc({ rule: a.rule, severity: a.severity });
       this.stages.log('warn', `ALERT ${a.severity} "${a.rule}" tenant=${a.tenant} event=${a.event_id} value=${a.value.toFixed(3)} fingerprint=${a.fingerprint}`);
     }
-    if (outcome.alerts.length) await this.stages.notify(outcome.alerts, event).catch((e: Error) => this.stages.log('error', `notify failed: ${e.message}`));
+    if (outcome.alerts.length) this.stages.raise({ type: 'raised', alerts: outcome.alerts, origin: 'event', channel: item.channel });
     return { status: 'stored', alerts: outcome.alerts };
   }
 

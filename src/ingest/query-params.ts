@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 
 import type { TenantScope } from '../storage/events.repository';
-import type { FieldError } from './event-contract';
+import type { FieldError } from '../domain/event';
 import { hasControlOrFormatChars, SAFE_ID, SAFE_IDENT } from './field-checks';
 import { parseRfc3339 } from './rfc3339';
 

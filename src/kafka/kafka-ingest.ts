@@ -16,8 +16,9 @@
  */
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 
-import type { Alert } from '../alerts/alert';
-import type { EventLimits, ProbeEvent } from '../ingest/event-contract';
+import type { Alert } from '../domain/alert';
+import type { EventLimits } from '../ingest/event-contract';
+import type { ProbeEvent } from '../domain/event';
 import type { EventOutcome } from '../ingest/pipeline';
 import type { Metrics } from '../ops/metrics';
 import { kafkaClient } from './kafka-client';

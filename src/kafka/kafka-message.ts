@@ -2,7 +2,8 @@
  * Kafka message value -> event, or a classified error for the dead-letter topic (pure).
  * One event per message, in the same contract as POST /v1/events.
  */
-import { EventLimits, FieldError, ProbeEvent, validateEvent } from '../ingest/event-contract';
+import { EventLimits, validateEvent } from '../ingest/event-contract';
+import { FieldError, ProbeEvent } from '../domain/event';
 import { parseJsonBytes } from '../ingest/json-bytes';
 
 export type DecodeErrorCode = 'empty' | 'oversize' | 'not_utf8' | 'invalid_json' | 'schema';

@@ -5,7 +5,7 @@
  */
 import { Kafka, Partitioners, Producer, Transaction } from 'kafkajs';
 
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import type { KafkaLog } from './kafka-client';
 import type { KafkaSettings } from './kafka-settings';
 import { Mutex } from './locks';

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config';
 import { IngestModule } from '../ingest/ingest.module';
 import { PipelineService } from '../ingest/pipeline.service';
 import { Metrics } from '../ops/metrics';
-import { RuleSchedulerService } from '../rules/rule-scheduler.service';
+import { AlertEvent, AlertEvents } from '../platform/alert-events';
 import { RulesModule } from '../rules/rules.module';
 import { BatchWriter } from '../storage/batch-writer';
 import { StorageModule } from '../storage/storage.module';
@@ -20,11 +20,14 @@ export class KafkaIngestService implements OnApplicationBootstrap {
   private stopped = false;
   lastError: string | null = null;
   running = false;
+  private unsubscribe: (() => void) | null = null;
+  /** Alert publications in flight, awaited before the producer closes. */
+  private readonly publishing = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) cfg: AppConfig,
     private readonly pipeline: PipelineService,
-    private readonly scheduler: RuleSchedulerService,
+    private readonly alertEvents: AlertEvents,
     writer: BatchWriter,
     metrics: Metrics,
   ) {
@@ -48,8 +51,7 @@ export class KafkaIngestService implements OnApplicationBootstrap {
           await ingest.start();
           this.running = true;
           this.lastError = null;
-          this.pipeline.alertSink = (a) => ingest.publishAlerts(a);
-          this.scheduler.alertSink = (a) => ingest.publishAlerts(a);
+          this.unsubscribe = this.alertEvents.subscribe((ev) => this.publish(ingest, ev));
           return;
         } catch (e) {
           this.lastError = (e as Error).message;
@@ -61,13 +63,26 @@ export class KafkaIngestService implements OnApplicationBootstrap {
     })();
   }
 
+  /**
+   * The alerts topic carries every alert. Those of Kafka events are written by the consumer's
+   * transaction with the offsets (exactly once); the rest (HTTP and replayed events, scheduled
+   * rules) are published here, at least once.
+   */
+  private publish(ingest: KafkaIngest, ev: AlertEvent): void {
+    if (ev.origin === 'event' && ev.channel === 'kafka') return;
+    const p = ingest.publishAlerts(ev.alerts).catch((e: Error) => this.log.error(`publishing alerts failed: ${e.message}`));
+    this.publishing.add(p);
+    void p.finally(() => this.publishing.delete(p));
+  }
+
   /** Stop consuming first, so that nothing new enters the pipeline while it drains. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (!this.ingest) return;
     await this.starting;
-    this.pipeline.alertSink = null;
-    this.scheduler.alertSink = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await Promise.all(this.publishing);
     await this.ingest.stop();
     this.running = false;
   }

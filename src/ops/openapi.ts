@@ -54,7 +54,7 @@ export const OPENAPI = {
     },
     '/v1/events/{id}': {
       get: {
-        summary: 'One event: stored content (per policy), scores, feature evidence',
+        summary: 'One event: stored content (per policy), scores, token and feature evidence; truncated and dropped (the token span not read) when it exceeded the model context',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
         responses: { 200: { description: 'the event' }, 404: { description: 'unknown id' } },
       },

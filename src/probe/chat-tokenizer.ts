@@ -1,7 +1,7 @@
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 
-import type { ChatMessage } from '../ingest/event-contract';
+import type { ChatMessage } from '../domain/event';
 
 /** Role codes shared with tools/probe-builder (chat.py ROLES). */
 export const ROLE_CODES = { template: 0, system: 1, user: 2, assistant: 3, tool: 4 } as const;

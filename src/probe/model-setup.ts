@@ -4,6 +4,7 @@
  * needs. Idempotent; artifacts are verified against the pack's hashes. No PyTorch involved.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -18,6 +19,9 @@ export interface ModelArtifacts {
   tokenizerConfigPath: string;
   ggufPath: string;
   python: string;
+  /** Key/value heads and head size, for the chunked-prefill cache. */
+  kvHeads: number;
+  headDim: number;
 }
 
 export interface SetupReporter {
@@ -36,6 +40,10 @@ interface ConvertInfo {
   onnx: string;
   model_file: string;
   layers: number[];
+  /** The graph has key/value cache inputs (chunked prefill); absent in conversions before it. */
+  kv_cache?: boolean;
+  config: { n_heads: number; n_kv_heads: number; d_model: number; head_dim?: number };
+  architecture?: string;
 }
 
 export function artifactDir(paths: RuntimePaths, m: PackManifest): string {
@@ -55,6 +63,8 @@ function artifactsOf(dir: string, info: ConvertInfo, python: string, layer: numb
     tokenizerConfigPath: path.join(dir, 'tokenizer_config.json'),
     ggufPath: path.join(dir, info.model_file),
     python,
+    kvHeads: info.config.n_kv_heads,
+    headDim: info.config.head_dim ?? info.config.d_model / info.config.n_heads,
   };
 }
 
@@ -71,6 +81,8 @@ function verify(info: ConvertInfo, m: PackManifest): string[] {
   if (info.model_sha256 !== m.model.file_sha256) problems.push(`model file sha256 ${info.model_sha256} != pack's ${m.model.file_sha256}`);
   if (info.tokenizer_sha256 !== m.tokenizer.sha256) problems.push(`tokenizer sha256 ${info.tokenizer_sha256} != pack's ${m.tokenizer.sha256}`);
   if (!info.layers.includes(m.model.layer)) problems.push(`ONNX graph has layers ${info.layers}, pack needs ${m.model.layer}`);
+  // Gemma graphs are exported without the cache (read in one pass); Llama graphs need it.
+  if (info.kv_cache !== true && info.architecture !== 'gemma3') problems.push('ONNX graph has no key/value cache inputs (converted before chunked prefill)');
   return problems;
 }
 
@@ -105,7 +117,10 @@ function run(cmd: string, args: string[], onLine: (line: string) => void, env?: 
 export async function ensurePythonEnv(paths: RuntimePaths, extras: string[], r: SetupReporter): Promise<string> {
   const py = builderPython(paths);
   const stamp = path.join(paths.dataDir, 'pyenv', `.installed-${extras.join('+') || 'base'}`);
-  if (existsSync(py) && existsSync(stamp)) return py;
+  // The stamp records the builder sources installed, so a checkout with a changed builder
+  // (a new graph export, say) reinstalls it rather than converting with the old one.
+  const sources = await builderSourcesHash(paths);
+  if (existsSync(py) && existsSync(stamp) && (await fs.readFile(stamp, 'utf8')) === sources) return py;
   if (!existsSync(py)) {
     r.step(`creating Python environment in ${path.join(paths.dataDir, 'pyenv')}`);
     await run(paths.python, ['-m', 'venv', path.join(paths.dataDir, 'pyenv')], r.log);
@@ -117,8 +132,17 @@ export async function ensurePythonEnv(paths: RuntimePaths, extras: string[], r: 
     if (/^(Collecting|Downloading|Installing|Successfully)/.test(line)) r.progress(++n, Math.max(n + 1, 24), line.slice(0, 70));
     r.log(line);
   });
-  await fs.writeFile(stamp, new Date().toISOString());
+  await fs.writeFile(stamp, sources);
   return py;
+}
+
+async function builderSourcesHash(paths: RuntimePaths): Promise<string> {
+  const root = path.join(paths.projectRoot, 'tools', 'probe-builder');
+  const pkg = path.join(root, 'probe_builder');
+  const files = ['pyproject.toml', ...(await fs.readdir(pkg)).filter((f) => f.endsWith('.py')).sort().map((f) => path.join('probe_builder', f))];
+  const h = createHash('sha256');
+  for (const f of files) h.update(f).update('\0').update(await fs.readFile(path.join(root, f))).update('\0');
+  return h.digest('hex');
 }
 
 export async function setupModel(paths: RuntimePaths, m: PackManifest, r: SetupReporter): Promise<ModelArtifacts> {

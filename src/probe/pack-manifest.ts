@@ -1,7 +1,6 @@
 /** Types and JSON schema of a probe pack's manifest.json (written by tools/probe-builder). */
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 
-export const CONCEPT_IDS = ['deception', 'sycophancy', 'harmful_intent', 'prompt_injection'] as const;
-export type ConceptId = (typeof CONCEPT_IDS)[number];
 export type ScopeRole = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface Calibration {
@@ -10,30 +9,37 @@ export interface Calibration {
   c: number;
 }
 
-export interface SaeProbeSpec {
-  features: number[];
-  mean: number[];
-  std: number[];
-  weights: number[];
+export const AGGREGATIONS = ['mean', 'max', 'rolling'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+/**
+ * A linear probe read per token: s_t = w . h_t + bias on the raw residual h_t of each in-scope
+ * token, aggregated over the scope (mean; max; or the largest mean of `window` consecutive
+ * in-scope tokens), then Platt-calibrated. The logit splits exactly into per-token contributions.
+ */
+export interface ProbeSpec {
+  /** Weight file holding w, float32 [d_model]. */
+  weights_file: string;
   bias: number;
-  threshold: number;
+  aggregation: Aggregation;
+  window: number;
   calibration: Calibration;
 }
 
-export interface DenseProbeSpec {
-  weights_file: string;
-  bias: number;
-  threshold: number;
-  calibration: Calibration;
+/** A feature that explains the concept: alignment = input_scale * (w . decoder direction), the
+ *  probe logit one unit of the feature's activation adds to a token. */
+export interface ConceptFeature {
+  feature: number;
+  alignment: number;
 }
 
 export interface ConceptSpec {
   description: string;
   roles: ScopeRole[];
-  detector: 'sae' | 'dense';
+  detector: 'dense';
   threshold: number;
-  sae_probe: SaeProbeSpec;
-  dense_probe: DenseProbeSpec;
+  probe: ProbeSpec;
+  features: ConceptFeature[];
   evaluation?: unknown;
 }
 
@@ -41,8 +47,9 @@ export interface FeatureCard {
   index: number;
   row: number;
   label: string;
-  top_tokens?: string[];
-  top_examples?: unknown[];
+  /** Windows of tokens around the feature's strongest activations in the labelled data. */
+  top_contexts?: unknown[];
+  precision?: unknown;
 }
 
 export interface WeightFile {
@@ -53,12 +60,14 @@ export interface WeightFile {
 }
 
 export interface PackManifest {
-  schema_version: 1;
+  schema_version: 2;
   id: string;
   version: string;
   model: { id: string; file_sha256: string; layer: number; d_model: number; source: { package: string; version: string; file: string } };
   tokenizer: { sha256: string; chat_template_sha256: string; pad_token_id: number };
-  runtime: { max_tokens: number; max_windows: number; outlier_norm: number };
+  /** The whole conversation is read in context, chunk_tokens at a time through the key/value
+   *  cache; past context_tokens it is fitted (scoring.fitContext). */
+  runtime: { context_tokens: number; chunk_tokens: number; outlier_norm: number; truncation?: string };
   sae: { id: string; architecture: string; input_scale: number };
   features: FeatureCard[];
   concepts: Record<ConceptId, ConceptSpec>;
@@ -76,7 +85,7 @@ export const PACK_MANIFEST_SCHEMA = {
   type: 'object',
   required: ['schema_version', 'id', 'version', 'model', 'tokenizer', 'runtime', 'sae', 'features', 'concepts', 'weights'],
   properties: {
-    schema_version: { const: 1 },
+    schema_version: { const: 2 },
     id: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
     version: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+' },
     model: {
@@ -97,8 +106,8 @@ export const PACK_MANIFEST_SCHEMA = {
     },
     runtime: {
       type: 'object',
-      required: ['max_tokens', 'max_windows', 'outlier_norm'],
-      properties: { max_tokens: { type: 'integer', minimum: 8 }, max_windows: { type: 'integer', minimum: 1 }, outlier_norm: num },
+      required: ['context_tokens', 'chunk_tokens', 'outlier_norm'],
+      properties: { context_tokens: { type: 'integer', minimum: 8 }, chunk_tokens: { type: 'integer', minimum: 1 }, outlier_norm: num },
     },
     sae: { type: 'object', required: ['id', 'architecture', 'input_scale'], properties: { input_scale: { type: 'number', exclusiveMinimum: 0 } } },
     features: {
@@ -110,17 +119,26 @@ export const PACK_MANIFEST_SCHEMA = {
       required: [...CONCEPT_IDS],
       additionalProperties: {
         type: 'object',
-        required: ['description', 'roles', 'detector', 'threshold', 'sae_probe', 'dense_probe'],
+        required: ['description', 'roles', 'detector', 'threshold', 'probe', 'features'],
         properties: {
           roles: { type: 'array', minItems: 1, items: { enum: ['system', 'user', 'assistant', 'tool'] } },
-          detector: { enum: ['sae', 'dense'] },
+          detector: { const: 'dense' },
           threshold: { type: 'number', minimum: 0, maximum: 1 },
-          sae_probe: {
+          probe: {
             type: 'object',
-            required: ['features', 'mean', 'std', 'weights', 'bias', 'threshold', 'calibration'],
-            properties: { features: { type: 'array', items: { type: 'integer' } }, calibration },
+            required: ['weights_file', 'bias', 'aggregation', 'window', 'calibration'],
+            properties: {
+              weights_file: { type: 'string' },
+              bias: num,
+              aggregation: { enum: [...AGGREGATIONS] },
+              window: { type: 'integer', minimum: 1 },
+              calibration,
+            },
           },
-          dense_probe: { type: 'object', required: ['weights_file', 'bias', 'threshold', 'calibration'], properties: { calibration } },
+          features: {
+            type: 'array',
+            items: { type: 'object', required: ['feature', 'alignment'], properties: { feature: { type: 'integer' }, alignment: num } },
+          },
         },
       },
     },

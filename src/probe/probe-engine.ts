@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 
-import type { ProbeEvent } from '../ingest/event-contract';
+import type { ProbeEvent } from '../domain/event';
 import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
-import type { ConceptId } from './pack-manifest';
 import type { ProbePack } from './probe-pack.loader';
 import { BatchStats, ResidualBatcher } from './residual-batcher';
-import { ConceptResult, ConversationScorer, planWindows, TokenLocator } from './scoring';
+import { ConversationScorer, fitContext } from './scoring';
+import type { ScoredEvent, TokenLocator } from '../domain/scored-event';
 
 export interface EngineOptions {
   executionProvider: 'cpu' | 'cuda' | 'webgpu';
@@ -25,15 +25,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxWaitMs: 10,
   maxQueuedWindows: 1024,
 };
-
-export interface ScoredEvent {
-  id: string;
-  pack: { id: string; version: string };
-  truncated: boolean;
-  tokens: number;
-  tokens_scored: number;
-  concepts: Record<ConceptId, ConceptResult>;
-}
 
 /** Event in, calibrated concept scores and feature evidence out. */
 export class ProbeEngine {
@@ -55,9 +46,12 @@ export class ProbeEngine {
       dModel: pack.manifest.model.d_model,
       padId: pack.manifest.tokenizer.pad_token_id,
       executionProvider: opts.executionProvider,
+      kvHeads: artifacts.kvHeads,
+      headDim: artifacts.headDim,
+      chunkTokens: pack.manifest.runtime.chunk_tokens,
       workers: opts.workers,
       intraOpThreads: opts.intraOpThreads,
-      tokenBudget: Math.max(opts.tokenBudget, pack.manifest.runtime.max_tokens),
+      tokenBudget: Math.max(opts.tokenBudget, pack.manifest.runtime.chunk_tokens),
       maxWaitMs: opts.maxWaitMs,
       maxQueuedWindows: opts.maxQueuedWindows,
     });
@@ -75,18 +69,25 @@ export class ProbeEngine {
   async score(event: ProbeEvent): Promise<ScoredEvent> {
     const enc = this.tokenizer.encode(event.messages);
     const { ids, roles } = enc;
-    const rt = this.pack.manifest.runtime;
-    const { spans, truncated } = planWindows(ids.length, rt.max_tokens, rt.max_windows);
-    const hiddens = await Promise.all(spans.map(([s, e]) => this.batcher.run(ids.slice(s, e))));
+    const fit = fitContext(roles, enc.msg, this.pack.manifest.runtime.context_tokens);
+    const kept = fit.kept.flatMap(([a, b]) => ids.slice(a, b));
     const scorer = new ConversationScorer(this.pack);
-    spans.forEach(([s, e], i) => scorer.addWindow(hiddens[i], ids.slice(s, e), roles.slice(s, e), s));
-    const scored = spans.length ? spans[spans.length - 1][1] : 0;
+    if (kept.length > 0) {
+      const hidden = await this.batcher.run(kept);
+      const d = this.pack.manifest.model.d_model;
+      let row = 0;
+      for (const [a, b] of fit.kept) {
+        scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), ids.slice(a, b), roles.slice(a, b), a);
+        row += b - a;
+      }
+    }
     return {
       id: event.id,
       pack: { id: this.pack.manifest.id, version: this.pack.manifest.version },
-      truncated,
+      truncated: fit.dropped !== undefined,
+      ...(fit.dropped ? { dropped: fit.dropped } : {}),
       tokens: ids.length,
-      tokens_scored: scored,
+      tokens_scored: kept.length,
       concepts: scorer.finish((id) => this.tokenizer.decodeToken(id), (i) => locateToken(enc, i)),
     };
   }

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 
-import { CONCEPT_IDS, ConceptId, PACK_MANIFEST_SCHEMA, PackManifest, WeightFile } from './pack-manifest';
+import { PACK_MANIFEST_SCHEMA, PackManifest, WeightFile } from './pack-manifest';
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 
 export class PackError extends Error {
   readonly code = 'PACK_INVALID';
@@ -21,8 +22,8 @@ export interface ProbePack {
   encoderBias: Float32Array;
   thresholds: Float32Array;
   bDec: Float32Array;
-  /** Per concept, dense probe rows: mean, std, weights (each dModel). */
-  dense: Record<ConceptId, { mean: Float32Array; std: Float32Array; weights: Float32Array }>;
+  /** Per concept, the probe direction w (dModel) on the raw residual. */
+  probes: Record<ConceptId, Float32Array>;
   /** Feature index -> row in `encoder`. */
   rowOf: Map<number, number>;
 }
@@ -56,14 +57,10 @@ function checkConsistency(m: PackManifest, problems: string[]): void {
   const known = new Set(m.features.map((f) => f.index));
   for (const c of CONCEPT_IDS) {
     const spec = m.concepts[c];
-    const k = spec.sae_probe.features.length;
-    for (const f of spec.sae_probe.features) if (!known.has(f)) problems.push(`concepts.${c}.sae_probe: feature ${f} is not in features[]`);
-    for (const key of ['mean', 'std', 'weights'] as const) {
-      if (spec.sae_probe[key].length !== 2 * k) problems.push(`concepts.${c}.sae_probe.${key}: length ${spec.sae_probe[key].length}, expected ${2 * k}`);
-    }
-    const dw = m.weights[spec.dense_probe.weights_file];
-    if (!dw) problems.push(`concepts.${c}.dense_probe.weights_file: ${spec.dense_probe.weights_file} not in weights`);
-    else if (dw.shape[0] !== 3 || dw.shape[1] !== d) problems.push(`weights.${spec.dense_probe.weights_file}: shape [${dw.shape}], expected [3, ${d}]`);
+    for (const f of spec.features) if (!known.has(f.feature)) problems.push(`concepts.${c}.features: feature ${f.feature} is not in features[]`);
+    const pw = m.weights[spec.probe.weights_file];
+    if (!pw) problems.push(`concepts.${c}.probe.weights_file: ${spec.probe.weights_file} not in weights`);
+    else if (pw.shape.length !== 1 || pw.shape[0] !== d) problems.push(`weights.${spec.probe.weights_file}: shape [${pw.shape}], expected [${d}]`);
   }
 }
 
@@ -91,12 +88,8 @@ export async function loadProbePack(dir: string): Promise<ProbePack> {
   const weights: Record<string, Float32Array> = {};
   for (const [name, w] of Object.entries(m.weights)) weights[name] = await readWeight(dir, name, w, problems);
   if (problems.length) throw new PackError(dir, problems);
-  const d = m.model.d_model;
-  const dense = {} as ProbePack['dense'];
-  for (const c of CONCEPT_IDS) {
-    const arr = weights[m.concepts[c].dense_probe.weights_file];
-    dense[c] = { mean: arr.subarray(0, d), std: arr.subarray(d, 2 * d), weights: arr.subarray(2 * d, 3 * d) };
-  }
+  const probes = {} as ProbePack['probes'];
+  for (const c of CONCEPT_IDS) probes[c] = weights[m.concepts[c].probe.weights_file];
   return {
     dir,
     manifest: m,
@@ -104,7 +97,7 @@ export async function loadProbePack(dir: string): Promise<ProbePack> {
     encoderBias: weights['sae-bias'],
     thresholds: weights['sae-threshold'],
     bDec: weights['b-dec'],
-    dense,
+    probes,
     rowOf: new Map(m.features.map((f) => [f.index, f.row])),
   };
 }

@@ -2,7 +2,7 @@ import { Logger, Module } from '@nestjs/common';
 
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
-import { resolvePackDir } from '../cli/main';
+import { resolvePackDir } from '../config/runtime-paths';
 import { setupModel } from './model-setup';
 import { ProbeEngine } from './probe-engine';
 import { loadProbePack } from './probe-pack.loader';

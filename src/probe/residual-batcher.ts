@@ -1,7 +1,8 @@
 /**
- * Dynamic batching of token windows onto a pool of ONNX Runtime worker threads.
+ * Dynamic batching of conversations onto a pool of ONNX Runtime worker threads.
  *
- * Windows queue up until the padded batch would exceed `tokenBudget` tokens or the oldest has
+ * A conversation of at most `chunkTokens` tokens is batched with others; a longer one is a batch
+ * of its own, which the worker reads by chunked prefill (residual-worker.ts). Conversations queue up until the padded batch would exceed `tokenBudget` tokens or the oldest has
  * waited `maxWaitMs`; each flush is sorted by length so padding stays small. One batch per
  * worker is in flight at a time; the rest wait in the queue (bounded by `maxQueuedWindows`).
  */
@@ -16,6 +17,11 @@ export interface BatcherOptions {
   dModel: number;
   padId: number;
   executionProvider: string;
+  /** Key/value heads and head size of the model (the worker's cache tensors). */
+  kvHeads: number;
+  headDim: number;
+  /** Prefill chunk: longer conversations run alone, chunk by chunk. */
+  chunkTokens: number;
   workers: number;
   intraOpThreads: number;
   tokenBudget: number;
@@ -49,6 +55,8 @@ export interface BatchStats {
   tokens: number;
   paddedTokens: number;
   inferenceMs: number;
+  /** Forward passes of long conversations read chunk by chunk (one per chunk). */
+  chunks: number;
 }
 
 export class ResidualBatcher {
@@ -58,7 +66,7 @@ export class ResidualBatcher {
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  readonly stats: BatchStats = { batches: 0, windows: 0, tokens: 0, paddedTokens: 0, inferenceMs: 0 };
+  readonly stats: BatchStats = { batches: 0, windows: 0, tokens: 0, paddedTokens: 0, inferenceMs: 0, chunks: 0 };
 
   private constructor(private readonly opts: BatcherOptions) {}
 
@@ -70,6 +78,8 @@ export class ResidualBatcher {
       outputName: opts.outputName,
       executionProvider: opts.executionProvider,
       intraOpThreads: opts.intraOpThreads,
+      kvHeads: opts.kvHeads,
+      headDim: opts.headDim,
     };
     const ready = Array.from({ length: Math.max(1, opts.workers) }, () => b.spawn(workerFile, init));
     try {
@@ -105,7 +115,7 @@ export class ResidualBatcher {
     });
   }
 
-  /** Residuals [length, dModel] for one window of token ids. */
+  /** Residuals [length, dModel] for one conversation's token ids, read in one context. */
   run(ids: readonly number[]): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new Error('batcher is closed'));
     if (this.queue.length >= this.opts.maxQueuedWindows) return Promise.reject(new QueueFullError('probe queue is full'));
@@ -141,9 +151,14 @@ export class ResidualBatcher {
     }, Math.max(0, ms));
   }
 
-  /** Longest-first greedy fill of the token budget (padded size = batch x longest). */
+  /** Longest-first greedy fill of the token budget (padded size = batch x longest); a
+   *  conversation longer than a prefill chunk goes alone. */
   private takeBatch(): Pending[] {
     const sorted = [...this.queue].sort((a, b) => b.ids.length - a.ids.length);
+    if (sorted[0].ids.length > this.opts.chunkTokens) {
+      this.queue.splice(this.queue.indexOf(sorted[0]), 1);
+      return [sorted[0]];
+    }
     const taken: Pending[] = [];
     let longest = 0;
     for (const p of sorted) {
@@ -170,7 +185,7 @@ export class ResidualBatcher {
     const seq = ++this.seq;
     this.inflight.set(seq, { items, length });
     slot.busy = true;
-    const req: RunRequest = { seq, ids, mask, batch: items.length, length };
+    const req: RunRequest = { seq, ids, mask, batch: items.length, length, chunk: this.opts.chunkTokens };
     slot.worker.postMessage(req, [ids.buffer as ArrayBuffer, mask.buffer as ArrayBuffer]);
     this.stats.batches++;
     this.stats.windows += items.length;
@@ -188,6 +203,7 @@ export class ResidualBatcher {
         for (const p of job.items) p.reject(new Error(`inference failed: ${msg.message}`));
       } else {
         this.stats.inferenceMs += msg.ms;
+        if (msg.chunks > 1) this.stats.chunks += msg.chunks;
         const d = this.opts.dModel;
         job.items.forEach((p, b) => p.resolve(msg.hidden.slice(b * job.length * d, (b * job.length + p.ids.length) * d)));
       }

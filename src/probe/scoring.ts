@@ -1,107 +1,104 @@
 /**
  * Concept scoring from residual activations: pure arithmetic, no I/O.
  *
- * Mirrors tools/probe-builder/probe_builder/probes.py: per concept, the scope is the tokens of
- * messages whose role is in the concept's roles, minus attention-sink tokens (norm above the
- * pack's outlier_norm). SAE features are thresholded encoder rows; the SAE probe reads the max
- * and mean of its features over the scope; the dense probe reads the mean of x / input_scale.
+ * Mirrors tools/probe-builder/probe_builder/token_probes.py. Per concept, the scope is the tokens
+ * of messages whose role is in the concept's roles, minus attention-sink tokens (norm above the
+ * pack's outlier_norm). Each scope token gets s_t = w . h_t; the concept's logit is the bias plus
+ * an aggregate of those scores: their mean, their max, or the largest mean of `window`
+ * consecutive scope tokens (a scope shorter than the window is one window). So the logit splits
+ * exactly into per-token contributions s_t / n over the deciding span of n tokens: that is the
+ * token evidence. The SAE features explain the decision: a feature adds activation x alignment
+ * to a token's score, and the features are ranked by what they add over the deciding span.
  */
-import { CONCEPT_IDS, ConceptId } from './pack-manifest';
+import type { Aggregation, ConceptSpec } from './pack-manifest';
+import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 import type { ProbePack } from './probe-pack.loader';
 import { ROLE_CODES } from './chat-tokenizer';
-
-export interface TokenEvidence {
-  index: number;
-  token: string;
-  activation: number;
-  /** Index into event.messages of the message the token came from; absent for template markup. */
-  message?: number;
-  /** UTF-16 offsets of the token inside that message's content (a token that holds part of a
-   *  character covers the whole character). Absent when the tokenizer could not align them. */
-  start?: number;
-  end?: number;
-}
-
-/** Where a token of the conversation came from (see ChatTokenizer.encode). */
-export type TokenLocator = (index: number) => Pick<TokenEvidence, 'message' | 'start' | 'end'> | undefined;
-
-export interface FeatureEvidence {
-  feature: number;
-  label: string;
-  activation: number;
-  mean_activation: number;
-  top_tokens: TokenEvidence[];
-}
-
-export interface ConceptResult {
-  score: number;
-  threshold: number;
-  flagged: boolean;
-  detector: 'sae' | 'dense';
-  scores: { sae: number; dense: number };
-  /** False when the conversation has no token of the concept's roles (e.g. no assistant reply). */
-  in_scope: boolean;
-  tokens_in_scope: number;
-  features: FeatureEvidence[];
-}
+import type { ConceptResult, FeatureEvidence, TokenEvidence, TokenLocator } from '../domain/scored-event';
 
 const TOP_TOKENS = 3;
+const TOP_TOKEN_EVIDENCE = 5;
 const MAX_FEATURES_REPORTED = 5;
 
 interface ConceptAcc {
-  roleMask: boolean[];
-  count: number;
-  featMax: Float64Array;
-  featSum: Float64Array;
-  denseSum: Float64Array;
-  top: Array<Array<{ index: number; id: number; activation: number }>>;
+  spec: ConceptSpec;
+  w: Float32Array;
+  /** Rows (into the pack's encoder) and alignments of the concept's features. */
+  rows: number[];
+  align: number[];
+  index: number[];
+  id: number[];
+  s: number[];
+  /** Feature activations, token-major, rows.length per token. */
+  fa: number[];
 }
 
 function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }
 
-/** Accumulates one conversation's windows, then yields calibrated concept results. */
+/** The deciding span [lo, lo + n) of the scores under the aggregation, and its mean (the first
+ *  span wins a tie). */
+export function decidingSpan(s: readonly number[], aggregation: Aggregation, window: number): { lo: number; n: number; mean: number } {
+  const len = s.length;
+  if (aggregation === 'mean') {
+    let sum = 0;
+    for (const v of s) sum += v;
+    return { lo: 0, n: len, mean: sum / len };
+  }
+  const w = aggregation === 'max' ? 1 : Math.min(window, len);
+  let sum = 0;
+  for (let i = 0; i < w; i++) sum += s[i];
+  let best = sum;
+  let lo = 0;
+  for (let i = w; i < len; i++) {
+    sum += s[i] - s[i - w];
+    if (sum > best) {
+      best = sum;
+      lo = i - w + 1;
+    }
+  }
+  return { lo, n: w, mean: best / w };
+}
+
+/** Accumulates one conversation's residuals, then yields calibrated concept results. */
 export class ConversationScorer {
-  private readonly acc = new Map<ConceptId, ConceptAcc>();
   private readonly nFeat: number;
   private readonly d: number;
   private readonly feat: Float64Array;
-  /** The current token's residual divided by the SAE input scale, and that minus b_dec. */
-  private readonly xs: Float64Array;
   private readonly xc: Float64Array;
+  private readonly acc = new Map<ConceptId, ConceptAcc>();
   /** Role code -> the accumulators of the concepts that read that role. */
-  private readonly byRole: ConceptAcc[][];
+  private readonly byRole: ConceptAcc[][] = Array.from({ length: 5 }, () => []);
 
   constructor(private readonly pack: ProbePack) {
     this.nFeat = pack.manifest.features.length;
     this.d = pack.manifest.model.d_model;
     this.feat = new Float64Array(this.nFeat);
-    this.xs = new Float64Array(this.d);
     this.xc = new Float64Array(this.d);
     for (const c of CONCEPT_IDS) {
-      const roleMask = new Array<boolean>(5).fill(false);
-      for (const r of pack.manifest.concepts[c].roles) roleMask[ROLE_CODES[r]] = true;
-      this.acc.set(c, {
-        roleMask,
-        count: 0,
-        featMax: new Float64Array(this.nFeat),
-        featSum: new Float64Array(this.nFeat),
-        denseSum: new Float64Array(this.d),
-        top: Array.from({ length: this.nFeat }, () => []),
-      });
+      const spec = pack.manifest.concepts[c];
+      const a: ConceptAcc = {
+        spec,
+        w: pack.probes[c],
+        rows: spec.features.map((f) => pack.rowOf.get(f.feature) as number),
+        align: spec.features.map((f) => f.alignment),
+        index: [],
+        id: [],
+        s: [],
+        fa: [],
+      };
+      this.acc.set(c, a);
+      for (const r of spec.roles) this.byRole[ROLE_CODES[r]].push(a);
     }
-    const accs = [...this.acc.values()];
-    this.byRole = Array.from({ length: 5 }, (_, code) => accs.filter((a) => a.roleMask[code]));
   }
 
   /**
-   * hidden: [T, d] residuals of one window (row-major, rows beyond `roles.length` ignored);
-   * roles/ids: that window's tokens; offset: index of its first token in the conversation.
+   * hidden: [T, d] residuals of a run of consecutive tokens (row-major, rows beyond `roles.length`
+   * ignored); roles/ids: those tokens; offset: index of the first one in the conversation.
    */
   addWindow(hidden: Float32Array, ids: readonly number[], roles: readonly number[], offset: number): void {
-    const { d, nFeat, pack } = this;
-    const scale = pack.manifest.sae.input_scale;
+    const { d, pack } = this;
     const outlier = pack.manifest.runtime.outlier_norm;
     for (let t = 0; t < roles.length; t++) {
       const inScope = this.byRole[roles[t]] ?? [];
@@ -110,29 +107,23 @@ export class ConversationScorer {
       let sq = 0;
       for (let j = 0; j < d; j++) sq += hidden[base + j] * hidden[base + j];
       if (Math.sqrt(sq) > outlier) continue;
-      this.encodeToken(hidden, base, scale);
-      const xs = this.xs;
+      this.encodeToken(hidden, base);
       for (const a of inScope) {
-        a.count++;
-        for (let j = 0; j < d; j++) a.denseSum[j] += xs[j];
-        for (let f = 0; f < nFeat; f++) {
-          const v = this.feat[f];
-          if (v <= 0) continue;
-          a.featSum[f] += v;
-          if (v > a.featMax[f]) a.featMax[f] = v;
-          insertTop(a.top[f], { index: offset + t, id: ids[t], activation: v });
-        }
+        let s = 0;
+        for (let j = 0; j < d; j++) s += a.w[j] * hidden[base + j];
+        a.index.push(offset + t);
+        a.id.push(ids[t]);
+        a.s.push(s);
+        for (const r of a.rows) a.fa.push(this.feat[r]);
       }
     }
   }
 
-  private encodeToken(hidden: Float32Array, base: number, scale: number): void {
-    const { d, nFeat, pack, xs, xc } = this;
+  private encodeToken(hidden: Float32Array, base: number): void {
+    const { d, nFeat, pack, xc } = this;
+    const scale = pack.manifest.sae.input_scale;
     const bDec = pack.bDec;
-    for (let j = 0; j < d; j++) {
-      xs[j] = hidden[base + j] / scale;
-      xc[j] = xs[j] - bDec[j];
-    }
+    for (let j = 0; j < d; j++) xc[j] = hidden[base + j] / scale - bDec[j];
     const enc = pack.encoder;
     for (let f = 0; f < nFeat; f++) {
       let pre = pack.encoderBias[f];
@@ -153,77 +144,97 @@ export class ConversationScorer {
   }
 
   private finishConcept(c: ConceptId, decode: (id: number) => string, locate?: TokenLocator): ConceptResult {
-    const spec = this.pack.manifest.concepts[c];
     const a = this.acc.get(c) as ConceptAcc;
-    if (a.count === 0) {
+    const { spec } = a;
+    const n = a.s.length;
+    if (n === 0) {
       // Nothing of the concept's roles to judge (e.g. deception without an assistant reply):
       // report no risk rather than the probe's extrapolation from an input it never saw.
-      return { score: 0, threshold: spec.threshold, flagged: false, detector: spec.detector, scores: { sae: 0, dense: 0 }, in_scope: false, tokens_in_scope: 0, features: [] };
+      return { score: 0, threshold: spec.threshold, flagged: false, detector: 'dense', scores: { sae: 0, dense: 0 }, in_scope: false, tokens_in_scope: 0, tokens: [], features: [] };
     }
-    const sp = spec.sae_probe;
-    const k = sp.features.length;
-    const rows = sp.features.map((f) => this.pack.rowOf.get(f) as number);
-    const x: number[] = [];
-    for (const r of rows) x.push(a.featMax[r]);
-    for (const r of rows) x.push(a.featSum[r] / a.count);
-    let logit = sp.bias;
-    const contrib: number[] = new Array<number>(k).fill(0);
-    for (let i = 0; i < 2 * k; i++) {
-      const term = ((x[i] - sp.mean[i]) / sp.std[i]) * sp.weights[i];
-      logit += term;
-      contrib[i % k] += term;
-    }
-    const saeScore = sigmoid(sp.calibration.a * logit + sp.calibration.c);
+    const p = spec.probe;
+    const span = decidingSpan(a.s, p.aggregation, p.window);
+    const cal = (logit: number): number => sigmoid(p.calibration.a * logit + p.calibration.c);
+    const score = cal(p.bias + span.mean);
+    const evidence = (i: number, activation: number): TokenEvidence => ({ index: a.index[i], token: decode(a.id[i]), activation: round(activation), ...locate?.(a.index[i]) });
+    const spanIdx = Array.from({ length: span.n }, (_, k) => span.lo + k);
+    const tokens = spanIdx
+      .filter((i) => a.s[i] > 0)
+      .sort((i, j) => a.s[j] - a.s[i])
+      .slice(0, TOP_TOKEN_EVIDENCE)
+      .map((i) => evidence(i, a.s[i] / span.n));
 
-    const dp = spec.dense_probe;
-    const dw = this.pack.dense[c];
-    let dlogit = dp.bias;
-    for (let j = 0; j < this.d; j++) {
-      const mean = a.denseSum[j] / a.count;
-      dlogit += ((mean - dw.mean[j]) / dw.std[j]) * dw.weights[j];
+    const k = a.rows.length;
+    let explained = 0;
+    const features: FeatureEvidence[] = [];
+    for (let q = 0; q < k; q++) {
+      let sum = 0;
+      let max = 0;
+      for (const i of spanIdx) {
+        const v = a.fa[i * k + q];
+        sum += v;
+        if (v > max) max = v;
+      }
+      const contribution = (sum * a.align[q]) / span.n;
+      explained += contribution;
+      if (contribution <= 0) continue;
+      features.push({
+        feature: spec.features[q].feature,
+        label: this.pack.manifest.features[a.rows[q]].label,
+        contribution: round(contribution),
+        activation: round(max),
+        mean_activation: round(sum / span.n),
+        top_tokens: spanIdx
+          .filter((i) => a.fa[i * k + q] > 0)
+          .sort((i, j) => a.fa[j * k + q] - a.fa[i * k + q])
+          .slice(0, TOP_TOKENS)
+          .map((i) => evidence(i, a.fa[i * k + q])),
+      });
     }
-    const denseScore = sigmoid(dp.calibration.a * dlogit + dp.calibration.c);
-
-    const score = spec.detector === 'sae' ? saeScore : denseScore;
-    const features = rows
-      .map((r, i) => ({ r, i, f: sp.features[i] }))
-      .filter(({ r, i }) => a.featMax[r] > 0 && contrib[i] > 0)
-      .sort((p, q) => contrib[q.i] - contrib[p.i])
-      .slice(0, MAX_FEATURES_REPORTED)
-      .map(({ r, f }) => ({
-        feature: f,
-        label: this.pack.manifest.features[r].label,
-        activation: round(a.featMax[r]),
-        mean_activation: round(a.featSum[r] / a.count),
-        top_tokens: a.top[r].map((t) => ({ index: t.index, token: decode(t.id), activation: round(t.activation), ...locate?.(t.index) })),
-      }));
+    features.sort((x, y) => (y.contribution ?? 0) - (x.contribution ?? 0));
     return {
       score: round(score),
       threshold: spec.threshold,
       flagged: score >= spec.threshold,
-      detector: spec.detector,
-      scores: { sae: round(saeScore), dense: round(denseScore) },
+      detector: 'dense',
+      scores: { sae: round(cal(p.bias + explained)), dense: round(score) },
       in_scope: true,
-      tokens_in_scope: a.count,
-      features,
+      tokens_in_scope: n,
+      span: { start: a.index[span.lo], end: a.index[span.lo + span.n - 1] + 1 },
+      tokens,
+      features: features.slice(0, MAX_FEATURES_REPORTED),
     };
   }
-}
-
-function insertTop(list: Array<{ index: number; id: number; activation: number }>, item: { index: number; id: number; activation: number }): void {
-  if (list.length === TOP_TOKENS && item.activation <= list[TOP_TOKENS - 1].activation) return;
-  list.push(item);
-  list.sort((p, q) => q.activation - p.activation);
-  if (list.length > TOP_TOKENS) list.pop();
 }
 
 function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
 }
 
-/** Consecutive windows of at most maxTokens; tokens past maxWindows windows are dropped. */
-export function planWindows(nTokens: number, maxTokens: number, maxWindows: number): { spans: Array<[number, number]>; truncated: boolean } {
-  const spans: Array<[number, number]> = [];
-  for (let s = 0; s < nTokens; s += maxTokens) spans.push([s, Math.min(s + maxTokens, nTokens)]);
-  return { spans: spans.slice(0, maxWindows), truncated: spans.length > maxWindows };
+/** What fitContext kept of a conversation: runs of consecutive original token indices. */
+export interface ContextFit {
+  /** [start, end) runs of original token indices, in order; their total length <= the limit. */
+  kept: Array<[number, number]>;
+  /** The dropped [start, end) token span, absent when the whole conversation fits. */
+  dropped?: { start: number; end: number };
+}
+
+/**
+ * The policy for a conversation longer than the model's context (mirrors the builder's
+ * chat.fit_context): keep the leading system prompt (its tokens and the template markup around
+ * it) and the newest tokens, drop from the middle. The newest message is never dropped; only a
+ * newest message longer than the context by itself loses its oldest tokens. The system prompt
+ * keeps at most half the context.
+ */
+export function fitContext(roles: readonly number[], msg: readonly number[], limit: number): ContextFit {
+  const n = roles.length;
+  if (n <= limit) return { kept: n ? [[0, n]] : [] };
+  let head = 0;
+  while (head < n && (roles[head] === ROLE_CODES.system || roles[head] === ROLE_CODES.template) && msg[head] <= 0) head++;
+  head = Math.min(head, Math.floor(limit / 2));
+  const tail = limit - head;
+  const kept: Array<[number, number]> = [];
+  if (head > 0) kept.push([0, head]);
+  kept.push([n - tail, n]);
+  return { kept, dropped: { start: head, end: n - tail } };
 }

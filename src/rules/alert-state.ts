@@ -5,7 +5,7 @@
  * evaluation tick at which it became active, so instances that evaluate the same aligned ticks
  * over the same store produce the same alert id, and the store keeps one alert.
  */
-import { alertId, fingerprint } from '../alerts/alert';
+import { alertId, fingerprint } from '../domain/alert';
 
 export interface GroupResult {
   labels: Record<string, string>;

@@ -10,13 +10,12 @@ import { numberGetter, predicate } from './condition-eval';
 import { columnFor } from './condition-sql';
 import { parseDuration } from './duration';
 import { TEMPLATE_VAR } from './rule-evaluator';
-import { FileContext, MATURITY, RULE_KEYS, RULE_KINDS, RuleKind, Severity, SEVERITIES, stringNode } from './rule-file';
+import { FileContext, MATURITY, RULE_KEYS, RULE_KINDS, RuleKind, stringNode } from './rule-file';
+import { Severity, SEVERITIES } from '../domain/alert';
 import { andAll, Contribution, MacroTable, MergedRule, NO_POS, orAll } from './rule-merge';
-import type { EventRule, Rule, RuleScope, SequenceRule, WindowedRule } from './rule-set';
+import { EventRule, GROUP_FIELDS, GroupField, Rule, RuleScope, SequenceRule, WindowedRule } from './rule-types';
 import { buildSequenceQuery, buildWindowedQuery } from './windowed-query';
 
-export const GROUP_FIELDS = ['tenant', 'source', 'model', 'user'] as const;
-export type GroupField = (typeof GROUP_FIELDS)[number];
 
 type RuleBase = Omit<EventRule, 'kind' | 'condition' | 'conditionText' | 'value' | 'test' | 'valueOf'>;
 

@@ -2,11 +2,11 @@
  * Per-event rule evaluation (pure): a scored event in, alerts out. One broken rule records its
  * error and never stops the others.
  */
-import { Alert, alertId, fingerprint } from '../alerts/alert';
-import type { ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
+import { Alert, alertId, fingerprint } from '../domain/alert';
+import type { ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import { EvalContext } from './condition';
-import type { EventRule, Rule } from './rule-set';
+import type { EventRule, Rule } from './rule-types';
 
 export interface RuleOutcome {
   alerts: Alert[];

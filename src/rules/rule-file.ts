@@ -10,8 +10,6 @@ import { ConditionError } from './condition';
 
 export const API_VERSION = 'probewatch/v1';
 export const ENGINE_VERSION = '1.1.0';
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 export const MATURITY = ['stable', 'incubating', 'sandbox', 'deprecated'] as const;
 export const RULE_KINDS = ['event', 'windowed', 'sequence'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];

@@ -6,7 +6,7 @@ import type { Node as YamlNode, Scalar } from 'yaml';
 
 import { ConditionError, ConditionScope, Node, parseCondition, SourcePos } from './condition';
 import type { FileContext, RawFile, RawRule } from './rule-file';
-import type { RuleScope } from './rule-set';
+import type { RuleScope } from './rule-types';
 
 export const NO_POS: SourcePos = { offset: 0, line: 1, col: 1 };
 

@@ -2,14 +2,14 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 
-import type { Alert } from '../alerts/alert';
-import { AlertsService } from '../alerts/alerts.service';
+import type { Alert } from '../domain/alert';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
+import { AlertEvents } from '../platform/alert-events';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { CLICKHOUSE } from '../storage/storage.module';
-import type { SequenceRule, WindowedRule } from './rule-set';
+import type { SequenceRule, WindowedRule } from './rule-types';
 import { RuleSetService } from './rule-set.service';
 import { alignedTick, RuleStorePort, ScheduledEvaluator } from './scheduled-evaluator';
 
@@ -43,20 +43,18 @@ export class RuleSchedulerService implements OnApplicationBootstrap, OnModuleDes
   private readonly evaluator: ScheduledEvaluator;
   private readonly lastTick = new Map<string, number>();
   private running: Promise<void> | null = null;
-  /** Set by the Kafka module when it runs: scheduled alerts are published like event alerts. */
-  alertSink: ((alerts: Alert[]) => Promise<void>) | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly cfg: AppConfig,
     @Inject(CLICKHOUSE) client: ClickHouseClient,
     private readonly rules: RuleSetService,
     private readonly alertsRepo: AlertsRepository,
-    private readonly alerts: AlertsService,
+    private readonly alertEvents: AlertEvents,
     private readonly metrics: Metrics,
     private readonly registry: SchedulerRegistry,
   ) {
     this.evaluator = new ScheduledEvaluator(clickhouseRuleStore(client, alertsRepo));
-    rules.onChange = (set) => this.evaluator.retain(new Set(set.map((r) => r.name)));
+    rules.changed.subscribe((set) => this.evaluator.retain(new Set(set.map((r) => r.name))));
   }
 
   onApplicationBootstrap(): void {
@@ -106,7 +104,9 @@ export class RuleSchedulerService implements OnApplicationBootstrap, OnModuleDes
     await this.alertsRepo.store(alerts);
     for (const a of alerts) if (!a.ends_at) this.metrics.alerts.inc({ rule: a.rule, severity: a.severity });
     for (const a of alerts) this.log.warn(`${a.ends_at ? 'resolved' : 'ALERT'} [${a.severity}] ${a.rule} ${JSON.stringify(a.labels)} value=${a.value}`);
-    await this.alerts.deliver(alerts).catch((e: Error) => this.log.error(`notify failed: ${e.message}`));
-    if (this.alertSink) await this.alertSink(alerts).catch((e: Error) => this.log.error(`publishing alerts failed: ${e.message}`));
+    const raised = alerts.filter((a) => !a.ends_at);
+    const resolved = alerts.filter((a) => a.ends_at);
+    if (raised.length) this.alertEvents.publish({ type: 'raised', alerts: raised, origin: 'scheduled' });
+    if (resolved.length) this.alertEvents.publish({ type: 'resolved', alerts: resolved, origin: 'scheduled' });
   }
 }

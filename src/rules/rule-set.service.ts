@@ -6,13 +6,15 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { Topic } from '../platform/topic';
+import { CONCEPT_IDS } from '../domain/concepts';
 import { ProbeEngine } from '../probe/probe-engine';
 import { RuleHistoryRepository, RuleHistoryStore, RuleSetChange, StoredRuleSet } from '../storage/rule-history.repository';
 import { RuleHealthRegistry } from './rule-health';
 import { fileHashes, readRuleSources, recordedSources, RuleSource, ruleSetHash, sourcesRecord } from './rule-loader';
 import { formatProblem } from './rule-file';
-import { compileRuleSet, Rule, RuleScope } from './rule-set';
+import { compileRuleSet } from './rule-set';
+import { Rule, RuleScope } from './rule-types';
 
 export interface RuleSetStatus {
   hash: string;
@@ -76,7 +78,8 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   private reloading: Promise<ReloadResult> | null = null;
   readonly health = new RuleHealthRegistry();
   /** Called after a new set becomes active (the scheduler drops state of removed rules). */
-  onChange: ((rules: readonly Rule[]) => void) | null = null;
+  /** Published with the new active set whenever it changes (the scheduler forgets removed rules). */
+  readonly changed = new Topic<readonly Rule[]>((e) => this.log.error(`a rule-set subscriber failed: ${e.message}`));
 
   constructor(
     @Inject(APP_CONFIG) private readonly cfg: Pick<AppConfig, 'rulesDir' | 'rulesWatch'>,
@@ -183,7 +186,7 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
     this.metrics.rulesLoaded.set(rules.length);
     this.metrics.rulesReloadOk.set(status.lastReload.ok ? 1 : 0);
     this.metrics.ruleSetInfo.set({ hash: status.hash.slice(0, 12) }, 1);
-    this.onChange?.(this.active);
+    this.changed.publish(this.active);
   }
 
   /**

@@ -4,76 +4,10 @@
  * rules compiled to parameterised SQL. Every problem of every file is reported; a set with any
  * problem is not used (the service keeps its last good set).
  */
-import type { Aggregate, EvalContext, Node } from './condition';
-import type { Predicate } from './condition-eval';
-import { GroupField, RuleCompiler } from './rule-compiler';
-import { readRuleFile, RuleProblem, Severity } from './rule-file';
+import { RuleCompiler } from './rule-compiler';
+import { readRuleFile, RuleProblem } from './rule-file';
 import { MacroTable, mergeLists, mergeRules } from './rule-merge';
-import type { CompiledQuery } from './windowed-query';
-
-export interface RuleScope {
-  concepts: readonly string[];
-  /** SAE features of the probe pack; without it feature indices are not checked. */
-  features?: ReadonlySet<number>;
-}
-
-interface RuleBase {
-  name: string;
-  desc: string;
-  severity: Severity;
-  tags: string[];
-  enabled: boolean;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  file: string;
-  line: number;
-}
-
-export interface EventRule extends RuleBase {
-  kind: 'event';
-  /** The rule's condition with its exceptions folded in: `(c1) and (c2…) and not (exception)`. */
-  condition: Node;
-  conditionText: string;
-  value: Node | null;
-  /** The condition and value compiled to closures (what the stream runs). */
-  test: Predicate;
-  valueOf: ((ctx: EvalContext) => number) | null;
-}
-
-export type { GroupField } from './rule-compiler';
-
-export interface WindowedRule extends RuleBase {
-  kind: 'windowed';
-  conditionText: string;
-  aggregateText: string;
-  aggregate: Aggregate;
-  where: Node | null;
-  condition: Node;
-  windowMs: number;
-  everyMs: number;
-  forMs: number;
-  keepFiringForMs: number;
-  /** Label names of the groups (tenant first, always present). */
-  groupBy: GroupField[];
-  query: CompiledQuery;
-}
-
-export interface SequenceRule extends RuleBase {
-  kind: 'sequence';
-  conditionText: string;
-  steps: Node[];
-  by: GroupField[];
-  withinMs: number;
-  everyMs: number;
-  query: CompiledQuery;
-}
-
-export type Rule = EventRule | WindowedRule | SequenceRule;
-
-export interface CompiledRuleSet {
-  rules: Rule[];
-  problems: RuleProblem[];
-}
+import type { CompiledRuleSet, Rule, RuleScope } from './rule-types';
 
 export function compileRuleSet(files: ReadonlyArray<{ file: string; text: string }>, scope: RuleScope): CompiledRuleSet {
   const problems: RuleProblem[] = [];

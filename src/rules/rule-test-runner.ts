@@ -23,15 +23,16 @@ import * as path from 'node:path';
 
 import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, Node as YamlNode } from 'yaml';
 
-import type { Alert } from '../alerts/alert';
-import type { ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
-import type { ConceptResult } from '../probe/scoring';
+import type { Alert } from '../domain/alert';
+import type { ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
+import type { ConceptResult } from '../domain/scored-event';
 import { parseDuration } from './duration';
 import { evaluateEventRules } from './rule-evaluator';
 import { formatProblem, RuleProblem } from './rule-file';
 import { RuleSource } from './rule-loader';
-import { compileRuleSet, Rule, RuleScope } from './rule-set';
+import { compileRuleSet } from './rule-set';
+import { Rule, RuleScope } from './rule-types';
 import { alignedTick, RuleStorePort, ScheduledEvaluator } from './scheduled-evaluator';
 
 export interface RuleTestStore {

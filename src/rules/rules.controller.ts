@@ -3,7 +3,7 @@ import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/commo
 import { ApiTokenGuard } from '../ops/api-token.guard';
 import { RuleHistoryRepository } from '../storage/rule-history.repository';
 import { formatDuration } from './duration';
-import type { Rule } from './rule-set';
+import type { Rule } from './rule-types';
 import { RuleSetService } from './rule-set.service';
 
 function describeRule(r: Rule): Record<string, unknown> {

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 
-import { AlertsModule } from '../alerts/alerts.module';
 import { ProbeModule } from '../probe/probe.module';
 import { StorageModule } from '../storage/storage.module';
 import { RuleSchedulerService } from './rule-scheduler.service';
@@ -9,7 +8,7 @@ import { RuleSetService } from './rule-set.service';
 import { RulesController } from './rules.controller';
 
 @Module({
-  imports: [ProbeModule, StorageModule, AlertsModule, ScheduleModule.forRoot()],
+  imports: [ProbeModule, StorageModule, ScheduleModule.forRoot()],
   providers: [RuleSetService, RuleSchedulerService],
   controllers: [RulesController],
   exports: [RuleSetService, RuleSchedulerService],

@@ -3,14 +3,15 @@
  * the epoch) against the stored score series. Nest-free: the service's scheduler, `rules test`
  * and `rules backtest` all drive this class, so the three agree on what a rule does.
  */
-import { Alert, alertId, fingerprint } from '../alerts/alert';
+import { Alert, alertId, fingerprint } from '../domain/alert';
 import { formatDuration } from './duration';
 import { GroupResult, Transition, WindowedAlertState } from './alert-state';
 import { renderAnnotations } from './rule-evaluator';
-import type { SequenceRule, WindowedRule } from './rule-set';
+import type { SequenceRule, WindowedRule } from './rule-types';
 import { matchSequences, SequenceRow } from './sequence-matcher';
-import { buildWindowedRangeQuery, CompiledQuery } from './windowed-query';
-import { CONCEPT_IDS } from '../probe/pack-manifest';
+import { buildWindowedRangeQuery } from './windowed-query';
+import { CompiledQuery } from './rule-types';
+import { CONCEPT_IDS } from '../domain/concepts';
 
 /** How the evaluator reads the store (a ClickHouse client in the service and the CLI). */
 export interface RuleStorePort {

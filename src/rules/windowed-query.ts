@@ -8,14 +8,7 @@
  */
 import { Node, pathsOf } from './condition';
 import { aggregateSql, conceptColumn, conditionSql, SqlParams } from './condition-sql';
-import type { GroupField, SequenceRule, WindowedRule } from './rule-set';
-
-export interface CompiledQuery {
-  sql: string;
-  params: Record<string, unknown>;
-  /** Output columns naming each group (label name -> column). */
-  groupColumns: Array<{ label: GroupField; column: string }>;
-}
+import type { CompiledQuery, GroupField, SequenceRule, WindowedRule } from './rule-types';
 
 const GROUP_COLUMN: Record<GroupField, string> = { tenant: 'tenant', source: 'source', model: 'model', user: 'user_id' };
 

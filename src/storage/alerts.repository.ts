@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { Alert } from '../alerts/alert';
+import type { Alert } from '../domain/alert';
 import type { BatchWriter } from './batch-writer';
 import { chTime, TenantScope } from './events.repository';
 

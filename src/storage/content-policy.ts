@@ -11,7 +11,7 @@
  * redacts is asynchronous; it rejects with RedactionUnavailableError rather than store text it
  * could not scan.
  */
-import type { ChatMessage } from '../ingest/event-contract';
+import type { ChatMessage } from '../domain/event';
 import { ContentPolicy, sha256 } from './redaction/policy';
 import type { SpanScanner } from './redaction/redaction-scanner';
 import { replaceSpans, SensitiveSpan } from './redaction/sensitive-span';

@@ -4,8 +4,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { ProbeEvent } from '../ingest/event-contract';
-import type { ScoredEvent } from '../probe/probe-engine';
+import type { ProbeEvent } from '../domain/event';
+import type { ScoredEvent } from '../domain/scored-event';
 import type { BatchWriter } from './batch-writer';
 import { applyMetadataPolicy, applyPolicy, ContentPolicy, PolicyView, policyView, redactScored, sha256 } from './content-policy';
 
@@ -96,7 +96,7 @@ export class EventsRepository {
     return {
       id: r.event_id, tenant: r.tenant, timestamp: r.ts, received_at: r.received_at, source: r.source, model: r.model, user: r.user_id || null,
       content_policy: r.content_policy, messages: JSON.parse(String(r.messages)), metadata: JSON.parse(String(r.metadata)),
-      pack: { id: r.pack_id, version: r.pack_version }, tokens: Number(r.tokens), truncated: Number(r.truncated) === 1, concepts: result.concepts,
+      pack: { id: r.pack_id, version: r.pack_version }, tokens: Number(r.tokens), truncated: Number(r.truncated) === 1, ...(result.dropped ? { dropped: result.dropped } : {}), concepts: result.concepts,
     };
   }
 

@@ -10,7 +10,8 @@
  */
 import { appendFileSync } from 'node:fs';
 
-import { DEFAULT_EVENT_LIMITS, ProbeEvent } from '../../src/ingest/event-contract';
+import { DEFAULT_EVENT_LIMITS } from '../../src/ingest/event-contract';
+import { ProbeEvent } from '../../src/domain/event';
 import type { EventOutcome } from '../../src/ingest/pipeline';
 import { KafkaIngest } from '../../src/kafka/kafka-ingest';
 import { parseKafkaSettings } from '../../src/kafka/kafka-settings';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { CONCEPT_IDS } from '../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../src/domain/concepts';
 
 export const SYN_D = 4;
 
@@ -14,8 +14,10 @@ function f32(values: number[]): Buffer {
 
 /**
  * A tiny, fully specified pack (d_model 4, two features) so scoring can be checked by hand.
- * Feature 10 reads dimension 0, feature 20 reads dimension 1; every concept's SAE probe uses
- * both; deception scores with the SAE probe, the others with the dense probe.
+ * Feature 10 reads dimension 0, feature 20 reads dimension 1 (unit decoder directions along
+ * them). Every concept's probe is w = [0.5, 0.5, 0, 0], bias -0.5, Platt a = 2, c = -1, so both
+ * features align with it by input_scale x 0.5 = 1; the concepts differ in scope and aggregation:
+ * deception mean, sycophancy max, harmful_intent rolling window 4, prompt_injection rolling 1.
  */
 export function writeSyntheticPack(dir: string, overrides: Record<string, unknown> = {}): string {
   mkdirSync(path.join(dir, 'weights'), { recursive: true });
@@ -25,35 +27,34 @@ export function writeSyntheticPack(dir: string, overrides: Record<string, unknow
     'sae-threshold': { shape: [2], values: [0.25, 0.25] },
     'b-dec': { shape: [SYN_D], values: [0, 0, 0, 0] },
   };
-  for (const c of CONCEPT_IDS) arrays[`dense-${c}`] = { shape: [3, SYN_D], values: [0, 0, 0, 0, 1, 1, 1, 1, 0.5, 0, 0, 0] };
+  for (const c of CONCEPT_IDS) arrays[`probe-${c}`] = { shape: [SYN_D], values: [0.5, 0.5, 0, 0] };
   const weights: Record<string, unknown> = {};
   for (const [name, a] of Object.entries(arrays)) {
     const buf = f32(a.values);
     writeFileSync(path.join(dir, 'weights', `${name}.f32`), buf);
     weights[name] = { file: `weights/${name}.f32`, dtype: 'float32-le', shape: a.shape, sha256: createHash('sha256').update(buf).digest('hex') };
   }
-  const concept = (roles: string[], detector: string) => ({
+  const concept = (c: string, roles: string[], aggregation: string, window: number) => ({
     description: 'synthetic',
     roles,
-    detector,
+    detector: 'dense',
     threshold: 0.6,
-    sae_probe: { features: [10, 20], mean: [0, 0, 0, 0], std: [1, 1, 1, 1], weights: [1, 2, 0, 0], bias: -1, threshold: 0.6, calibration: { method: 'platt', a: 1, c: 0 } },
-    dense_probe: { weights_file: '', bias: 0, threshold: 0.6, calibration: { method: 'platt', a: 2, c: -1 } },
+    probe: { weights_file: `probe-${c}`, bias: -0.5, aggregation, window, calibration: { method: 'platt', a: 2, c: -1 } },
+    features: [{ feature: 10, alignment: 1 }, { feature: 20, alignment: 1 }],
   });
-  const concepts: Record<string, ReturnType<typeof concept>> = {
-    deception: concept(['assistant'], 'sae'),
-    sycophancy: concept(['assistant'], 'dense'),
-    harmful_intent: concept(['user'], 'dense'),
-    prompt_injection: concept(['user', 'tool'], 'dense'),
+  const concepts = {
+    deception: concept('deception', ['assistant'], 'mean', 1),
+    sycophancy: concept('sycophancy', ['assistant'], 'max', 1),
+    harmful_intent: concept('harmful_intent', ['user'], 'rolling', 4),
+    prompt_injection: concept('prompt_injection', ['user', 'tool'], 'rolling', 1),
   };
-  for (const c of CONCEPT_IDS) concepts[c].dense_probe.weights_file = `dense-${c}`;
   const manifest = {
-    schema_version: 1,
+    schema_version: 2,
     id: 'synthetic-pack',
     version: '0.0.1',
     model: { id: 'none', file_sha256: 'a'.repeat(64), layer: 1, d_model: SYN_D, source: { package: 'x', version: '0', file: 'x.gguf' } },
     tokenizer: { sha256: 'b'.repeat(64), chat_template_sha256: 'c'.repeat(64), pad_token_id: 0 },
-    runtime: { max_tokens: 16, max_windows: 2, outlier_norm: 100 },
+    runtime: { context_tokens: 32, chunk_tokens: 8, outlier_norm: 100 },
     sae: { id: 'syn', architecture: 'batchtopk', input_scale: 2 },
     features: [
       { index: 10, row: 0, label: 'dimension zero' },

@@ -5,9 +5,9 @@
  * span of its message is replaced by that span's placeholder, even when it only touches the
  * span's first or last character.
  */
-import type { ChatMessage } from '../../ingest/event-contract';
-import type { ScoredEvent } from '../../probe/probe-engine';
-import type { ConceptResult, TokenEvidence } from '../../probe/scoring';
+import type { ChatMessage } from '../../domain/event';
+import type { ScoredEvent } from '../../domain/scored-event';
+import type { ConceptResult, TokenEvidence } from '../../domain/scored-event';
 import { findLocalSpans } from './local-detectors';
 import type { ContentPolicy } from './policy';
 import type { SpanScanner } from './redaction-scanner';
@@ -43,6 +43,7 @@ function mapTokens(scored: ScoredEvent, fn: (t: TokenEvidence) => string): Score
     concepts[c] = {
       ...r,
       scores: { ...r.scores },
+      ...(r.tokens ? { tokens: r.tokens.map((t) => ({ ...t, token: fn(t) })) } : {}),
       features: r.features.map((f) => ({ ...f, top_tokens: f.top_tokens.map((t) => ({ ...t, token: fn(t) })) })),
     };
   }
@@ -53,7 +54,7 @@ function mapTokens(scored: ScoredEvent, fn: (t: TokenEvidence) => string): Score
 function scanReferencedMessages(messages: readonly ChatMessage[], scored: ScoredEvent, scanner?: SpanScanner): Promise<SensitiveSpan[][]> {
   const used = new Set<number>();
   for (const r of Object.values(scored.concepts)) {
-    for (const f of r.features) for (const t of f.top_tokens) if (t.message !== undefined) used.add(t.message);
+    for (const t of [...(r.tokens ?? []), ...r.features.flatMap((f) => f.top_tokens)]) if (t.message !== undefined) used.add(t.message);
   }
   return findSensitiveSpansMany(messages.map((m, i) => (used.has(i) ? m.content : '')), scanner);
 }

@@ -124,7 +124,7 @@ describe('ClickHouse server (Debian 18.16) network path', () => {
         evaluate: () => ({ alerts: [], errors: [] }),
         store: (e, s, _a, at) => writer.write('events_compat', [{ tenant: e.tenant, event_id: e.id, ts: chTime(e.timestamp).slice(0, 19), received_at: chTime(at.toISOString()).slice(0, 19),
           harmful_intent: s.concepts.harmful_intent.score, version: at.getTime() }]),
-        notify: async () => undefined,
+        raise: () => undefined,
         deadLetter: async () => undefined,
         log: (_l, m) => logs.push(m),
       }, metrics, 256, 32);

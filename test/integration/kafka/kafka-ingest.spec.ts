@@ -3,7 +3,8 @@
  * as a map here: the point is the consumer's recovery, the real stores are tested elsewhere).
  */
 import type { KafkaBroker } from '../../../src/infra/kafka-broker';
-import { DEFAULT_EVENT_LIMITS, ProbeEvent } from '../../../src/ingest/event-contract';
+import { DEFAULT_EVENT_LIMITS } from '../../../src/ingest/event-contract';
+import { ProbeEvent } from '../../../src/domain/event';
 import type { EventOutcome } from '../../../src/ingest/pipeline';
 import { KafkaIngest } from '../../../src/kafka/kafka-ingest';
 import { parseKafkaSettings } from '../../../src/kafka/kafka-settings';

@@ -59,6 +59,7 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
     const batcher = await ResidualBatcher.start({
       modelPath: env.artifacts.onnxPath, outputName: env.artifacts.outputName, dModel: d, padId: env.pack.manifest.tokenizer.pad_token_id,
       executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 4096, maxWaitMs: 200, maxQueuedWindows: 64,
+      kvHeads: env.artifacts.kvHeads, headDim: env.artifacts.headDim, chunkTokens: 4096,
     });
     try {
       // All conversations in one padded batch, so padding and masking are exercised too.
@@ -83,6 +84,45 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
       });
     } finally {
       await batcher.close();
+    }
+  });
+
+  it('reads a long conversation chunk by chunk through the key/value cache as one pass would', async () => {
+    if (typeof env === 'string') return skipNote(env);
+    const m = env;
+    const d = m.pack.manifest.model.d_model;
+    // Every fixture conversation back to back: one sequence of several hundred tokens.
+    const ids = ref.flatMap((r) => r.ids);
+    const start = (chunkTokens: number): Promise<ResidualBatcher> => ResidualBatcher.start({
+      modelPath: m.artifacts.onnxPath, outputName: m.artifacts.outputName, dModel: d, padId: m.pack.manifest.tokenizer.pad_token_id,
+      executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 8192, maxWaitMs: 1, maxQueuedWindows: 8,
+      kvHeads: m.artifacts.kvHeads, headDim: m.artifacts.headDim, chunkTokens,
+    });
+    const single = await start(8192);
+    const chunked = await start(100);
+    try {
+      const [a, b] = [await single.run(ids), await chunked.run(ids)];
+      expect(ids.length).toBeGreaterThan(300);
+      expect(chunked.stats.chunks).toBe(Math.ceil(ids.length / 100));
+      expect(single.stats.chunks).toBe(0);
+      expect(b).toHaveLength(a.length);
+      let maxDiff = 0;
+      let maxRef = 0;
+      for (let i = 0; i < a.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+        maxRef = Math.max(maxRef, Math.abs(a[i]));
+      }
+      expect(maxDiff / maxRef).toBeLessThan(1e-4);
+      // The cache carries the context: the last chunk read on its own differs.
+      const tail = ids.slice(Math.floor((ids.length - 1) / 100) * 100);
+      const alone = await single.run(tail);
+      const off = a.length - alone.length;
+      let diff = 0;
+      for (let i = 0; i < alone.length; i++) diff = Math.max(diff, Math.abs(alone[i] - a[off + i]));
+      expect(diff / maxRef).toBeGreaterThan(1e-3);
+    } finally {
+      await single.close();
+      await chunked.close();
     }
   });
 });

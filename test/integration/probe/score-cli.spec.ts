@@ -63,17 +63,6 @@ describe('probewatch score (CLI, real model)', () => {
     expect(JSON.parse(r.stdout).id).toBe('benign-1');
   });
 
-  it('flags and scores what fits when a conversation exceeds the token budget', () => {
-    if (skip) return skipNote(skip);
-    const long = { ...base, id: 'long-1', messages: [{ role: 'user', content: 'Tell me about the history of bread. '.repeat(700) }] };
-    const r = run(['score', '--input', '-'], JSON.stringify(long) + '\n');
-    expect(r.code).toBe(0);
-    const o = JSON.parse(r.stdout);
-    expect(o.truncated).toBe(true);
-    expect(o.tokens).toBeGreaterThan(o.tokens_scored);
-    expect(o.tokens_scored).toBe(512 * 8);
-  });
-
   it('fails clearly (exit 2) when the requested execution provider cannot load', () => {
     if (skip) return skipNote(skip);
     const r = run(['score', '--input', '-', '--provider', 'cuda'], JSON.stringify(benign) + '\n');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { EvalContext, parseCondition } from '../../../src/rules/condition';
 import { predicate } from '../../../src/rules/condition-eval';
 import { compilePattern } from '../../../src/rules/condition-regex';

@@ -10,13 +10,14 @@ import * as path from 'node:path';
 
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { ProbeEvent } from '../../../src/ingest/event-contract';
-import type { ScoredEvent } from '../../../src/probe/probe-engine';
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import type { ProbeEvent } from '../../../src/domain/event';
+import type { ScoredEvent } from '../../../src/domain/scored-event';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { backtestRules } from '../../../src/cli/rules-backtest';
 import { readRuleSources } from '../../../src/rules/rule-loader';
 import { clickhouseRuleStore } from '../../../src/rules/rule-scheduler.service';
-import { compileRuleSet, Rule, SequenceRule, WindowedRule } from '../../../src/rules/rule-set';
+import { compileRuleSet } from '../../../src/rules/rule-set';
+import { Rule, SequenceRule, WindowedRule } from '../../../src/rules/rule-types';
 import { ScheduledEvaluator } from '../../../src/rules/scheduled-evaluator';
 import { AlertsRepository } from '../../../src/storage/alerts.repository';
 import { BatchWriter } from '../../../src/storage/batch-writer';

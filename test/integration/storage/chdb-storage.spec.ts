@@ -9,7 +9,7 @@ import { BatchWriter } from '../../../src/storage/batch-writer';
 import { openClickHouse } from '../../../src/storage/clickhouse-client';
 import { EventsRepository } from '../../../src/storage/events.repository';
 import { loadMigrations, migrate } from '../../../src/storage/migrator';
-import type { ScoredEvent } from '../../../src/probe/probe-engine';
+import type { ScoredEvent } from '../../../src/domain/scored-event';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,7 @@
-import { fingerprint } from '../../../src/alerts/alert';
-import { ProbeEvent } from '../../../src/ingest/event-contract';
-import { ScoredEvent } from '../../../src/probe/probe-engine';
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { fingerprint } from '../../../src/domain/alert';
+import { ProbeEvent } from '../../../src/domain/event';
+import { ScoredEvent } from '../../../src/domain/scored-event';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { evaluateEventRules } from '../../../src/rules/rule-evaluator';
 import { compileRuleSet } from '../../../src/rules/rule-set';
 

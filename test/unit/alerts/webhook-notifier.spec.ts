@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { Alert } from '../../../src/alerts/alert';
+import { Alert } from '../../../src/domain/alert';
 import { WebhookNotifier } from '../../../src/alerts/webhook-notifier';
 
 const alert = (id: string): Alert => ({ alert_id: id, fingerprint: 'fp', rule: 'R', severity: 'high', labels: { alertname: 'R' }, annotations: {}, value: 1, event_id: 'e', tenant: 't', starts_at: '2026-11-24T10:00:00Z' });

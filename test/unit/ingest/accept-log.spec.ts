@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { AcceptLog, decodeSegment, encodeRecord } from '../../../src/ingest/accept-log';
-import type { ProbeEvent } from '../../../src/ingest/event-contract';
+import type { ProbeEvent } from '../../../src/domain/event';
 
 const ev = (id: string, content = `text of ${id}`): ProbeEvent => ({ id, timestamp: '2026-11-30T07:00:00.000Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content }] });
 

@@ -1,8 +1,9 @@
-import { Alert } from '../../../src/alerts/alert';
-import { ProbeEvent } from '../../../src/ingest/event-contract';
+import { Alert } from '../../../src/domain/alert';
+import { ProbeEvent } from '../../../src/domain/event';
 import { Pipeline, PipelineStages, QueueFull } from '../../../src/ingest/pipeline';
 import { Metrics } from '../../../src/ops/metrics';
-import { ScoredEvent } from '../../../src/probe/probe-engine';
+import { AlertEvents } from '../../../src/platform/alert-events';
+import { ScoredEvent } from '../../../src/domain/scored-event';
 
 const ev = (id: string): ProbeEvent => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant: 't', source: 's', model: 'm', messages: [{ role: 'user', content: id }] });
 
@@ -18,7 +19,7 @@ function stages(overrides: Partial<PipelineStages> = {}): PipelineStages & { sto
       await new Promise((r) => setTimeout(r, 5));
       stored.push(e.id);
     },
-    notify: async () => undefined,
+    raise: () => undefined,
     deadLetter: async (e) => {
       dead.push(e.id);
     },
@@ -49,6 +50,29 @@ describe('pipeline (fake stages beside the real ones used end to end)', () => {
     expect(err).toBeInstanceOf(QueueFull);
     expect((err as QueueFull).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect(p.depth + p.inFlight).toBe(2);
+  });
+
+  it('raises alerts once they are stored, with their channel, and never waits for a receiver', async () => {
+    const raised: Array<{ ids: string[]; channel: string }> = [];
+    const s = stages();
+    s.store = async (e) => void s.stored.push(e.id);
+    const events = new AlertEvents();
+    events.subscribe((ev) => void raised.push({ ids: ev.alerts.map((a) => a.event_id), channel: ev.origin === 'event' ? ev.channel : 'scheduled' }));
+    events.subscribe(() => new Promise(() => undefined)); // a receiver that never answers
+    events.subscribe(() => {
+      throw new Error('a broken receiver');
+    });
+    s.raise = (ev) => {
+      expect(s.stored).toContain(ev.alerts[0].event_id); // stored before it is raised
+      events.publish(ev);
+    };
+    const p = new Pipeline(s, new Metrics(), 10, 2);
+    p.submit([ev('bad-1'), ev('ok')]);
+    await p.drain();
+    expect(raised).toEqual([{ ids: ['bad-1'], channel: 'http' }]);
+    const outcomes = await p.process([ev('bad-2')]);
+    expect(outcomes[0]).toMatchObject({ status: 'stored', alerts: [expect.objectContaining({ event_id: 'bad-2' })] });
+    expect(raised[1]).toEqual({ ids: ['bad-2'], channel: 'kafka' });
   });
 
   it('dead-letters an event whose scoring fails and keeps going', async () => {

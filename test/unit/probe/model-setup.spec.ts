@@ -16,19 +16,21 @@ describe('model artifacts are only used when they match the pack', () => {
     const dir = artifactDir(paths, pack.manifest);
     mkdirSync(dir, { recursive: true });
     for (const f of ['residual.onnx', 'tokenizer.json', 'tokenizer_config.json']) writeFileSync(path.join(dir, f), '{}');
-    writeFileSync(path.join(dir, 'residual.json'), JSON.stringify({ onnx: 'residual.onnx', model_file: 'x.gguf', layers: [1], ...info }));
+    writeFileSync(path.join(dir, 'residual.json'), JSON.stringify({ onnx: 'residual.onnx', model_file: 'x.gguf', layers: [1], kv_cache: true,
+      config: { n_heads: 9, n_kv_heads: 3, d_model: 576 }, ...info }));
     return findModelArtifacts(paths, pack.manifest);
   }
 
   it('accepts artifacts whose model, tokenizer and layer match', async () => {
     const a = await withInfo({ model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64) });
-    expect(a).toEqual(expect.objectContaining({ outputName: 'hidden_1' }));
+    expect(a).toEqual(expect.objectContaining({ outputName: 'hidden_1', kvHeads: 3, headDim: 64 }));
   });
 
   it.each([
     ['another model', { model_sha256: 'f'.repeat(64), tokenizer_sha256: 'b'.repeat(64) }],
     ['another tokenizer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'f'.repeat(64) }],
     ['another layer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), layers: [2] }],
+    ['a graph without the key/value cache', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), kv_cache: false }],
   ])('ignores artifacts built from %s', async (_name, info) => {
     expect(await withInfo(info)).toBeNull();
   });

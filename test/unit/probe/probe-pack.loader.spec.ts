@@ -13,7 +13,7 @@ describe('probe pack loader', () => {
     expect(pack.manifest.id).toBe('synthetic-pack');
     expect(Array.from(pack.encoder)).toEqual([1, 0, 0, 0, 0, 1, 0, 0]);
     expect(pack.rowOf.get(20)).toBe(1);
-    expect(Array.from(pack.dense.deception.weights)).toEqual([0.5, 0, 0, 0]);
+    expect(Array.from(pack.probes.deception)).toEqual([0.5, 0.5, 0, 0]);
   });
 
   it('rejects a weight file whose bytes changed, naming it', async () => {
@@ -26,7 +26,7 @@ describe('probe pack loader', () => {
   });
 
   it('reports every schema problem', async () => {
-    const dir = writeSyntheticPack(fresh(), { version: 'latest', runtime: { max_tokens: 2 } });
+    const dir = writeSyntheticPack(fresh(), { version: 'latest', runtime: { context_tokens: 2 } });
     const err = await loadProbePack(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PackError);
     const msg = (err as PackError).problems.join('\n');
@@ -36,6 +36,14 @@ describe('probe pack loader', () => {
 
   it('reports a missing pack directory clearly', async () => {
     await expect(loadProbePack(path.join(fresh(), 'nope'))).rejects.toThrow(/manifest\.json not found/);
+  });
+
+  it('checks that each probe direction has d_model weights', async () => {
+    const dir = writeSyntheticPack(fresh());
+    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { concepts: { sycophancy: { probe: { weights_file: string } } } };
+    m.concepts.sycophancy.probe.weights_file = 'b-dec-missing';
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+    await expect(loadProbePack(dir)).rejects.toThrow(/concepts\.sycophancy\.probe\.weights_file: b-dec-missing not in weights/);
   });
 
   it('checks that probes only use features the pack ships', async () => {

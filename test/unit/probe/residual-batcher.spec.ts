@@ -8,7 +8,7 @@ import { BatcherOptions, ExecutionProviderError, QueueFullError, ResidualBatcher
 
 const MODEL = path.join(__dirname, '..', '..', 'fixtures', 'tiny-residual.onnx');
 const opts = (o: Partial<BatcherOptions> = {}): BatcherOptions => ({
-  modelPath: MODEL, outputName: 'hidden_1', dModel: 4, padId: 0, executionProvider: 'cpu', workers: 1,
+  modelPath: MODEL, outputName: 'hidden_1', dModel: 4, padId: 0, executionProvider: 'cpu', workers: 1, kvHeads: 1, headDim: 4, chunkTokens: 512,
   intraOpThreads: 0, tokenBudget: 12, maxWaitMs: 20, maxQueuedWindows: 100, ...o,
 });
 const expected = (ids: number[]): number[] => ids.flatMap((id) => [0, 1, 2, 3].map((j) => (id * 4 + j) / 10));

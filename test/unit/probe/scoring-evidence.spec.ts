@@ -25,6 +25,7 @@ describe('token evidence positions', () => {
       return { message: 1, start: i - 40, end: i - 39 };
     });
     expect(r.deception.features[0].top_tokens).toEqual([{ index: 43, token: 'tok103', activation: 1, message: 1, start: 3, end: 4 }]);
+    expect(r.deception.tokens?.[0]).toEqual({ index: 43, token: 'tok103', activation: 1, message: 1, start: 3, end: 4 });
     expect(seen).toContain(43);
   });
 

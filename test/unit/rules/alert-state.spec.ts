@@ -1,4 +1,4 @@
-import { fingerprint } from '../../../src/alerts/alert';
+import { fingerprint } from '../../../src/domain/alert';
 import { GroupResult, seriesAlertId, WindowedAlertState } from '../../../src/rules/alert-state';
 
 const M = 60_000;

@@ -3,7 +3,7 @@
  * and every construct RE2 cannot run rejected when the rules load, at the pattern literal, for
  * event rules (the stream) and for windowed and sequence rules (ClickHouse SQL) alike.
  */
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { ConditionError, EvalContext, parseCondition } from '../../../src/rules/condition';
 import { evaluate, predicate } from '../../../src/rules/condition-eval';
 import { compilePattern, unsupportedConstruct } from '../../../src/rules/condition-regex';

@@ -5,7 +5,7 @@ import { formatProblem } from '../../../src/rules/rule-file';
 import { compileRuleSet } from '../../../src/rules/rule-set';
 
 const parseRuleFile = (file: string, text: string, s: typeof scope) => compileRuleSet([{ file, text }], s);
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 
 const scope = { concepts: [...CONCEPT_IDS] };
 const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -6,14 +6,16 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 
-import type { Alert } from '../../../src/alerts/alert';
-import type { AlertsService } from '../../../src/alerts/alerts.service';
+import type { Alert } from '../../../src/domain/alert';
+import { AlertEvents } from '../../../src/platform/alert-events';
+import { Topic } from '../../../src/platform/topic';
 import type { AppConfig } from '../../../src/config/app-config';
 import { Metrics } from '../../../src/ops/metrics';
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { RuleHealthRegistry } from '../../../src/rules/rule-health';
 import { RuleSchedulerService } from '../../../src/rules/rule-scheduler.service';
-import { compileRuleSet, WindowedRule } from '../../../src/rules/rule-set';
+import { compileRuleSet } from '../../../src/rules/rule-set';
+import { WindowedRule } from '../../../src/rules/rule-types';
 import type { RuleSetService } from '../../../src/rules/rule-set.service';
 import type { AlertsRepository } from '../../../src/storage/alerts.repository';
 
@@ -36,7 +38,7 @@ describe('rule scheduler', () => {
     const rules = set.rules as WindowedRule[];
     const health = new RuleHealthRegistry();
     health.sync(rules.map((r) => ({ name: r.name, kind: r.kind })));
-    const ruleSet = { rules, health, onChange: null } as unknown as RuleSetService;
+    const ruleSet = { rules, health, changed: new Topic() } as unknown as RuleSetService;
     // The store fails the query of the rule filtering on "boom" and finds one group for the other.
     const client = {
       query: async (q: { query_params: Record<string, unknown> }) => {
@@ -47,7 +49,8 @@ describe('rule scheduler', () => {
     const stored: Alert[] = [];
     const alertsRepo = { store: async (a: Alert[]) => void stored.push(...a), open: async () => [], existing: async () => new Set() } as unknown as AlertsRepository;
     const delivered: Alert[] = [];
-    const alerts = { deliver: async (a: Alert[]) => void delivered.push(...a) } as unknown as AlertsService;
+    const alerts = new AlertEvents();
+    alerts.subscribe((ev) => void delivered.push(...ev.alerts));
     const metrics = new Metrics();
     const scheduler = new RuleSchedulerService({ rulesTickMs: 1000 } as AppConfig, client, ruleSet, alertsRepo, alerts, metrics, {} as SchedulerRegistry);
 

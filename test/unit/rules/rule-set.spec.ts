@@ -1,8 +1,9 @@
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import type { EvalContext } from '../../../src/rules/condition';
 import { evaluate } from '../../../src/rules/condition-eval';
 import { formatProblem } from '../../../src/rules/rule-file';
-import { compileRuleSet, EventRule, WindowedRule } from '../../../src/rules/rule-set';
+import { compileRuleSet } from '../../../src/rules/rule-set';
+import { EventRule, WindowedRule } from '../../../src/rules/rule-types';
 
 const scope = { concepts: [...CONCEPT_IDS], features: new Set([7, 12]) };
 const HEAD = 'apiVersion: probewatch/v1\nengine: ">=1.1"\n';

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { CONCEPT_IDS } from '../../../src/probe/pack-manifest';
-import type { ScoredEvent } from '../../../src/probe/probe-engine';
-import type { ConceptResult, TokenEvidence } from '../../../src/probe/scoring';
+import { CONCEPT_IDS } from '../../../src/domain/concepts';
+import type { ScoredEvent } from '../../../src/domain/scored-event';
+import type { ConceptResult, TokenEvidence } from '../../../src/domain/scored-event';
 import {
   applyMetadataPolicy, applyPolicy, applyUserPolicy, findMessageSpans, policyToken, redact, redactMany, redactScored, sha256,
 } from '../../../src/storage/content-policy';
@@ -208,6 +208,15 @@ describe('token evidence', () => {
     expect(out.concepts.harmful_intent.features[0].top_tokens[1]).toEqual({ index: 11, token: '[SECRET]', activation: 1, message: 1, start: at - 1, end: at + 2 });
     expect(tokensOf(scored)[1]).toBe(' sk');
     expect(out.concepts.deception).toEqual(scored.concepts.deception);
+  });
+
+  it('masks the concept-level token contributions the same way', async () => {
+    const withTokens = scoredWith([]);
+    withTokens.concepts.harmful_intent = { ...withTokens.concepts.harmful_intent, tokens };
+    const out = await redactScored(messages, withTokens, 'redacted');
+    expect((out.concepts.harmful_intent.tokens ?? []).map((t) => t.token)).toEqual([' key', '[SECRET]', '[SECRET]', '[SECRET]', ' ok', '<|im_start|>', '[REDACTED]', '[EMAIL]']);
+    expect((await redactScored(messages, withTokens, 'hash')).concepts.harmful_intent.tokens?.every((t) => t.token === '')).toBe(true);
+    expect(withTokens.concepts.harmful_intent.tokens?.[1].token).toBe(' sk');
   });
 
   it('empties every token under hash and keeps them under full', async () => {

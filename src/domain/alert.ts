@@ -1,7 +1,9 @@
-/** Alert identity (pure). */
+/** Alerts, their severity and identity (pure). */
 import { createHash } from 'node:crypto';
 
-import type { Severity } from '../rules/rule-file';
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
 
 export interface Alert {
   /** Unique per (fingerprint, event): a redelivered event produces the same id, so no duplicate. */
