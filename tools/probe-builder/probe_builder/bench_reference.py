@@ -52,7 +52,7 @@ def _score_v2(m: dict, w: dict[str, np.ndarray], spec: dict, xs: np.ndarray, fs:
 
     p = spec["probe"]
     probe = TokenProbe(w[p["weights_file"]].astype(np.float64), p["bias"], p["aggregation"], p["window"],
-                       p["calibration"]["a"], p["calibration"]["c"])
+                       p["calibration"]["a"], p["calibration"]["c"], p["calibration"].get("length", 0.0))
     return probe.score(Tokens(xs, np.zeros(len(xs), np.int64), 1))[0]
 
 

@@ -156,7 +156,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     from .feature_cards import distinctive_words, label, rank_features, span_means, top_contexts
     from .pack import write_pack
     from .scenario_build import CONTEXT_TOKENS, arch_of, final_concept, stage_scenario_harvest, stage_select
-    from .scenario_eval import Featurizer, Protocol, is_test
+    from .scenario_eval import Featurizer, Protocol, is_test, with_prompt_only
     from .scenarios import load_concept, load_controls
     from .sources import MODELS
     from .text_baseline import split_report
@@ -167,14 +167,14 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     conv_info = stage_convert(w, w.layers)
     convs, enc, provenance, composition = stage_labeled(w)
     h = stage_harvest_labeled(w, enc)
-    sa = stage_scenario_harvest(w, SCENARIO_LAYERS)
+    sa = with_prompt_only(stage_scenario_harvest(w, SCENARIO_LAYERS))
     sel = stage_select(w, sa, select)
     layer = int(sel["chosen_layer"])
     if sae_dir:
         p, sae_info = imported_sae(sae_dir, h.acts[layer], seed)
     else:
         content = np.isin(h.role, [1, 2, 3, 4])
-        p, sae_info = stage_sae(w, layer, {"scenarios": sa.layer(layer), "registry_labeled": h.acts[layer][content]}, sae_cfg)
+        p, sae_info = stage_sae(w, layer, {"scenarios": sa.layer(layer)[:sa.n_harvested], "registry_labeled": h.acts[layer][content]}, sae_cfg)
     log(f"SAE quality {sae_info['quality']}")
     ct = w.chat_tokenizer()
     dl_path = w.root / f"delta_loss_L{layer}{'_imported' if sae_dir else ''}.json"
@@ -188,6 +188,8 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     outlier, scale = feat.layer_stats(layer)
     concepts, arrays, ranked, final_path = {}, {}, {}, w.root / "final.pkl"
     finals = pickle.loads(final_path.read_bytes()) if final_path.exists() and not fresh_eval else {}
+    if finals.get("data_key") != sa.data_key():  # trained on other conversations: train again
+        finals = {"data_key": sa.data_key()}
     long_rows = [r for r, src in zip(sa.rows, sa.sources) if src == "scenarios-long"]
     for concept in CONCEPTS_ORDER:
         arch = arch_of(sel["chosen"][concept])
@@ -221,7 +223,8 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
             "threshold": report["threshold"],
             "probe": {"weights_file": f"probe-{concept}", "bias": round(float(probe.b), 6), "aggregation": probe.aggregation,
                       "window": int(probe.window), "layer": layer,
-                      "calibration": {"method": "platt", "a": round(probe.platt_a, 6), "c": round(probe.platt_c, 6)}},
+                      "calibration": {"method": "platt", "a": round(probe.platt_a, 6), "c": round(probe.platt_c, 6),
+                                      "length": round(probe.platt_length, 6)}},
             "features": [{"feature": r["feature"], "alignment": r["alignment"]} for r in ranked[concept]],
             "evaluation": report,
         }

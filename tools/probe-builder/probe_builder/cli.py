@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=1234)
     b.add_argument("--model", default="smollm2-135m", choices=MODEL_CHOICES, help="which registry model to build on")
     b.add_argument("--pack-id", default=None, help="default: <model>-safety")
-    b.add_argument("--pack-version", default="2.1.0")
+    b.add_argument("--pack-version", default="2.2.0")
     b.add_argument("--d-sae", type=int, default=4096)
     b.add_argument("--k", type=int, default=32)
     b.add_argument("--steps", type=int, default=1000)

@@ -21,10 +21,10 @@ import numpy as np
 from .aggregate import CONCEPT_ROLES
 from .chat import ROLE_CODE, fit_context
 from .harvest import harvest, harvest_long, session
-from .scenario_eval import (FOLDS, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
+from .scenario_eval import (FOLDS, PROMPT_ONLY_SOURCE, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
                             families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
 from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
-from .token_probes import TokenProbe, platt_fit
+from .token_probes import TokenProbe, length_slope, platt_fit
 
 # The whole conversation is read in context, up to the model's context length (the runtime reads
 # it the same way, by chunked prefill); longer ones keep the system prompt and the newest tokens.
@@ -122,7 +122,10 @@ PRIOR_SELECTION = {
     "layer": 18,
     "harmful_intent": (("user", "assistant", "tool"), 0.1),
     "prompt_injection": (("user", "tool"), 0.1),
-    "deception": (("user", "assistant"), 0.01),
+    # The 2.0.0 selection chose user+assistant (criterion 0.8315 against 0.8246 for the assistant
+    # alone in the 2.1.0 data); the assistant alone ships: deception lives in the assistant's words,
+    # and user+assistant read a lone harmful request as deceptive (0.996 in the 2.1.0 candidate).
+    "deception": (("assistant",), 0.01),
     "sycophancy": (("assistant",), 0.01),
 }
 
@@ -134,6 +137,8 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
     runtime reads one layer)."""
     path = w.root / "scenario_selection.json"
     res = json.loads(path.read_text()) if path.exists() else {}
+    if res.get("data_key") != sa.data_key():  # measured on other conversations: start again
+        res = {"data_key": sa.data_key()}
     for k in ("layers", "per_concept", "multi_layer"):
         res.setdefault(k, {})
     feat = Featurizer(sa)
@@ -265,6 +270,19 @@ def by_length_and_position(sa: ScenarioActs, te_pairs, te_ctl, y, scores, thresh
     return {"by_length": by_len, "by_position": by_pos}
 
 
+def prompt_only_report(pairs: np.ndarray, ctl: np.ndarray, y: np.ndarray, scores: np.ndarray, threshold: float) -> dict | None:
+    """TEST conversations as they stood before the assistant's reply (with_prompt_only)."""
+    if not len(pairs):
+        return None
+    pos, neg = scores[pairs][y[pairs] == 1], scores[pairs][y[pairs] == 0]
+    return {"auroc_pairs": auc(y[pairs], scores[pairs]),
+            "auroc_vs_controls": auc(np.r_[np.ones(len(pos)), np.zeros(len(ctl))], np.r_[pos, scores[ctl]]) if len(ctl) else None,
+            "recall": round(float((pos >= threshold).mean()), 4) if len(pos) else None,
+            "fpr_hard_negatives": _rates(neg, threshold) if len(neg) else None,
+            "fpr_controls": _rates(scores[ctl], threshold) if len(ctl) else None,
+            "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(ctl)}}
+
+
 def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, seed: int) -> tuple[TokenProbe, dict]:
     proto = Protocol(sa, concept, seed)
     rows = sa.rows
@@ -282,14 +300,23 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
     logits = all_logits(feat, arch, probe)
     cal = np.concatenate([cal_pairs, cal_ctl])
     cal = cal[np.isfinite(logits[cal])]
-    platt = LogisticRegression(C=1e4, max_iter=5000).fit(logits[cal].reshape(-1, 1), y[cal])
+    # Platt scaling on the length-adjusted logit: logit - slope * ln(1 + n), the slope measured on
+    # the training controls; folded into one calibration a * logit + c + length * ln(1 + n).
+    n = feat.all_tokens(arch).counts
+    tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
+    slope = length_slope(logits, n, tr_ctl)
+    adj = logits - slope * np.log1p(n)
+    platt = LogisticRegression(C=1e4, max_iter=5000).fit(adj[cal].reshape(-1, 1), y[cal])
     probe.platt_a, probe.platt_c = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-    with np.errstate(over="ignore"):
-        scores_all = 1 / (1 + np.exp(-(probe.platt_a * logits + probe.platt_c)))  # empty scope: logit -inf -> 0
+    probe.platt_length = -probe.platt_a * slope
+    scores_all = probe.calibrate(logits, n)  # empty scope: logit -inf -> 0
     cal_ctl_scores = scores_all[cal_ctl]
     threshold = max(0.5, threshold_at(cal_ctl_scores, TARGET_FPR))
-    te_pairs = proto.pairs[proto.test[proto.pairs]]
-    te_ctl = proto.controls[proto.test[proto.controls]]
+    derived = np.array([src == PROMPT_ONLY_SOURCE for src in sa.sources])
+    te_pairs = proto.pairs[proto.test[proto.pairs] & ~derived[proto.pairs]]
+    te_ctl = proto.controls[proto.test[proto.controls] & ~derived[proto.controls]]
+    po_pairs = proto.pairs[proto.test[proto.pairs] & derived[proto.pairs]]
+    po_ctl = proto.controls[proto.test[proto.controls] & derived[proto.controls]]
     s_pairs = scores_all[te_pairs]
     s_ctl = scores_all[te_ctl]
     yp = y[te_pairs]
@@ -309,6 +336,7 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
         "architecture": arch.to_json(),
         "threshold": round(float(threshold), 6),
         "threshold_rule": f"calibration controls' {TARGET_FPR:.0%} false-positive point, at least 0.5",
+        "length_slope": round(slope, 6),
         "calibration_controls": _rates(cal_ctl_scores, threshold),
         "test": {
             "auroc_pairs": auc(yp, s_pairs),
@@ -322,6 +350,7 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
                                    "fpr_long_controls": _rates(s_ctl[long_ctl_m], threshold)},
             "per_subtype": per_sub,
             **report_len_pos,
+            "prompt_only": prompt_only_report(po_pairs, po_ctl, y, scores_all, threshold),
             "n": {"positives": len(pos), "hard_negatives": len(neg), "controls": len(s_ctl)},
         },
         "train": {"conversations": len(tr), "calibration_pairs": len(cal_pairs), "calibration_controls": len(cal_ctl)},

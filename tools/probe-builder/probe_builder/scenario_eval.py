@@ -15,6 +15,7 @@ scenarios are not used as negatives (a harmful request may also carry an injecti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -28,7 +29,7 @@ from sklearn.metrics import roc_auc_score
 
 from .chat import ROLE_CODE
 from .scenarios import CONCEPTS, SCENARIO_DIR, Scenario, _read
-from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, platt_fit
+from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, length_slope, platt_fit
 
 FOLDS = 5
 TARGET_FPR = 0.01
@@ -59,14 +60,65 @@ class ScenarioActs:
     sig: np.ndarray  # bool [N]: in a composed long conversation's labelled passage
     parts: list[tuple[Path, np.ndarray]]  # (npz, order applied to its rows) per part
     layers: list[int]
+    # Derived conversations (with_prompt_only) reuse harvested tokens: their rows of every layer
+    # are the harvested rows at these indices, appended after the harvested ones.
+    extra: np.ndarray | None = None
     _cache: dict = field(default_factory=dict)
+
+    @property
+    def n_harvested(self) -> int:
+        return len(self.role) - (0 if self.extra is None else len(self.extra))
 
     def layer(self, l: int) -> np.ndarray:
         if l not in self._cache:
             if len(self._cache) >= 2:  # at most two layers in memory (1.7 GB each at 1.5M tokens)
                 del self._cache[next(iter(self._cache))]
-            self._cache[l] = np.concatenate([np.load(p)[f"L{l}"][order] for p, order in self.parts])
+            a = np.concatenate([np.load(p)[f"L{l}"][order] for p, order in self.parts])
+            self._cache[l] = a if self.extra is None else np.concatenate([a, a[self.extra]])
         return self._cache[l]
+
+    def data_key(self) -> str:
+        """Identifies the conversations (harvested and derived), for caches keyed on the data."""
+        return hashlib.sha256("\n".join(r.id for r in self.rows).encode()).hexdigest()[:16]
+
+
+# Concepts whose label a conversation already carries before the assistant's reply: the intent is
+# in the user's words, the injection in the tool's output. Production sees such prompt-only events.
+PROMPT_ONLY_CONCEPTS = ("harmful_intent", "prompt_injection", "control")
+PROMPT_ONLY_SOURCE = "scenarios-prompt"
+
+
+def with_prompt_only(sa: ScenarioActs) -> ScenarioActs:
+    """Adds, for every short scenario of PROMPT_ONLY_CONCEPTS that ends in an assistant reply, the
+    same conversation as it stood before that reply (same family, label and sub-type; id + "#prompt").
+    The model is causal, so its tokens are exactly the harvested tokens before the reply: nothing is
+    re-harvested. A request sent alone is what the service scores before any answer exists; without
+    these, the probes learn mostly from conversations with a reply (83% of the harmful_intent pairs)."""
+    n = len(sa.rows)
+    starts = np.searchsorted(sa.conv, np.arange(n), "left")
+    ends = np.searchsorted(sa.conv, np.arange(n), "right")
+    a, content = ROLE_CODE["assistant"], [ROLE_CODE["user"], ROLE_CODE["tool"]]
+    rows, take = [], []
+    for i, r in enumerate(sa.rows):
+        if sa.sources[i] != "scenarios" or r.concept not in PROMPT_ONLY_CONCEPTS or not r.messages or r.messages[-1][0] != "assistant":
+            continue
+        s, cut = starts[i], ends[i]
+        while cut > s and sa.role[cut - 1] == a:
+            cut -= 1
+        if not np.isin(sa.role[s:cut], content).any():
+            continue
+        k = len(r.messages)
+        while k and r.messages[k - 1][0] == "assistant":
+            k -= 1
+        rows.append(dataclasses.replace(r, id=f"{r.id}#prompt", pair=f"{r.pair}#prompt" if r.pair else None, messages=r.messages[:k]))
+        take.append(np.arange(s, cut))
+    if not rows:
+        return sa
+    idx = np.concatenate(take)
+    conv = np.concatenate([np.full(len(t), n + j, np.int64) for j, t in enumerate(take)])
+    return ScenarioActs(sa.rows + rows, sa.sources + [PROMPT_ONLY_SOURCE] * len(rows), np.r_[sa.role, sa.role[idx]],
+                        np.r_[sa.conv, conv], np.r_[sa.pos, sa.pos[idx]], np.r_[sa.sig, np.zeros(len(idx), bool)],
+                        sa.parts, sa.layers, extra=idx)
 
 
 def load_scenario_acts(harvest_dir: Path, files: list[str], scenario_dir: Path = SCENARIO_DIR) -> ScenarioActs:
@@ -189,6 +241,13 @@ def all_logits(feat: "Featurizer", arch: Arch, probe: TokenProbe) -> np.ndarray:
     return aggregate_scores(probe.token_scores(t), t, probe.aggregation, probe.window)[0]
 
 
+def length_adjusted(feat: "Featurizer", arch: Arch, logits: np.ndarray, benign: np.ndarray) -> np.ndarray:
+    """logit - slope * ln(1 + tokens in scope), the slope measured on the benign conversations
+    (length_slope), as the shipped calibration reads it."""
+    n = feat.all_tokens(arch).counts
+    return logits - length_slope(logits, n, benign) * np.log1p(n)
+
+
 def fit(arch: Arch, t: Tokens, y: np.ndarray, seed: int) -> TokenProbe:
     p = fit_mean_probe(t, y, arch.c, seed)
     if arch.trainer == "rolling":
@@ -239,8 +298,8 @@ class Protocol:
             if len(te) == 0:
                 continue
             p = fit_fold(feat, arch, tr, self.y[tr], self.seed)
-            logits = all_logits(feat, arch, p)
             tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
+            logits = length_adjusted(feat, arch, all_logits(feat, arch, p), tr_ctl)
             thresholds[k] = threshold_at(logits[tr_ctl], TARGET_FPR)
             for i in te:
                 scores[int(i)] = (float(logits[i]), thresholds[k])

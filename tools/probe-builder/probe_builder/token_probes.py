@@ -74,6 +74,9 @@ class TokenProbe:
     window: int = 1
     platt_a: float = 1.0
     platt_c: float = 0.0
+    # Coefficient of ln(1 + tokens in scope) in the calibration (see length_slope): the max of
+    # more windows is larger on benign text too, so a long conversation's logit is discounted.
+    platt_length: float = 0.0
 
     def token_scores(self, t: Tokens) -> np.ndarray:
         return t.x.astype(np.float32) @ self.w.astype(np.float32) + np.float32(self.b)
@@ -81,8 +84,25 @@ class TokenProbe:
     def logit(self, t: Tokens) -> np.ndarray:
         return aggregate_scores(self.token_scores(t), t, self.aggregation, self.window)[0]
 
+    def calibrate(self, logit: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """score = sigmoid(a * logit + c + length * ln(1 + n)); an empty scope (logit -inf) scores 0."""
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-(self.platt_a * logit + self.platt_c + self.platt_length * np.log1p(n))))
+
     def score(self, t: Tokens) -> np.ndarray:
-        return 1 / (1 + np.exp(-(self.platt_a * self.logit(t) + self.platt_c)))
+        return self.calibrate(self.logit(t), t.counts)
+
+
+def length_slope(logits: np.ndarray, n: np.ndarray, benign: np.ndarray) -> float:
+    """How the logit of benign conversations grows with ln(1 + tokens in scope): the least-squares
+    slope over the conversations `benign` (controls only, so no label composition enters). With
+    max or rolling aggregation the largest of more windows is larger on benign text too, and a
+    threshold set across lengths would otherwise fall hardest on short requests."""
+    ids = benign[np.isfinite(logits[benign]) & (n[benign] > 0)]
+    x = np.log1p(n[ids].astype(np.float64))
+    if len(ids) < 2 or x.std() == 0:
+        return 0.0
+    return float(np.polyfit(x, logits[ids].astype(np.float64), 1)[0])
 
 
 def aggregate_scores(s: np.ndarray, t: Tokens, aggregation: str, window: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

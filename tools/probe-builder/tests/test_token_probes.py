@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from probe_builder.token_probes import TokenProbe, Tokens, aggregate_scores, contributions, fit_mean_probe, fit_rolling_probe
+from probe_builder.token_probes import (TokenProbe, Tokens, aggregate_scores, contributions, fit_mean_probe, fit_rolling_probe,
+                                       length_slope)
 
 
 def _brute(s: np.ndarray, lengths: list[int], agg: str, window: int) -> list[float]:
@@ -82,3 +83,31 @@ def test_rolling_training_finds_a_short_signal_that_mean_pooling_dilutes() -> No
     auc_mean = roc_auc_score(y[te], mean_p.logit(t_te))
     auc_roll = roc_auc_score(y[te], roll_p.logit(t_te))
     assert auc_roll > 0.95 and auc_roll > auc_mean + 0.2, (auc_mean, auc_roll)
+
+
+def test_length_slope_measures_how_the_benign_max_grows_with_length() -> None:
+    # Benign conversations of 8 to 4096 noise tokens: the max of 64-token rolling means grows with
+    # the number of windows; the slope is positive, and removing it flattens the trend.
+    rng = np.random.default_rng(3)
+    lengths = rng.choice([8, 64, 256, 1024, 4096], 300)
+    conv = np.repeat(np.arange(len(lengths)), lengths)
+    s = rng.normal(0, 1, len(conv))
+    t = Tokens(np.zeros((len(conv), 1), np.float32), conv, len(lengths))
+    logit = aggregate_scores(s, t, "rolling", 64)[0]
+    n = t.counts
+    slope = length_slope(logit, n, np.arange(len(lengths)))
+    assert slope > 0.02
+    adj = logit - slope * np.log1p(n)
+    short, long_ = adj[lengths <= 64], adj[lengths == 4096]
+    assert abs(short.mean() - long_.mean()) < abs(logit[lengths <= 64].mean() - logit[lengths == 4096].mean()) / 3
+    # conversations with nothing in scope (logit -inf) are ignored; one usable point gives no slope
+    assert length_slope(np.array([-np.inf, 1.0]), np.array([0, 5]), np.array([0, 1])) == 0.0
+
+
+def test_calibration_with_a_length_term_and_an_empty_scope() -> None:
+    p = TokenProbe(np.ones(1), 0.0, "mean", platt_a=2.0, platt_c=-1.0, platt_length=-0.5)
+    got = p.calibrate(np.array([1.0, -np.inf]), np.array([3, 0]))
+    assert got[0] == pytest.approx(1 / (1 + np.exp(-(2.0 - 1.0 - 0.5 * np.log(4)))))
+    assert got[1] == 0.0
+    t = Tokens(np.array([[0.5], [1.5], [2.0]], np.float32), np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(p.score(t), p.calibrate(np.array([1.0, 2.0]), np.array([2, 1])))
