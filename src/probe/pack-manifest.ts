@@ -3,10 +3,16 @@ import { CONCEPT_IDS, ConceptId } from '../domain/concepts';
 
 export type ScopeRole = 'system' | 'user' | 'assistant' | 'tool';
 
+/**
+ * score = sigmoid(a * logit + c + length * ln(1 + n)), n = the concept's in-scope tokens. The
+ * length term (packs from 2.2.0; absent = 0) discounts the larger benign maximum of a longer
+ * conversation's windows, so one threshold serves short requests and long sessions.
+ */
 export interface Calibration {
   method: 'platt';
   a: number;
   c: number;
+  length?: number;
 }
 
 export const AGGREGATIONS = ['mean', 'max', 'rolling'] as const;
@@ -78,7 +84,7 @@ const num = { type: 'number' };
 const calibration = {
   type: 'object',
   required: ['method', 'a', 'c'],
-  properties: { method: { const: 'platt' }, a: num, c: num },
+  properties: { method: { const: 'platt' }, a: num, c: num, length: num },
 };
 
 export const PACK_MANIFEST_SCHEMA = {

@@ -154,7 +154,8 @@ export class ConversationScorer {
     }
     const p = spec.probe;
     const span = decidingSpan(a.s, p.aggregation, p.window);
-    const cal = (logit: number): number => sigmoid(p.calibration.a * logit + p.calibration.c);
+    const lengthTerm = (p.calibration.length ?? 0) * Math.log1p(n);
+    const cal = (logit: number): number => sigmoid(p.calibration.a * logit + p.calibration.c + lengthTerm);
     const score = cal(p.bias + span.mean);
     const evidence = (i: number, activation: number): TokenEvidence => ({ index: a.index[i], token: decode(a.id[i]), activation: round(activation), ...locate?.(a.index[i]) });
     const spanIdx = Array.from({ length: span.n }, (_, k) => span.lo + k);

@@ -34,18 +34,18 @@ export function writeSyntheticPack(dir: string, overrides: Record<string, unknow
     writeFileSync(path.join(dir, 'weights', `${name}.f32`), buf);
     weights[name] = { file: `weights/${name}.f32`, dtype: 'float32-le', shape: a.shape, sha256: createHash('sha256').update(buf).digest('hex') };
   }
-  const concept = (c: string, roles: string[], aggregation: string, window: number) => ({
+  const concept = (c: string, roles: string[], aggregation: string, window: number, length?: number) => ({
     description: 'synthetic',
     roles,
     detector: 'dense',
     threshold: 0.6,
-    probe: { weights_file: `probe-${c}`, bias: -0.5, aggregation, window, calibration: { method: 'platt', a: 2, c: -1 } },
+    probe: { weights_file: `probe-${c}`, bias: -0.5, aggregation, window, calibration: { method: 'platt', a: 2, c: -1, ...(length === undefined ? {} : { length }) } },
     features: [{ feature: 10, alignment: 1 }, { feature: 20, alignment: 1 }],
   });
   const concepts = {
     deception: concept('deception', ['assistant'], 'mean', 1),
     sycophancy: concept('sycophancy', ['assistant'], 'max', 1),
-    harmful_intent: concept('harmful_intent', ['user'], 'rolling', 4),
+    harmful_intent: concept('harmful_intent', ['user'], 'rolling', 4, -0.25),
     prompt_injection: concept('prompt_injection', ['user', 'tool'], 'rolling', 1),
   };
   const manifest = {

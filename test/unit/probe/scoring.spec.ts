@@ -31,8 +31,9 @@ describe('conversation scoring (hand-computed on the synthetic pack)', () => {
     expect(r.sycophancy.score).toBeCloseTo(sigmoid(2 * 1.5 - 1), 4);
     expect(r.sycophancy.flagged).toBe(true);
     expect(r.sycophancy.span).toEqual({ start: 43, end: 44 });
-    // harmful_intent, rolling 4 over a 2-token scope: one window, mean 1.5.
-    expect(r.harmful_intent.score).toBeCloseTo(sigmoid(2 * 1 - 1), 4);
+    // harmful_intent, rolling 4 over a 2-token scope: one window, mean 1.5; its calibration has a
+    // length term, -0.25 x ln(1 + 2 tokens in scope).
+    expect(r.harmful_intent.score).toBeCloseTo(sigmoid(2 * 1 - 1 - 0.25 * Math.log(3)), 4);
     expect(r.harmful_intent.span).toEqual({ start: 41, end: 43 });
     // prompt_injection, rolling 1 over the user tokens: the second one.
     expect(r.prompt_injection.score).toBeCloseTo(sigmoid(2 * 1.5 - 1), 4);
