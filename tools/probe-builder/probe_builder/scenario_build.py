@@ -184,12 +184,13 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
         # score. For deception and sycophancy the criterion (long pairs included) chooses between
         # those and mean pooling: their mean-trained directions read per token were far worse on
         # held-out pairs (deception rolling64 0.64 vs mean about 0.89 in this build's runs).
-        cands = [Arch((layer,), base.roles, a, win, c=base.c) for a, win in AGG_GRID]
-        if c not in NON_DILUTING:
-            cands = [base] + cands
+        # Each with and without the calibration's length term (length_adjusted): it helps where
+        # long benign conversations' maxima crowd out short requests, and can hurt elsewhere.
+        aggs = ([("mean", 1)] if c not in NON_DILUTING else []) + list(AGG_GRID)
+        cands = [Arch((layer,), base.roles, a, win, c=base.c, length=ln) for a, win in aggs for ln in (False, True)]
         best = max(cands, key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
-        two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c)
+        two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c, length=best.length)
         if mode == "aggregation":
             continue
         n_scope = int(np.isin(sa.role, [ROLE_CODE[r] for r in best.roles]).sum())
@@ -218,7 +219,7 @@ DECEPTION_GROUPS = {
 
 
 def arch_of(j: dict) -> Arch:
-    return Arch(tuple(j["layers"]), tuple(j["roles"]), j["aggregation"], j["window"], j.get("trainer", "mean"), j["C"])
+    return Arch(tuple(j["layers"]), tuple(j["roles"]), j["aggregation"], j["window"], j.get("trainer", "mean"), j["C"], j.get("length_term", False))
 
 
 def _rates(scores: np.ndarray, threshold: float) -> dict:
@@ -304,7 +305,7 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
     # the training controls; folded into one calibration a * logit + c + length * ln(1 + n).
     n = feat.all_tokens(arch).counts
     tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
-    slope = length_slope(logits, n, tr_ctl)
+    slope = length_slope(logits, n, tr_ctl) if arch.length else 0.0
     adj = logits - slope * np.log1p(n)
     platt = LogisticRegression(C=1e4, max_iter=5000).fit(adj[cal].reshape(-1, 1), y[cal])
     probe.platt_a, probe.platt_c = float(platt.coef_[0, 0]), float(platt.intercept_[0])

@@ -153,14 +153,15 @@ class Arch:
     window: int = 1
     trainer: str = "mean"  # mean (logistic on scope means) | rolling (end to end)
     c: float = 0.1
+    length: bool = False  # calibration with a length term (length_adjusted)
 
     def name(self) -> str:
         agg = self.aggregation if self.aggregation != "rolling" else f"rolling{self.window}"
-        return f"L{'+'.join(map(str, self.layers))}/{'+'.join(self.roles)}/{agg}/train-{self.trainer}/C{self.c}"
+        return f"L{'+'.join(map(str, self.layers))}/{'+'.join(self.roles)}/{agg}/train-{self.trainer}/C{self.c}" + ("/length" if self.length else "")
 
     def to_json(self) -> dict:
         return {"layers": list(self.layers), "roles": list(self.roles), "aggregation": self.aggregation,
-                "window": self.window, "trainer": self.trainer, "C": self.c}
+                "window": self.window, "trainer": self.trainer, "C": self.c, "length_term": self.length}
 
 
 class Featurizer:
@@ -299,7 +300,9 @@ class Protocol:
                 continue
             p = fit_fold(feat, arch, tr, self.y[tr], self.seed)
             tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
-            logits = length_adjusted(feat, arch, all_logits(feat, arch, p), tr_ctl)
+            logits = all_logits(feat, arch, p)
+            if arch.length:
+                logits = length_adjusted(feat, arch, logits, tr_ctl)
             thresholds[k] = threshold_at(logits[tr_ctl], TARGET_FPR)
             for i in te:
                 scores[int(i)] = (float(logits[i]), thresholds[k])
