@@ -159,7 +159,8 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
         layer = PRIOR_SELECTION["layer"]
         res["layer_criterion"] = {"12": 0.8979, "15": 0.9191, "18": 0.9231}  # the 2.0.0 build's figures
         res["mode"] = ("aggregation only: layer (criterion above), scope and C from the 2.0.0 build's full selection on the same "
-                       "DEV split; the aggregation re-selected on the current data")
+                       "DEV split, except deception's scope (the assistant alone, see PRIOR_SELECTION); the aggregation and the "
+                       "calibration's length term re-selected on the current data")
     else:
         for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
             for l in layers:
