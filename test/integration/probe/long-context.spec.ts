@@ -98,6 +98,29 @@ describe('long conversations (real model, shipped pack)', () => {
     for (const t of h.tokens ?? []) expect(t.index >= span.start && t.index < span.end).toBe(true);
   });
 
+  // KNOWN GAP (issue 16 asks for this test to stay in the suite): with pack 2.2.0 the request is
+  // not flagged here. `it.failing` runs the real assertions and passes only while they fail; once
+  // a pack flags the request with its evidence, this fails and must become a plain `it`.
+  it.failing('KNOWN GAP: flags a harmful request placed after about 6,000 tokens of benign conversation, with evidence on the request', async () => {
+    if (typeof env === 'string') throw new Error(env);
+    const messages = [...benign(6000), { role: 'user', content: REQUEST } as ChatMessage];
+    const r = await engine.score(event('long-harmful-gap', messages));
+    const h = r.concepts.harmful_intent;
+    expect(h.flagged).toBe(true);
+    const last = messages.length - 1;
+    expect(h.tokens?.[0].message).toBe(last);
+    const benignOnly = await engine.score(event('long-benign', benign(6000)));
+    expect(benignOnly.concepts.harmful_intent.flagged).toBe(false);
+    expect(benignOnly.concepts.harmful_intent.score).toBeLessThan(h.score);
+  });
+
+  it('does not flag the benign conversation of about 6,000 tokens', async () => {
+    if (typeof env === 'string') return skipNote(env);
+    const r = await engine.score(event('long-benign', benign(6000)));
+    expect(r.truncated).toBe(false);
+    for (const c of ['harmful_intent', 'prompt_injection', 'deception', 'sycophancy'] as const) expect(r.concepts[c].flagged).toBe(false);
+  });
+
   it('flags the request sent alone, with its evidence in it', async () => {
     if (typeof env === 'string') return skipNote(env);
     const alone = await engine.score(event('alone', [{ role: 'user', content: REQUEST }]));
