@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     el.add_argument("--model-dir", type=Path, required=True)
     el.add_argument("--reading", choices=["context", "windows"], default="context")
     el.add_argument("--out", type=Path, required=True)
+    el.add_argument("--pairs-per-concept", type=int, default=12, help="minimal pairs per concept embedded in long conversations")
+    el.add_argument("--controls", type=int, default=16, help="long controls")
 
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls))
     elif a.cmd == "eval-long":
         from .long_eval import run as eval_long
-        res = eval_long(a.pack, a.model_dir, a.reading, log=lambda *x, **k: print(*x, file=sys.stderr, **k))
+        res = eval_long(a.pack, a.model_dir, a.reading, pairs_per_concept=a.pairs_per_concept, n_controls=a.controls,
+                        log=lambda *x, **k: print(*x, file=sys.stderr, **k))
         a.out.write_text(json.dumps(res, indent=1) + "\n")
         print(json.dumps({c: {k: v[k] for k in ("auroc_pairs", "recall", "fpr_long_controls")} for c, v in res["concepts"].items()}))
     elif a.cmd == "bench-events":
