@@ -22,9 +22,9 @@ from .aggregate import CONCEPT_ROLES
 from .chat import ROLE_CODE, fit_context
 from .harvest import harvest, harvest_long, session
 from .scenario_eval import (FOLDS, PROMPT_ONLY_SOURCE, TARGET_FPR, Arch, Featurizer, Protocol, ScenarioActs, auc, clopper_pearson_upper,
-                            families_out_subtype_probes, fold_of, is_test, load_scenario_acts, log, threshold_at)
+                            families_out_subtype_probes, fold_of, is_test, length_adjusted, load_scenario_acts, log, threshold_at)
 from .scenarios import CONCEPTS, SCENARIO_DIR, _read, compose_long, load_concept, load_controls, write_jsonl
-from .token_probes import TokenProbe, length_slope, platt_fit
+from .token_probes import TokenProbe
 
 # The whole conversation is read in context, up to the model's context length (the runtime reads
 # it the same way, by chunked prefill); longer ones keep the system prompt and the newest tokens.
@@ -304,14 +304,12 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
     cal = cal[np.isfinite(logits[cal])]
     # Platt scaling on the length-adjusted logit: logit - slope * ln(1 + n), the slope measured on
     # the training controls; folded into one calibration a * logit + c + length * ln(1 + n).
-    n = feat.all_tokens(arch).counts
     tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
-    slope = length_slope(logits, n, tr_ctl) if arch.length else 0.0
-    adj = logits - slope * np.log1p(n)
+    adj, slope = length_adjusted(feat, arch, logits, tr_ctl) if arch.length else (logits, 0.0)
     platt = LogisticRegression(C=1e4, max_iter=5000).fit(adj[cal].reshape(-1, 1), y[cal])
     probe.platt_a, probe.platt_c = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     probe.platt_length = -probe.platt_a * slope
-    scores_all = probe.calibrate(logits, n)  # empty scope: logit -inf -> 0
+    scores_all = probe.calibrate(logits, feat.all_tokens(arch).counts)  # empty scope: logit -inf -> 0
     cal_ctl_scores = scores_all[cal_ctl]
     threshold = max(0.5, threshold_at(cal_ctl_scores, TARGET_FPR))
     derived = np.array([src == PROMPT_ONLY_SOURCE for src in sa.sources])

@@ -29,7 +29,7 @@ from sklearn.metrics import roc_auc_score
 
 from .chat import ROLE_CODE
 from .scenarios import CONCEPTS, SCENARIO_DIR, Scenario, _read
-from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, length_slope, platt_fit
+from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, length_slope
 
 FOLDS = 5
 TARGET_FPR = 0.01
@@ -242,11 +242,12 @@ def all_logits(feat: "Featurizer", arch: Arch, probe: TokenProbe) -> np.ndarray:
     return aggregate_scores(probe.token_scores(t), t, probe.aggregation, probe.window)[0]
 
 
-def length_adjusted(feat: "Featurizer", arch: Arch, logits: np.ndarray, benign: np.ndarray) -> np.ndarray:
-    """logit - slope * ln(1 + tokens in scope), the slope measured on the benign conversations
-    (length_slope), as the shipped calibration reads it."""
+def length_adjusted(feat: "Featurizer", arch: Arch, logits: np.ndarray, benign: np.ndarray) -> tuple[np.ndarray, float]:
+    """(logit - slope * ln(1 + tokens in scope), slope), the slope measured on the benign
+    conversations (length_slope); the selection and the shipped calibration both read it here."""
     n = feat.all_tokens(arch).counts
-    return logits - length_slope(logits, n, benign) * np.log1p(n)
+    slope = length_slope(logits, n, benign)
+    return logits - slope * np.log1p(n), slope
 
 
 def fit(arch: Arch, t: Tokens, y: np.ndarray, seed: int) -> TokenProbe:
@@ -302,7 +303,7 @@ class Protocol:
             tr_ctl = np.array([i for i in tr if rows[i].concept == "control"])
             logits = all_logits(feat, arch, p)
             if arch.length:
-                logits = length_adjusted(feat, arch, logits, tr_ctl)
+                logits, _ = length_adjusted(feat, arch, logits, tr_ctl)
             thresholds[k] = threshold_at(logits[tr_ctl], TARGET_FPR)
             for i in te:
                 scores[int(i)] = (float(logits[i]), thresholds[k])
