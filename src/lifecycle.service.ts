@@ -10,7 +10,7 @@ import { CLICKHOUSE } from './storage/storage.module';
 
 /**
  * Graceful shutdown in data-path order: stop consuming Kafka (the chunk in progress commits), stop taking events and drain the queue (every accepted
- * event is scored and stored), let webhook deliveries in flight finish, flush the writer, then release the model and the store.
+ * event is scored and stored), record the alerts raised meanwhile and give notifications in flight a few seconds (the rest stay pending in the notification log), flush the writer, then release the model and the store.
  */
 @Injectable()
 export class LifecycleService implements BeforeApplicationShutdown {
@@ -31,7 +31,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     await this.kafka.stop();
     await this.pipeline.pipeline.stop();
     await this.pipeline.closeAcceptLog();
-    await this.alerts.settle();
+    await this.alerts.shutdown();
     await this.writer.close();
     await this.engine.close();
     await this.client.close();

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 
+import { RulesModule } from '../rules/rules.module';
 import { StorageModule } from '../storage/storage.module';
-import { AlertsController } from './alerts.controller';
+import { AlertsController, NotificationsController, SilencesController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
 
-@Module({ imports: [StorageModule], providers: [AlertsService], controllers: [AlertsController], exports: [AlertsService] })
+@Module({ imports: [StorageModule, RulesModule], providers: [AlertsService], controllers: [AlertsController, SilencesController, NotificationsController], exports: [AlertsService] })
 export class AlertsModule {}

@@ -2,6 +2,7 @@
  * The service's configuration, parsed once at boot from the environment. Every bad variable is
  * reported (name, value, what was expected), then the process exits: fail fast, fail once.
  */
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 import type { EventLimits } from '../ingest/event-contract';
@@ -34,7 +35,8 @@ export interface AppConfig {
   queueCapacity: number;
   pipelineConcurrency: number;
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
-  webhook: { url: string; retries: number; baseDelayMs: number; timeoutMs: number } | null;
+  /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
+  alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
   apiToken: string | null;
   kafka: KafkaSettings | null;
 }
@@ -71,8 +73,13 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_QUEUE_CAPACITY', default: '1000', meaning: 'events waiting for the probe before 429' },
   { name: 'PROBEWATCH_PIPELINE_CONCURRENCY', default: '32', meaning: 'events scored concurrently (feeds the batcher)' },
   { name: 'PROBEWATCH_WRITER_MAX_ROWS / PROBEWATCH_WRITER_FLUSH_MS', default: '10000 / 1000', meaning: 'ClickHouse batch size and interval' },
-  { name: 'PROBEWATCH_WEBHOOK_URL', default: '(unset)', meaning: 'generic webhook for alerts (JSON POST, retried)' },
-  { name: 'PROBEWATCH_WEBHOOK_RETRIES', default: '5', meaning: 'delivery attempts after the first' },
+  { name: 'PROBEWATCH_ALERTING_FILE', default: './alerting.yaml', meaning: 'routes, inhibit rules, time intervals and receivers (Alertmanager\'s shape); watched and reloaded' },
+  { name: 'PROBEWATCH_ALERTING_WATCH', default: 'true', meaning: 'reload the alerting file when it changes' },
+  { name: 'PROBEWATCH_NOTIFY_TICK_MS', default: '1000', meaning: 'how often alert groups are looked at (group_wait and group_interval resolve to this)' },
+  { name: 'PROBEWATCH_NOTIFY_ATTEMPTS', default: '6', meaning: 'delivery attempts per notification before it is recorded dead' },
+  { name: 'PROBEWATCH_NOTIFY_RETRY_MS', default: '1000', meaning: 'first retry delay (doubles per attempt, at most 5 minutes)' },
+  { name: 'PROBEWATCH_SILENCE_STALE_DAYS', default: '30', meaning: 'a silence that has muted nothing for this long is flagged stale' },
+  { name: 'PROBEWATCH_EXTERNAL_URL', default: 'http://<HOST>:<PORT>', meaning: 'base of the links in notifications' },
   { name: 'PROBEWATCH_API_TOKEN', default: '(unset)', meaning: 'when set, /v1 requires `Authorization: Bearer <token>`' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
@@ -97,7 +104,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const chUrl = url('CLICKHOUSE_URL');
   const database = env.CLICKHOUSE_DATABASE ?? 'probewatch';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) problems.push(`CLICKHOUSE_DATABASE=${JSON.stringify(database)}: expected a plain identifier`);
-  const webhookUrl = url('PROBEWATCH_WEBHOOK_URL');
+  if (env.PROBEWATCH_WEBHOOK_URL) problems.push('PROBEWATCH_WEBHOOK_URL is no longer read: put the webhook in alerting.yaml (receivers: webhook_configs) and point PROBEWATCH_ALERTING_FILE at it');
+  const externalUrl = url('PROBEWATCH_EXTERNAL_URL');
+  const instanceId = env.PROBEWATCH_INSTANCE_ID || hostname();
   const limits = {
     maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
     maxBatchEvents: int('PROBEWATCH_MAX_BATCH', 100, 1, 10_000),
@@ -136,10 +145,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queueCapacity: int('PROBEWATCH_QUEUE_CAPACITY', 1000, 1, 1_000_000),
     pipelineConcurrency: int('PROBEWATCH_PIPELINE_CONCURRENCY', 32, 1, 4096),
     writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: int('PROBEWATCH_WRITER_MAX_BACKOFF_MS', 30_000, 100, 600_000) },
-    webhook: webhookUrl ? { url: webhookUrl, retries: int('PROBEWATCH_WEBHOOK_RETRIES', 5, 0, 50), baseDelayMs: 200, timeoutMs: 5000 } : null,
+    alerting: {
+      file: path.resolve(env.PROBEWATCH_ALERTING_FILE || 'alerting.yaml'),
+      watch: bool('PROBEWATCH_ALERTING_WATCH', true),
+      tickMs: int('PROBEWATCH_NOTIFY_TICK_MS', 1000, 10, 600_000),
+      silenceStaleDays: int('PROBEWATCH_SILENCE_STALE_DAYS', 30, 1, 3650),
+      maxAttempts: int('PROBEWATCH_NOTIFY_ATTEMPTS', 6, 1, 100),
+      retryBaseMs: int('PROBEWATCH_NOTIFY_RETRY_MS', 1000, 1, 3_600_000),
+      externalUrl: '',
+      instanceId,
+    },
     apiToken: env.PROBEWATCH_API_TOKEN || null,
     kafka: parseKafkaSettings(env, problems),
   };
+  cfg.alerting.externalUrl = (externalUrl ?? `http://${cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host}:${cfg.port}`).replace(/\/+$/, '');
   if (problems.length) throw new ConfigError(problems);
   return cfg;
 }

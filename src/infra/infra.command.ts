@@ -1,17 +1,20 @@
 /**
- * `npm run infra -- kafka start|stop|status|reset` and `npm run infra -- clickhouse start|stop|status|reset`:
+ * `npm run infra -- kafka start|stop|status|reset`, `npm run infra -- clickhouse start|stop|status|reset` and
+ * `npm run infra -- alertmanager start|stop|status|reset`:
  * the real components the tests use, for operators and developers. State lives under
  * $PROBEWATCH_DATA_DIR/infra/, downloads under $PROBEWATCH_DATA_DIR/cache/.
  */
 import * as path from 'node:path';
 
 import type { RuntimePaths } from '../config/runtime-paths';
+import { Alertmanager, AlertmanagerInfo, ensureAlertmanager } from './alertmanager';
 import { ClickHouseServer, ClickHouseServerInfo, ensureClickHouseServer } from './clickhouse-server';
 import { ensureKafkaJars, KafkaBroker, KafkaBrokerInfo, Reporter } from './kafka-broker';
 import type { LocalDaemon } from './local-daemon';
 
 export const INFRA_USAGE = `usage: probewatch infra kafka start [--port N] | stop | status | reset
-       probewatch infra clickhouse start [--port N] | stop | status | reset`;
+       probewatch infra clickhouse start [--port N] | stop | status | reset
+       probewatch infra alertmanager start [--port N] | stop | status | reset`;
 
 const reporter: Reporter = { step: (m) => process.stderr.write(`probewatch infra: ${m}\n`) };
 
@@ -21,6 +24,10 @@ export function kafkaBroker(paths: RuntimePaths, name = 'kafka'): KafkaBroker {
 
 export function clickhouseServer(paths: RuntimePaths, name = 'clickhouse'): ClickHouseServer {
   return new ClickHouseServer(path.join(paths.dataDir, 'infra', name), ensureClickHouseServer(path.join(paths.dataDir, 'cache'), reporter));
+}
+
+export function alertmanager(paths: RuntimePaths, name = 'alertmanager'): Alertmanager {
+  return new Alertmanager(path.join(paths.dataDir, 'infra', name), ensureAlertmanager(path.join(paths.dataDir, 'cache'), reporter));
 }
 
 interface Component<I extends { pid: number }> {
@@ -82,7 +89,15 @@ export async function runInfra(paths: RuntimePaths, argv: string[]): Promise<num
         + 'probewatch infra: note: this is Debian\'s 18.16 server; the probewatch schema needs a current ClickHouse (see README)',
     };
   };
-  const code = what === 'kafka' ? await control(kafka(), action) : what === 'clickhouse' ? await control(clickhouse(), action) : null;
+  const am = (): Component<AlertmanagerInfo> => {
+    const a = alertmanager(paths);
+    return {
+      label: 'Alertmanager', daemon: a, start: () => a.start(reporter, { port }), address: (i) => i.url,
+      started: (i) => `Alertmanager is up (pid ${i.pid}): in alerting.yaml, alertmanager_configs: [{url: ${i.url}}]`,
+    };
+  };
+  const code = what === 'kafka' ? await control(kafka(), action) : what === 'clickhouse' ? await control(clickhouse(), action)
+    : what === 'alertmanager' ? await control(am(), action) : null;
   if (code !== null) return code;
   process.stderr.write(`${INFRA_USAGE}\n`);
   return 2;

@@ -82,6 +82,12 @@ export class QueryChecks {
     return v as T;
   }
 
+  /** `true` or `false`. */
+  bool(field: string): boolean | undefined {
+    const v = this.oneOf(field, ['true', 'false'] as const);
+    return v === undefined ? undefined : v === 'true';
+  }
+
   number(field: string, min: number, max: number): number | undefined {
     const v = this.raw(field);
     if (v === undefined) return undefined;

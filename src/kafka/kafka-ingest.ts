@@ -328,6 +328,12 @@ export class KafkaIngest {
     return this.tx.publishAlerts(alerts);
   }
 
+  /** Publishes to any topic (the notifications of kafka_configs receivers). */
+  publish(topic: string, messages: Array<{ key: string; value: string }>): Promise<void> {
+    if (!this.tx.connected) return Promise.reject(new Error('the Kafka producer is not connected'));
+    return this.tx.publish(topic, messages);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.watch) clearInterval(this.watch);

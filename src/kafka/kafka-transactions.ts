@@ -64,6 +64,13 @@ export class KafkaTransactions {
     }));
   }
 
+  /** Notifications of kafka_configs receivers: their own transaction on the instance's producer. */
+  publish(topic: string, messages: Array<{ key: string; value: string }>): Promise<void> {
+    return this.lock.run(() => this.inTransaction(async (tx) => {
+      await tx.send({ topic, messages });
+    }));
+  }
+
   /** Waits for the transaction in progress, then disconnects. */
   async close(): Promise<void> {
     await this.lock.run(async () => undefined);

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 
+import { AlertsModule } from '../alerts/alerts.module';
+import { AlertsService } from '../alerts/alerts.service';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { IngestModule } from '../ingest/ingest.module';
@@ -30,6 +32,7 @@ export class KafkaIngestService implements OnApplicationBootstrap {
     private readonly alertEvents: AlertEvents,
     writer: BatchWriter,
     metrics: Metrics,
+    private readonly alerts: AlertsService,
   ) {
     this.ingest = cfg.kafka
       ? new KafkaIngest(cfg.kafka, cfg.eventLimits, {
@@ -52,6 +55,7 @@ export class KafkaIngestService implements OnApplicationBootstrap {
           this.running = true;
           this.lastError = null;
           this.unsubscribe = this.alertEvents.subscribe((ev) => this.publish(ingest, ev));
+          this.alerts.setTopicProducer({ send: (topic, messages) => ingest.publish(topic, messages) });
           return;
         } catch (e) {
           this.lastError = (e as Error).message;
@@ -82,11 +86,12 @@ export class KafkaIngestService implements OnApplicationBootstrap {
     await this.starting;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.alerts.setTopicProducer(null);
     await Promise.all(this.publishing);
     await this.ingest.stop();
     this.running = false;
   }
 }
 
-@Module({ imports: [IngestModule, StorageModule, RulesModule], providers: [KafkaIngestService], exports: [KafkaIngestService] })
+@Module({ imports: [IngestModule, StorageModule, RulesModule, AlertsModule], providers: [KafkaIngestService], exports: [KafkaIngestService] })
 export class KafkaModule {}

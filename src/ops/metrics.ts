@@ -35,5 +35,8 @@ export class Metrics {
   readonly acceptLogSyncSeconds = new Histogram({ name: 'probewatch_accept_log_sync_seconds', help: 'Accept log: from append to durable on disk (group commit), per request', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
   readonly replayed = new Counter({ name: 'probewatch_events_replayed_total', help: 'Accepted events found unscored in the accept log at start and scored again', registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'probewatch_dead_letters_total', help: 'Items recorded in dead_letters, by channel and field', labelNames: ['channel', 'field'], registers: [this.registry] });
+  readonly notifications = new Counter({ name: 'probewatch_notifications_total', help: 'Notification attempts, by receiver, integration kind and outcome (sent, retrying, dead)', labelNames: ['receiver', 'integration', 'outcome'], registers: [this.registry] });
+  readonly notificationSeconds = new Histogram({ name: 'probewatch_notification_seconds', help: 'Duration of one delivery attempt, by outcome', labelNames: ['outcome'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
+  readonly alertSeries = new Gauge({ name: 'probewatch_alert_series_open', help: 'Alert series this instance tracks for delivery (firing or awaiting their resolved notification)', registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

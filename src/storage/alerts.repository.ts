@@ -11,6 +11,10 @@ export interface AlertQuery {
   rule?: string;
   severity?: string;
   eventId?: string;
+  /** Current state of the alert (from the delivery history); 'firing' when none is recorded. */
+  state?: string;
+  silenced?: boolean;
+  acked?: boolean;
   limit: number;
 }
 
@@ -56,19 +60,68 @@ export class AlertsRepository {
       cond.push(sql);
       params[key] = v;
     };
-    if ('tenant' in q.scope) add('tenant = {tenant:String}', 'tenant', q.scope.tenant);
-    add('ts >= parseDateTime64BestEffort({from:String}, 3)', 'from', q.from);
-    add('ts < parseDateTime64BestEffort({to:String}, 3)', 'to', q.to);
-    add('rule = {rule:String}', 'rule', q.rule);
-    add('severity = {severity:String}', 'severity', q.severity);
-    add('event_id = {eventId:String}', 'eventId', q.eventId);
+    if ('tenant' in q.scope) add('a.tenant = {tenant:String}', 'tenant', q.scope.tenant);
+    add('a.ts >= parseDateTime64BestEffort({from:String}, 3)', 'from', q.from);
+    add('a.ts < parseDateTime64BestEffort({to:String}, 3)', 'to', q.to);
+    add('a.rule = {rule:String}', 'rule', q.rule);
+    add('a.severity = {severity:String}', 'severity', q.severity);
+    add('a.event_id = {eventId:String}', 'eventId', q.eventId);
+    add("if(h.state = '', 'firing', h.state) = {state:String}", 'state', q.state);
+    if (q.silenced !== undefined) cond.push(`h.state ${q.silenced ? '=' : '!='} 'silenced'`);
+    if (q.acked !== undefined) cond.push(`k.actor ${q.acked ? '!=' : '='} ''`);
     const res = await this.client.query({
-      query: `SELECT alert_id, fingerprint, rule, severity, kind, tenant, event_id, ts, value, labels, annotations, created_at, ends_at
-              FROM alerts FINAL ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY ts DESC, alert_id LIMIT {limit:UInt32}`,
+      query: `SELECT a.alert_id AS alert_id, a.fingerprint AS fingerprint, a.rule AS rule, a.severity AS severity, a.kind AS kind, a.tenant AS tenant,
+                     a.event_id AS event_id, a.ts AS ts, a.value AS value, a.labels AS labels, a.annotations AS annotations, a.created_at AS created_at,
+                     a.ends_at AS ends_at, if(h.state = '', 'firing', h.state) AS state, h.state_at AS state_at, h.detail AS state_detail,
+                     k.actor AS ack_by, k.comment AS ack_comment, k.at AS ack_at
+              FROM alerts AS a FINAL
+              LEFT JOIN (SELECT alert_id, argMax(state, at) AS state, toString(max(at)) AS state_at, argMax(detail, at) AS detail FROM alert_history GROUP BY alert_id) AS h
+                ON h.alert_id = a.alert_id
+              LEFT JOIN (SELECT tenant, fingerprint, actor, comment, toString(at) AS at FROM alert_acks FINAL WHERE acked = 1) AS k
+                ON k.fingerprint = a.fingerprint AND k.tenant = a.tenant
+              ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY a.ts DESC, a.alert_id LIMIT {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',
     });
     const rows = await res.json<Record<string, string | number>>();
-    return rows.map((r) => ({ ...r, value: Number(r.value), labels: JSON.parse(String(r.labels)), annotations: JSON.parse(String(r.annotations)) }));
+    return rows.map(({ state_at, state_detail, ack_by, ack_comment, ack_at, ...r }) => ({
+      ...r,
+      value: Number(r.value),
+      labels: JSON.parse(String(r.labels)),
+      annotations: JSON.parse(String(r.annotations)),
+      state_since: state_at || null,
+      silenced_by: r.state === 'silenced' && state_detail ? String(state_detail).split(',') : [],
+      ack: ack_by ? { by: ack_by, comment: ack_comment, at: `${String(ack_at).replace(' ', 'T')}Z` } : null,
+    }));
+  }
+
+  /** The newest alert of each of these series (to resume delivery after a restart). */
+  async latestOf(fingerprints: string[]): Promise<Alert[]> {
+    if (!fingerprints.length) return [];
+    const res = await this.client.query({
+      query: `SELECT alert_id, fingerprint, rule, severity, kind, tenant, event_id, toString(ts) AS ts, value, labels, annotations,
+                     toString(created_at) AS created_at, if(isNull(ends_at), '', toString(ends_at)) AS ends_at
+              FROM alerts FINAL WHERE has({fps:Array(String)}, fingerprint) ORDER BY ts DESC LIMIT 1 BY fingerprint`,
+      query_params: { fps: fingerprints },
+      format: 'JSONEachRow',
+    });
+    const iso = (t: string): string => `${t.replace(' ', 'T')}Z`;
+    return (await res.json<Record<string, string>>()).map((r) => ({
+      alert_id: r.alert_id, fingerprint: r.fingerprint, rule: r.rule, severity: r.severity as Alert['severity'], kind: r.kind as Alert['kind'], tenant: r.tenant,
+      event_id: r.event_id, ts: iso(r.ts), value: Number(r.value), labels: JSON.parse(r.labels), annotations: JSON.parse(r.annotations),
+      starts_at: iso(r.created_at), ends_at: r.ends_at ? iso(r.ends_at) : null,
+    }));
+  }
+
+  /** One alert by id, within the caller's tenants. */
+  async get(scope: TenantScope, alertId: string): Promise<Record<string, string> | null> {
+    const res = await this.client.query({
+      query: `SELECT alert_id, fingerprint, rule, severity, kind, tenant, event_id FROM alerts FINAL
+              WHERE alert_id = {id:String} ${'tenant' in scope ? 'AND tenant = {tenant:String}' : ''} LIMIT 1`,
+      query_params: { id: alertId, ...('tenant' in scope ? { tenant: scope.tenant } : {}) },
+      format: 'JSONEachRow',
+    });
+    const found = await res.json<Record<string, string>>();
+    return found[0] ?? null;
   }
 }

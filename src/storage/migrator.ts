@@ -49,7 +49,7 @@ export async function migrate(client: ClickHouseClient, migrations: Migration[] 
 /** Retention from configuration, applied on every start (idempotent). */
 export async function applyRetention(client: ClickHouseClient, days: number): Promise<void> {
   const n = Math.max(1, Math.floor(days));
-  for (const [table, col] of [['events', 'ts'], ['concept_scores', 'ts'], ['feature_activations', 'ts'], ['alerts', 'ts'], ['dead_letters', 'received_at']]) {
+  for (const [table, col] of [['events', 'ts'], ['concept_scores', 'ts'], ['feature_activations', 'ts'], ['alerts', 'ts'], ['dead_letters', 'received_at'], ['alert_history', 'at'], ['notifications', 'created_at']]) {
     await client.command({ query: `ALTER TABLE ${table} MODIFY TTL toDateTime(${col}) + INTERVAL ${n} DAY` });
   }
 }

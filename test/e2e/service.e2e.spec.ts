@@ -1,10 +1,12 @@
 /**
  * The real service end to end: Nest app on embedded ClickHouse (chDB), the real default probe
- * pack and model, the default rules, and a real HTTP server receiving the webhook. Posts a
+ * pack and model, the default rules, and a real HTTP server receiving the signed webhook of
+ * an alerting file. Posts a
  * harmful and a benign conversation, finds both scored in storage, an alert for the first
  * only, restarts on the same data directory and finds everything kept.
  */
-import { mkdtempSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
   let skip: string | null = null;
   let dataDir: string;
   let webhook: Server;
-  const received: Array<{ alerts: Array<{ event_id: string; rule: string }> }> = [];
+  const received: Array<{ body: { alerts: Array<{ event_id: string; labels: Record<string, string>; evidence: { tokens: Array<{ token: string }>; pack: { version: string } } | null }> }; signature: string; raw: string }> = [];
   let webhookUrl = '';
 
   beforeAll(async () => {
@@ -43,12 +45,17 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        received.push(JSON.parse(body));
+        received.push({ body: JSON.parse(body), signature: String(req.headers['x-probewatch-signature'] ?? ''), raw: body });
         res.writeHead(200).end();
       });
     });
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
     webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+    writeFileSync(path.join(dataDir, 'hmac.key'), 'e2e-signing-key\n');
+    writeFileSync(path.join(dataDir, 'alerting.yaml'), [
+      'route:', '  receiver: team', '  group_by: [rule, tenant]', '  group_wait: 0s', '  group_interval: 1s', '  repeat_interval: 1h',
+      'receivers:', '  - name: team', '    webhook_configs:', `      - url: ${webhookUrl}`, `        hmac_secret_file: ${path.join(dataDir, 'hmac.key')}`, '',
+    ].join('\n'));
   });
   afterAll(async () => {
     if (webhook) await new Promise((r) => webhook.close(r));
@@ -58,7 +65,7 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
     const env = await realModel();
     if (typeof env === 'string') throw new Error(env);
     // Model artifacts are shared with the suite's data dir; storage lives in a fresh one.
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_WEBHOOK_URL: webhookUrl, PROBEWATCH_MAX_BATCH: '5',
+    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ALERTING_FILE: path.join(dataDir, 'alerting.yaml'), PROBEWATCH_NOTIFY_TICK_MS: '100', PROBEWATCH_MAX_BATCH: '5',
       PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_MAX_BODY_BYTES: '20000', ...extra });
     cfg.store = { kind: 'embedded', location: path.join(dataDir, 'clickhouse'), database: 'probewatch' };
     const app = await createApp(cfg);
@@ -99,7 +106,18 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       expect(harmfulAlerts.map((a: { event_id: string }) => a.event_id)).toEqual(['e2e-harmful']);
       expect(alerts.some((a: { event_id: string }) => a.event_id === 'e2e-benign')).toBe(false);
       expect(harmfulAlerts[0].annotations.summary).toMatch(/tenant acme/);
-      await until(async () => received.some((w) => w.alerts.some((a) => a.event_id === 'e2e-harmful')));
+      // Delivered through alerting.yaml: signed, with the rule's labels and the token evidence.
+      const delivered = await until(async () => received.find((w) => w.body.alerts.some((a) => a.event_id === 'e2e-harmful')) ?? null);
+      expect(delivered.signature).toBe(`sha256=${createHmac('sha256', 'e2e-signing-key').update(delivered.raw).digest('hex')}`);
+      const sent = delivered.body.alerts.find((a) => a.event_id === 'e2e-harmful');
+      expect(sent?.labels).toMatchObject({ rule: 'Harmful Intent Request', tenant: 'acme' });
+      expect(sent?.evidence?.tokens.length).toBeGreaterThan(0);
+      expect(sent?.evidence?.pack.version).toMatch(/^\d+\.\d+\.\d+$/);
+      const log = await until(async () => {
+        const r = await request(http).get('/v1/notifications').query({ alert_id: harmfulAlerts[0].alert_id });
+        return r.body.items.some((n: { outcome: string }) => n.outcome === 'sent') ? r.body.items : null;
+      });
+      expect(log[0]).toMatchObject({ receiver: 'team', integration: 'webhook_configs[0]', attempts: 1 });
 
       // Redelivery of the same event changes nothing: one stored row, no second alert.
       await request(http).post('/v1/events').send(harmful).expect(202);

@@ -6,7 +6,11 @@ describe('configuration', () => {
     expect(c.port).toBe(8080);
     expect(c.store).toEqual({ kind: 'embedded', location: '/tmp/pw/clickhouse', database: 'probewatch' });
     expect(c.contentPolicy).toBe('redacted');
-    expect(c.webhook).toBeNull();
+    expect(c.alerting).toMatchObject({ file: require('node:path').resolve('alerting.yaml'), watch: true, tickMs: 1000, silenceStaleDays: 30, externalUrl: 'http://127.0.0.1:8080' });
+  });
+
+  it('refuses the retired PROBEWATCH_WEBHOOK_URL and says where the webhook goes now', () => {
+    expect(() => loadConfig({ PROBEWATCH_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toThrow(/webhook_configs/);
   });
 
   it('switches to a ClickHouse server with CLICKHOUSE_URL', () => {
