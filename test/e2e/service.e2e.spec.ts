@@ -18,6 +18,7 @@ import request from 'supertest';
 import { loadConfig } from '../../src/config/app-config';
 import { createApp } from '../../src/main';
 import { realModel, skipNote } from '../support/real-model';
+import { HttpSink } from '../support/receivers';
 import { until } from '../support/until';
 
 jest.setTimeout(600_000);
@@ -182,6 +183,83 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       expect(count).toBeGreaterThanOrEqual(1);
     } finally {
       await app.close();
+    }
+  });
+
+  it('gives the safety team acknowledgements, silences and the notification log, and a slow receiver does not hold up ingest', async () => {
+    if (skip) return skipNote(skip);
+    const slow = await new HttpSink().start();
+    slow.respond = () => ({ status: 200, delayMs: 10_000 });
+    const file = path.join(dataDir, 'alerting-slow.yaml');
+    writeFileSync(file, `route: {receiver: team, group_by: [rule, tenant], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
+receivers:
+  - name: team
+    webhook_configs: [{url: '${slow.url}/slow', timeout: 30s}]
+`);
+    const app = await boot({ PROBEWATCH_ALERTING_FILE: file });
+    try {
+      const http = app.getHttpServer();
+      const scored = async (): Promise<number> => Number(/probewatch_events_scored_total (\d+)/.exec((await request(http).get('/metrics')).text)?.[1] ?? 0);
+      const start = await scored();
+      await request(http).post('/v1/events').send({ ...harmful, id: 'slow-h1', tenant: 'initech' }).expect(202);
+      await until(async () => slow.on('/slow').length === 1);
+      const held = slow.on('/slow')[0].at;
+      // While the receiver holds its notification for 10 s, ingest goes on: more events are accepted, scored and stored.
+      for (const id of ['slow-b1', 'slow-b2', 'slow-b3']) await request(http).post('/v1/events').send({ ...benign, id, tenant: 'initech' }).expect(202);
+      await until(async () => (await scored()) >= start + 4);
+      expect(Date.now()).toBeLessThan(held + 10_000);
+
+      const firing = await until(async () => {
+        const r = await request(http).get('/v1/alerts').query({ tenant: 'initech', state: 'firing' });
+        return r.body.count ? r.body.items : null;
+      });
+      const id = firing[0].alert_id;
+      const pending = await request(http).get('/v1/notifications').query({ alert_id: id }).expect(200);
+      expect(pending.body.items[0]).toMatchObject({ receiver: 'team', integration: 'webhook_configs[0]' });
+
+      // Acknowledge, see it, withdraw it.
+      await request(http).post(`/v1/alerts/${id}/ack`).send({ by: 'ana', comment: 'looking into it' }).expect(200);
+      const acked = await until(async () => {
+        const r = await request(http).get('/v1/alerts').query({ tenant: 'initech', acked: 'true' });
+        return r.body.items.find((a: { state: string }) => a.state === 'acknowledged') ?? null;
+      });
+      expect(acked.ack).toMatchObject({ by: 'ana', comment: 'looking into it' });
+      await request(http).delete(`/v1/alerts/${id}/ack`).query({ by: 'ana' }).expect(200);
+      await until(async () => (await request(http).get('/v1/alerts').query({ tenant: 'initech', state: 'firing', acked: 'false' })).body.count > 0);
+      const history = await request(http).get(`/v1/alerts/${id}/history`).expect(200);
+      expect(history.body.items.map((h: { state: string }) => h.state)).toEqual(['firing', 'acknowledged', 'firing']);
+      await request(http).post('/v1/alerts/nope/ack').send({}).expect(404);
+      await request(http).post(`/v1/alerts/${id}/ack`).send({ by: 'ana', colour: 'red' }).expect(400);
+
+      // A silence for another tenant mutes its alert and is shown on it; expiring it keeps it listed, as expired.
+      const bad = await request(http).post('/v1/silences').send({ matchers: [{ name: 'tenant', value: '.*', isRegex: true }], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'bo' }).expect(400);
+      expect(bad.body.message).toMatch(/mute every alert/);
+      const created = await request(http).post('/v1/silences').send({
+        matchers: [{ name: 'tenant', value: 'globex', isRegex: false, isEqual: true }], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'bo', comment: 'red-team exercise',
+      }).expect(200);
+      const sid = created.body.silenceID;
+      await request(http).post('/v1/events').send({ ...harmful, id: 'slow-g1', tenant: 'globex' }).expect(202);
+      const muted = await until(async () => {
+        const r = await request(http).get('/v1/alerts').query({ tenant: 'globex', silenced: 'true' });
+        return r.body.count ? r.body.items[0] : null;
+      });
+      expect(muted.silenced_by).toEqual([sid]);
+      const listed = await request(http).get('/v1/silences').expect(200);
+      expect(listed.body.items.find((x: { id: string }) => x.id === sid)).toMatchObject({ createdBy: 'bo', status: { state: 'active' }, stale: false });
+      await request(http).delete(`/v1/silences/${sid}`).expect(200);
+      const expired = await request(http).get('/v1/silences').query({ state: 'expired' }).expect(200);
+      expect(expired.body.items.map((x: { id: string }) => x.id)).toContain(sid);
+      await request(http).delete('/v1/silences/no-such-silence').expect(404);
+
+      // A broken alerting file is reported at file:line:col and the last good configuration stays.
+      writeFileSync(file, 'route:\n  receiver: nobody\n  group_wait: soon\nreceivers: []\n');
+      const reload = await request(http).post('/v1/alerting/reload').expect(200);
+      expect(reload.body.lastReload.ok).toBe(false);
+      expect(reload.body.lastReload.problems.join('\n')).toMatch(/alerting-slow\.yaml:3:\d+: .*group_wait/);
+      expect((await request(http).get('/v1/alerting').expect(200)).body.receivers).toEqual(['team']);
+    } finally {
+      await app.close();
+      await slow.close();
     }
   });
 });

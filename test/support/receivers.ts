@@ -14,6 +14,7 @@ export interface Received {
 export class HttpSink {
   readonly received: Received[] = [];
   private server: Server | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
   respond: (r: Received, n: number) => { status: number; delayMs?: number; body?: string } = () => ({ status: 200 });
   url = '';
 
@@ -34,7 +35,13 @@ export class HttpSink {
         const send = (): void => {
           if (!res.destroyed) res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? (answer.status < 300 ? 'ok' : 'no'));
         };
-        if (answer.delayMs) setTimeout(send, answer.delayMs);
+        if (answer.delayMs) {
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            send();
+          }, answer.delayMs);
+          this.timers.add(t);
+        }
         else send();
       });
     });
@@ -48,6 +55,8 @@ export class HttpSink {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
   }

@@ -374,3 +374,69 @@ receivers:
     }
   });
 });
+
+describe('alert delivery across a SIGKILL (separate processes on one store)', () => {
+  it('delivers every pending notification after the restart, and none twice to the same receiver', async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = mkdtempSync(path.join(tmpdir(), 'pw-restart-'));
+    const sink = await new HttpSink().start();
+    let answering = false;
+    // Until the restart the receiver takes each request and never answers: the notifications are in flight when the process dies.
+    sink.respond = () => (answering ? { status: 200 } : { status: 200, delayMs: 3_600_000 });
+    const file = path.join(dir, 'alerting.yaml');
+    writeFileSync(file, `route: {receiver: team, group_by: ['...'], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
+receivers:
+  - name: team
+    webhook_configs: [{url: '${sink.url}/restart', timeout: 60s}]
+`);
+    const store = path.join(dir, 'db');
+    const child = (alertsJson: string) => {
+      const p = spawn(process.execPath, [path.join(__dirname, '..', '..', 'support', 'delivery-child.js'), store, file, alertsJson], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const ready = new Promise<void>((resolve, reject) => {
+        p.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
+        p.on('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+      });
+      const exited = new Promise<void>((r) => p.on('exit', () => r()));
+      return { p, ready, exited };
+    };
+    const list = [0, 1, 2].map((i) => alertOf(`Restart ${i}`, 'tr', {}));
+    try {
+      const first = child(JSON.stringify(list));
+      await first.ready;
+      await until(async () => sink.on('/restart').length >= 3, 60_000);
+      first.p.kill('SIGKILL');
+      await first.exited;
+      const before = sink.on('/restart').map((r) => (r.body as { probewatch: { notification_id: string } }).probewatch.notification_id).sort();
+      expect(new Set(before).size).toBe(3);
+
+      answering = true;
+      const second = child('-');
+      await second.ready;
+      await until(async () => sink.on('/restart').length >= 6, 60_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      second.p.kill('SIGTERM');
+      await second.exited;
+      const after = sink.on('/restart').slice(3).map((r) => (r.body as { probewatch: { notification_id: string } }).probewatch.notification_id).sort();
+      // Each pending notification is delivered once after the restart: the at-least-once window is the one interrupted attempt.
+      expect(after).toEqual(before);
+
+      // A third start finds nothing left to send.
+      const third = child('-');
+      await third.ready;
+      await new Promise((r) => setTimeout(r, 1500));
+      third.p.kill('SIGTERM');
+      await third.exited;
+      expect(sink.on('/restart')).toHaveLength(6);
+
+      const c = await openClickHouse({ kind: 'embedded', location: store, database: 'pwrestart' });
+      try {
+        const rows = await new AlertDeliveryRepository(c).list({ tenants: ['tr'], limit: 10 });
+        expect(rows.map((r) => r.outcome)).toEqual(['sent', 'sent', 'sent']);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await sink.close();
+    }
+  });
+});
