@@ -9,7 +9,10 @@
  *   rules             rule files, compilation, evaluation, scheduling
  *   alerts            alert state and notification
  *   ingest, kafka     the transports and the pipeline
- *   ops, cli, infra, app.module, main, lifecycle    wiring, operations and commands
+ *   ops, cli, app.module, main, lifecycle    wiring, operations and commands
+ *
+ * Benchmarks (bench/src) and the local daemons (tools/infra) live outside src/ and are not part
+ * of the service; src/ never imports them (checked below).
  *
  * Known exception, listed rather than hidden: config builds each stage's settings with that
  * stage's parser (config -> ingest, kafka, storage). Alerts leave rules and the pipeline as
@@ -50,6 +53,10 @@ module.exports = {
     {
       name: 'alerts-below-transports', severity: 'error', comment: 'alerts know nothing of Kafka or the commands',
       from: { path: '^src/alerts/' }, to: { path: '^src/(kafka|cli|infra|app\\.module|main|lifecycle)' },
+    },
+    {
+      name: 'service-without-tools', severity: 'error', comment: 'the service never imports the benchmarks or the local daemons',
+      from: { path: '^src/' }, to: { path: '^(bench|tools)/' },
     },
     {
       name: 'only-wiring-imports-commands', severity: 'error', comment: 'nothing below the commands imports cli/ or infra/',

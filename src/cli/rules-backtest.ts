@@ -9,16 +9,14 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import type { Alert } from '../domain/alert';
 import type { AppConfig } from '../config/app-config';
-import type { ChatMessage, ProbeEvent } from '../domain/event';
-import type { ScoredEvent } from '../domain/scored-event';
 import { parseDuration } from '../rules/duration';
 import { evaluateEventRules } from '../rules/rule-evaluator';
 import { formatProblem } from '../rules/rule-file';
 import { readRuleSources } from '../rules/rule-loader';
-import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
+import { clickhouseRuleStore, storedEvents } from '../storage/rule-store';
 import { compileRuleSet } from '../rules/rule-set';
 import { Rule, RuleScope } from '../rules/rule-types';
-import { alignedTick, chMillis, ScheduledEvaluator } from '../rules/scheduled-evaluator';
+import { alignedTick, ScheduledEvaluator } from '../rules/scheduled-evaluator';
 import { openClickHouse } from '../storage/clickhouse-client';
 import { migrate } from '../storage/migrator';
 
@@ -38,7 +36,6 @@ export interface RuleBacktest {
   samples: Array<{ at: string; labels: Record<string, string>; value: number; event_id: string; evidence?: string }>;
 }
 
-const PAGE = 2000;
 const SAMPLES = 3;
 
 function summarise(rule: Rule, alerts: Alert[]): RuleBacktest {
@@ -61,31 +58,6 @@ function summarise(rule: Rule, alerts: Alert[]): RuleBacktest {
   };
 }
 
-async function* storedEvents(client: ClickHouseClient, fromMs: number, toMs: number): AsyncGenerator<{ event: ProbeEvent; scored: ScoredEvent }> {
-  let after = { ts: chMillis(fromMs - 1), id: '' };
-  for (;;) {
-    const res = await client.query({
-      query: `SELECT tenant, event_id, toString(ts) AS ts_text, source, model, user_id, messages, metadata, result FROM events FINAL
-              WHERE ts >= toDateTime64({from:String}, 3, 'UTC') AND ts < toDateTime64({to:String}, 3, 'UTC')
-                AND (ts, event_id) > (toDateTime64({afterTs:String}, 3, 'UTC'), {afterId:String})
-              ORDER BY ts, event_id LIMIT {limit:UInt32}`,
-      query_params: { from: chMillis(fromMs), to: chMillis(toMs), afterTs: after.ts, afterId: after.id, limit: PAGE },
-      format: 'JSONEachRow',
-    });
-    const rows = await res.json<Record<string, string>>();
-    for (const r of rows) {
-      const event: ProbeEvent = {
-        id: r.event_id, timestamp: `${r.ts_text.replace(' ', 'T')}Z`, tenant: r.tenant, source: r.source, model: r.model,
-        messages: JSON.parse(r.messages) as ChatMessage[], metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-        ...(r.user_id ? { user: r.user_id } : {}),
-      };
-      yield { event, scored: JSON.parse(r.result) as ScoredEvent };
-    }
-    if (rows.length < PAGE) return;
-    const last = rows[rows.length - 1];
-    after = { ts: last.ts_text, id: last.event_id };
-  }
-}
 
 export async function backtestRules(client: ClickHouseClient, rules: Rule[], fromMs: number, toMs: number, stepMs: number | null, progress: (msg: string) => void): Promise<RuleBacktest[]> {
   const found = new Map<string, Alert[]>(rules.map((r) => [r.name, []]));

@@ -19,7 +19,7 @@ import { displayPath, readRuleSources } from '../rules/rule-loader';
 import { compileRuleSet } from '../rules/rule-set';
 import { RuleScope } from '../rules/rule-types';
 import { RuleTestRunner, RuleTestStore } from '../rules/rule-test-runner';
-import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
+import { clickhouseRuleStore } from '../storage/rule-store';
 import { openClickHouse } from '../storage/clickhouse-client';
 import { migrate } from '../storage/migrator';
 import { resolvePackDir } from '../config/runtime-paths';

@@ -19,7 +19,7 @@ export interface RuntimePaths {
 export const DEFAULT_PACK_ID = 'smollm2-135m-safety';
 
 export function resolveRuntimePaths(env: NodeJS.ProcessEnv = process.env): RuntimePaths {
-  const projectRoot = path.resolve(__dirname, '..', '..');
+  const projectRoot = findProjectRoot();
   return {
     dataDir: path.resolve(env.PROBEWATCH_DATA_DIR ?? path.join(projectRoot, 'data')),
     projectRoot,
@@ -33,4 +33,15 @@ export function resolvePackDir(paths: RuntimePaths, ref: string | undefined): st
   const r = ref ?? DEFAULT_PACK_ID;
   if (r.includes('/') || r.includes(path.sep) || existsSync(r)) return path.resolve(r);
   return path.join(paths.probesDir, r);
+}
+
+/**
+ * The checkout: the nearest directory above this file with a package.json and src/ (this file
+ * runs from src/ under jest, from dist/ in the service, from dist-tools/src/ in the tools).
+ */
+export function findProjectRoot(from: string = __dirname): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'src'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..', '..');
+  }
 }

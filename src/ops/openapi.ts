@@ -15,6 +15,21 @@ const event = {
     metadata: { type: 'object', description: 'at most 8 levels deep, 2048 values, 16 KiB of JSON' },
   },
 };
+const matcher = { type: 'object', required: ['name', 'value'], properties: { name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }, value: { type: 'string', maxLength: 1024 }, isRegex: { type: 'boolean', default: false, description: 'RE2 syntax, anchored' }, isEqual: { type: 'boolean', default: true } } };
+const silence = {
+  type: 'object',
+  required: ['matchers', 'endsAt'],
+  properties: {
+    id: { type: 'string', description: 'to update an existing silence' },
+    matchers: { type: 'array', minItems: 1, maxItems: 32, items: matcher },
+    startsAt: { ...rfc3339, description: 'default: now' },
+    endsAt: rfc3339,
+    createdBy: { type: 'string', maxLength: 256 },
+    comment: { type: 'string', maxLength: 4096 },
+    recurring: { type: 'object', description: 'mute only inside these periods: {time_intervals: [{times: [{start_time, end_time}], weekdays, days_of_month, months, years, location}]}' },
+  },
+};
+const ack = { type: 'object', properties: { by: { type: 'string', maxLength: 256 }, comment: { type: 'string', maxLength: 4096 } } };
 const listParams = [
   { name: 'tenant', in: 'query', schema: ident, description: 'omit to read across tenants' },
   { name: 'from', in: 'query', schema: rfc3339 },
@@ -61,11 +76,61 @@ export const OPENAPI = {
     },
     '/v1/alerts': {
       get: {
-        summary: 'List alerts',
-        parameters: [...listParams, { name: 'rule', in: 'query', schema: { type: 'string', maxLength: 256 } }, { name: 'severity', in: 'query', schema: { enum: ['info', 'low', 'medium', 'high', 'critical'] } }, { name: 'event_id', in: 'query', schema: { type: 'string', maxLength: 256 } }],
-        responses: { 200: { description: '{items, count}' }, 400: { description: 'invalid filter: {error, errors: [{field, message}]}', content: { 'application/json': { schema: err } } } },
+        summary: 'List alerts, each with its delivery state (firing, acknowledged, silenced, inhibited, resolved), the silences muting it and its acknowledgement',
+        parameters: [...listParams, { name: 'rule', in: 'query', schema: { type: 'string', maxLength: 256 } }, { name: 'severity', in: 'query', schema: { enum: ['info', 'low', 'medium', 'high', 'critical'] } }, { name: 'event_id', in: 'query', schema: { type: 'string', maxLength: 256 } },
+          { name: 'state', in: 'query', schema: { enum: ['firing', 'acknowledged', 'silenced', 'inhibited', 'resolved'] } }, { name: 'silenced', in: 'query', schema: { enum: ['true', 'false'] } }, { name: 'acked', in: 'query', schema: { enum: ['true', 'false'] } }],
+        responses: { 200: { description: '{items, count}; each item has state, state_since, silenced_by (silence ids) and ack ({by, comment, at} or null)' }, 400: { description: 'invalid filter: {error, errors: [{field, message}]}', content: { 'application/json': { schema: err } } } },
       },
     },
+    '/v1/alerts/{id}/ack': {
+      post: {
+        summary: 'Acknowledge the alert\'s series: no repeat notifications until it resolves or the acknowledgement is withdrawn',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
+        requestBody: { content: { 'application/json': { schema: ack } } },
+        responses: { 200: { description: '{alert_id, fingerprint, acked: true, by, comment, at}' }, 400: { description: 'unknown field or bad value', content: { 'application/json': { schema: err } } }, 404: { description: 'no such alert (in this tenant)' } },
+      },
+      delete: {
+        summary: 'Withdraw the acknowledgement: repeat notifications resume',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0], { name: 'by', in: 'query', schema: { type: 'string', maxLength: 256 } }],
+        responses: { 200: { description: '{alert_id, fingerprint, acked: false, by}' }, 404: { description: 'no such alert' } },
+      },
+    },
+    '/v1/alerts/{id}/history': {
+      get: {
+        summary: 'Every state the alert\'s series passed through, when, by whom',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
+        responses: { 200: { description: '{alert_id, fingerprint, items: [{state, at, actor, detail, instance}]}' }, 404: { description: 'no such alert' } },
+      },
+    },
+    '/v1/silences': {
+      post: {
+        summary: 'Create a silence (Alertmanager v2 shape), or update the one whose id is given',
+        requestBody: { required: true, content: { 'application/json': { schema: silence } } },
+        responses: { 200: { description: '{silenceID, silence}' }, 400: { description: 'invalid silence, with the field named', content: { 'application/json': { schema: err } } } },
+      },
+      get: {
+        summary: 'Silences with their state, when each last muted an alert, and `stale` when an active one has muted nothing for PROBEWATCH_SILENCE_STALE_DAYS',
+        parameters: [{ name: 'state', in: 'query', schema: { enum: ['pending', 'active', 'expired'] } }, { name: 'stale', in: 'query', schema: { enum: ['true', 'false'] } }],
+        responses: { 200: { description: '{items, count}' } },
+      },
+    },
+    '/v1/silences/{id}': {
+      delete: {
+        summary: 'Expire the silence now (it stays listed, as expired); alerts it muted that still fire are notified again',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: { description: '{silenceID, endsAt, status}' }, 404: { description: 'no such silence' } },
+      },
+    },
+    '/v1/notifications': {
+      get: {
+        summary: 'The notification log: what was sent to which receiver, when, with what outcome (pending, retrying, sent, dead), after how many attempts',
+        parameters: [listParams[0], { name: 'alert_id', in: 'query', schema: { type: 'string', maxLength: 256 } }, { name: 'receiver', in: 'query', schema: { type: 'string', maxLength: 256 } },
+          { name: 'outcome', in: 'query', schema: { enum: ['pending', 'retrying', 'sent', 'dead'] } }, listParams[3]],
+        responses: { 200: { description: '{items, count}' }, 400: { description: 'invalid filter', content: { 'application/json': { schema: err } } } },
+      },
+    },
+    '/v1/alerting': { get: { summary: 'The alerting file in use (PROBEWATCH_ALERTING_FILE), its last reload with file:line:col problems, and this instance\'s open alert groups', responses: { 200: { description: 'status' } } } },
+    '/v1/alerting/reload': { post: { summary: 'Reload the alerting file; a file with errors is refused and the last good configuration stays', responses: { 200: { description: 'status, with lastReload {ok, at, problems}' } } } },
     '/v1/rules': { get: { summary: 'Active rule set: hash, files, last reload (with file:line:col problems), each rule with its health', responses: { 200: { description: 'rule set' } } } },
     '/v1/rules/reload': { post: { summary: 'Reload rule files; a failed reload keeps the last good set', responses: { 200: { description: '{ok, problems, rules, hash, changed}' } } } },
     '/v1/rules/history': {
@@ -77,6 +142,7 @@ export const OPENAPI = {
     },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
+    '/docs': { get: { summary: 'This OpenAPI document', security: [], responses: { 200: { description: 'OpenAPI 3.1 JSON' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text exposition format' } } } },
   },
 } as const;

@@ -8,28 +8,12 @@ import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
 import { AlertEvents } from '../platform/alert-events';
 import { AlertsRepository } from '../storage/alerts.repository';
+import { clickhouseRuleStore } from '../storage/rule-store';
 import { CLICKHOUSE } from '../storage/storage.module';
 import type { SequenceRule, WindowedRule } from './rule-types';
 import { RuleSetService } from './rule-set.service';
-import { alignedTick, RuleStorePort, ScheduledEvaluator } from './scheduled-evaluator';
+import { alignedTick, ScheduledEvaluator } from './scheduled-evaluator';
 
-/** The store as the scheduled evaluator sees it: parameterised queries and the alerts table. */
-export function clickhouseRuleStore(client: ClickHouseClient, alerts?: AlertsRepository): RuleStorePort {
-  return {
-    async rows<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
-      const res = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
-      return res.json<T>();
-    },
-    ...(alerts
-      ? {
-          openAlerts: async (rule: string) => (await alerts.open(rule)).map((a) => ({
-            fingerprint: a.fingerprint, labels: JSON.parse(a.labels) as Record<string, string>, activeAt: Date.parse(`${a.ts.replace(' ', 'T')}Z`),
-          })),
-          existing: (ids: string[]) => alerts.existing(ids),
-        }
-      : {}),
-  };
-}
 
 /**
  * Evaluates windowed and sequence rules on a schedule (@nestjs/schedule interval). Each rule runs

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 
 import type { ClickHouseClient } from '@clickhouse/client';
 
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'src', 'storage', 'migrations');
+import { findProjectRoot } from '../config/runtime-paths';
+
+export const MIGRATIONS_DIR = path.join(findProjectRoot(), 'src', 'storage', 'migrations');
 
 export interface Migration {
   version: number;

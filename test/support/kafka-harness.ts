@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { Kafka, KafkaMessage, logLevel } from 'kafkajs';
 
 import { resolveRuntimePaths } from '../../src/config/runtime-paths';
-import { ensureKafkaJars, KafkaBroker } from '../../src/infra/kafka-broker';
-import { freePort } from '../../src/infra/process-util';
+import { ensureKafkaJars, KafkaBroker } from '../../tools/infra/kafka-broker';
+import { freePort } from '../../tools/infra/process-util';
 import { groupLag as lagOf } from '../../src/kafka/group-lag';
 
 const quiet = { step: (m: string) => process.stderr.write(`[harness] ${m}\n`) };

@@ -34,4 +34,25 @@ describe('import layering (dependency-cruiser)', () => {
       expect.stringMatching(/^no-circular: src\/(domain\/event|rules\/rule)\.ts -> /),
     ]));
   });
+
+  it('SQL is written only in storage/, apart from the rule compiler, and the service has no benchmark or local daemon', () => {
+    const { readdirSync, readFileSync, statSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const f of readdirSync(dir)) {
+        const p = path.join(dir, f);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) files.push(path.relative(ROOT, p));
+      }
+    };
+    walk(path.join(ROOT, 'src'));
+    // The rule language compiles windowed and sequence rules to parameterised query text; storage runs it.
+    const compiler = ['src/rules/windowed-query.ts'];
+    const sql = /\b(SELECT|INSERT INTO|ALTER TABLE|CREATE TABLE|OPTIMIZE TABLE)\b/;
+    const outside = files.filter((f) => !f.startsWith('src/storage/') && !compiler.includes(f) && sql.test(readFileSync(path.join(ROOT, f), 'utf8')));
+    expect(outside).toEqual([]);
+    expect(compiler.every((f) => sql.test(readFileSync(path.join(ROOT, f), 'utf8')))).toBe(true);
+    expect(files.filter((f) => /(^|\/)bench|^src\/infra\//.test(f))).toEqual([]);
+  });
 });
+

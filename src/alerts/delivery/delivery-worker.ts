@@ -97,8 +97,8 @@ export class DeliveryWorker {
       if ((this.settled.get(n.notification_id) ?? -Infinity) >= readAt) continue;
       const p = this.deliver(n).finally(() => {
         this.inFlight.delete(n.notification_id);
-        // A freed slot may take a waiting notification at once.
-        if (!this.stopped) this.again = true;
+        // A freed slot takes a waiting notification at once, not at the next poll interval.
+        if (!this.stopped) void this.poll();
       });
       this.inFlight.set(n.notification_id, p);
     }
@@ -133,8 +133,23 @@ export class DeliveryWorker {
       }
     }
     this.observe(n.receiver, n.integration, outcome, (Date.now() - started) / 1000);
-    await this.repo.saveNotifications([{ ...n, outcome, attempts, last_error: error, next_attempt_at: next, updated_at: new Date(this.now()).toISOString() }]);
+    await this.record({ ...n, outcome, attempts, last_error: error, next_attempt_at: next, updated_at: new Date(this.now()).toISOString() });
     this.settled.set(n.notification_id, performance.now());
+  }
+
+  private batch: NotificationRecord[] = [];
+  private committing: Promise<void> | null = null;
+
+  /** Group commit: outcomes finished in the same turn of the loop are written in one insert. */
+  private record(row: NotificationRecord): Promise<void> {
+    this.batch.push(row);
+    this.committing ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+      const rows = this.batch;
+      this.batch = [];
+      this.committing = null;
+      return this.repo.saveNotifications(rows);
+    });
+    return this.committing;
   }
 
   /** Stops polling; waits up to `deadlineMs` for deliveries in flight (the rest stay pending in the log). */

@@ -62,18 +62,30 @@ function scrub(message: string, secrets: string[]): string {
   return m;
 }
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, secrets: string[], ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<void> {
+/** The parts of a URL that may carry a token: the whole URL, its path and query, its credentials. */
+function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    const tail = `${u.pathname}${u.search}`;
+    return [url, ...(tail.length > 1 ? [tail] : []), u.username, u.password].filter((x) => x.length > 0);
+  } catch {
+    return [url];
+  }
+}
+
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, secretValues: string[], ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<void> {
+  const secrets = [...urlSecrets(url), ...secretValues].sort((a, b) => b.length - a.length);
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };
     const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${err.message}${err.cause ? `: ${err.cause.code ?? err.cause.message}` : ''}`;
-    throw new DeliveryError(scrub(why, [url, ...secrets]), false);
+    throw new DeliveryError(scrub(why, secrets), false);
   }
   const text = await res.text().catch(() => '');
   if (ok(res.status)) return;
-  const detail = scrub(text.slice(0, 200).replace(/\s+/g, ' '), [url, ...secrets]);
+  const detail = scrub(text.slice(0, 200).replace(/\s+/g, ' '), secrets);
   // 4xx other than 408 and 429 will not change on a retry.
   const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
   throw new DeliveryError(`HTTP ${res.status}${detail ? `: ${detail}` : ''}`, permanent);

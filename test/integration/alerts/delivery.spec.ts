@@ -327,6 +327,32 @@ receivers:
     expect(ok.length).toBe(rows[0].attempts);
   });
 
+  it('a second instance on the same store shares acknowledgements but does not take over (or repeat) the first one\'s alerts', async () => {
+    const yaml = `
+route: {receiver: team, group_by: [rule], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
+receivers:
+  - name: team
+    webhook_configs: [{url: '${sink.url}/shared'}]
+`;
+    const a = setup(yaml);
+    const b = setup(yaml);
+    const x = alertOf('Shared rule', 't6', {});
+    await alerts.store([x]);
+    await a.d.raised([x]);
+    await a.step(0);
+    await b.d.resume();
+    await b.step(0);
+    expect(b.d.snapshot().series).toBe(0);
+    expect(sink.on('/shared')).toHaveLength(1);
+    // An acknowledgement made through either instance is in storage for both.
+    await repo.recordAck({ tenant: 't6', fingerprint: x.fingerprint, alert_id: x.alert_id, acked: true, actor: 'cy', comment: '', at: new Date().toISOString() });
+    a.clock.t += 10;
+    await a.d.refresh();
+    expect((await repo.history(['t6'], x.fingerprint)).map((h) => `${h.state}@${h.instance}`)).toEqual([`firing@${a.instance}`, `acknowledged@${a.instance}`]);
+    await a.worker.stop();
+    await b.worker.stop();
+  });
+
   it('email: sends HTML and text through a real SMTP server, carrying the evidence', async () => {
     const mails: string[] = [];
     const smtp = new SMTPServer({

@@ -17,8 +17,8 @@ import * as path from 'node:path';
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 
 import { resolveRuntimePaths } from '../../../src/config/runtime-paths';
-import { ClickHouseServer, ensureClickHouseServer } from '../../../src/infra/clickhouse-server';
-import type { KafkaBroker } from '../../../src/infra/kafka-broker';
+import { ClickHouseServer, ensureClickHouseServer } from '../../../tools/infra/clickhouse-server';
+import type { KafkaBroker } from '../../../tools/infra/kafka-broker';
 import { Pipeline } from '../../../src/ingest/pipeline';
 import { DEFAULT_EVENT_LIMITS } from '../../../src/ingest/event-contract';
 import { KafkaIngest } from '../../../src/kafka/kafka-ingest';
@@ -66,7 +66,7 @@ describe('ClickHouse server (Debian 18.16) network path', () => {
     if (skip) return;
     const paths = resolveRuntimePaths();
     server = new ClickHouseServer(mkdtempSync(path.join(tmpdir(), 'pw-ch-')), ensureClickHouseServer(path.join(paths.dataDir, 'cache'), quiet));
-    url = (await server.start(quiet, { httpPort: await (await import('../../../src/infra/process-util')).freePort() })).url;
+    url = (await server.start(quiet, { httpPort: await (await import('../../../tools/infra/process-util')).freePort() })).url;
     client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } });
     await client.command({ query: TABLE });
   });

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { freePort, portOpen } from '../../../src/infra/process-util';
+import { freePort, portOpen } from '../../../tools/infra/process-util';
 import { kafkaOf, kafkaPrerequisite } from '../../support/kafka-harness';
 import { skipNote } from '../../support/real-model';
 
@@ -13,7 +13,7 @@ jest.setTimeout(300_000);
 const root = path.resolve(__dirname, '..', '..', '..');
 
 function cli(dataDir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'probewatch.js'), 'infra', ...args], { env: { ...process.env, PROBEWATCH_DATA_DIR: dataDir }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(root, 'dist-tools', 'tools', 'infra', 'main.js'), ...args], { env: { ...process.env, PROBEWATCH_DATA_DIR: dataDir }, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -2,7 +2,7 @@
  * KafkaIngest on a real broker with failure injection in its processing stage (storage stands in
  * as a map here: the point is the consumer's recovery, the real stores are tested elsewhere).
  */
-import type { KafkaBroker } from '../../../src/infra/kafka-broker';
+import type { KafkaBroker } from '../../../tools/infra/kafka-broker';
 import { DEFAULT_EVENT_LIMITS } from '../../../src/ingest/event-contract';
 import { ProbeEvent } from '../../../src/domain/event';
 import type { EventOutcome } from '../../../src/ingest/pipeline';

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import type { KafkaBroker } from '../../../src/infra/kafka-broker';
+import type { KafkaBroker } from '../../../tools/infra/kafka-broker';
 import { createTopic, groupLag, kafkaOf, kafkaPrerequisite, readAll, startBroker, testEvent } from '../../support/kafka-harness';
 import { skipNote } from '../../support/real-model';
 

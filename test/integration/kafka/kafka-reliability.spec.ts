@@ -19,7 +19,7 @@ import * as path from 'node:path';
 
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import type { KafkaBroker } from '../../../src/infra/kafka-broker';
+import type { KafkaBroker } from '../../../tools/infra/kafka-broker';
 import { writeTrivialPack } from '../../../src/probe/trivial-pack';
 import { openClickHouse } from '../../../src/storage/clickhouse-client';
 import { createTopic, freshStore, groupLag, kafkaPrerequisite, produce, produceEvents, readAll, ServiceProcess, startBroker, testEvent as event, waitCaughtUp } from '../../support/kafka-harness';

@@ -15,7 +15,7 @@ import type { ScoredEvent } from '../../../src/domain/scored-event';
 import { CONCEPT_IDS } from '../../../src/domain/concepts';
 import { backtestRules } from '../../../src/cli/rules-backtest';
 import { readRuleSources } from '../../../src/rules/rule-loader';
-import { clickhouseRuleStore } from '../../../src/rules/rule-scheduler.service';
+import { clickhouseRuleStore } from '../../../src/storage/rule-store';
 import { compileRuleSet } from '../../../src/rules/rule-set';
 import { Rule, SequenceRule, WindowedRule } from '../../../src/rules/rule-types';
 import { ScheduledEvaluator } from '../../../src/rules/scheduled-evaluator';

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { RuntimePaths } from '../config/runtime-paths';
+import type { RuntimePaths } from '../../src/config/runtime-paths';
 import { peakRssMb } from './proc-stats';
 
 function metric(text: string, name: string, labels = ''): number {

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 
-import type { RuntimePaths } from '../config/runtime-paths';
+import type { RuntimePaths } from '../../src/config/runtime-paths';
 import { Alertmanager, AlertmanagerInfo, ensureAlertmanager } from './alertmanager';
 import { ClickHouseServer, ClickHouseServerInfo, ensureClickHouseServer } from './clickhouse-server';
 import { ensureKafkaJars, KafkaBroker, KafkaBrokerInfo, Reporter } from './kafka-broker';

@@ -9,14 +9,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { RuntimePaths } from '../config/runtime-paths';
-import type { ChatMessage, ProbeEvent } from '../domain/event';
-import { ChatTokenizer } from '../probe/chat-tokenizer';
-import { setupModel } from '../probe/model-setup';
-import { ProbeEngine } from '../probe/probe-engine';
-import type { ProbePack } from '../probe/probe-pack.loader';
-import { ResidualBatcher } from '../probe/residual-batcher';
-import { stderrReporter } from './progress-reporter';
+import type { RuntimePaths } from '../../src/config/runtime-paths';
+import type { ChatMessage, ProbeEvent } from '../../src/domain/event';
+import { ChatTokenizer } from '../../src/probe/chat-tokenizer';
+import { setupModel } from '../../src/probe/model-setup';
+import { ProbeEngine } from '../../src/probe/probe-engine';
+import type { ProbePack } from '../../src/probe/probe-pack.loader';
+import { ResidualBatcher } from '../../src/probe/residual-batcher';
+import { stderrReporter } from '../../src/cli/progress-reporter';
 
 const LENGTHS = [1024, 4096, 8192];
 const ROUNDS = 3;

@@ -1,5 +1,5 @@
 /**
- * `probewatch bench probe`: probe throughput on this machine, written to bench/results/probe.json.
+ * `npm run bench:probe`: probe throughput on this machine, written to bench/results/probe.json.
  * Measured, never asserted: no figure here fails a build.
  */
 import { spawnSync } from 'node:child_process';
@@ -8,15 +8,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { RuntimePaths } from '../config/runtime-paths';
-import { validateEvent } from '../ingest/event-contract';
-import { ProbeEvent } from '../domain/event';
-import { ensurePythonEnv, setupModel } from '../probe/model-setup';
-import { ProbeEngine } from '../probe/probe-engine';
-import { loadProbePack, ProbePack } from '../probe/probe-pack.loader';
+import type { RuntimePaths } from '../../src/config/runtime-paths';
+import { validateEvent } from '../../src/ingest/event-contract';
+import { ProbeEvent } from '../../src/domain/event';
+import { ensurePythonEnv, setupModel } from '../../src/probe/model-setup';
+import { ProbeEngine } from '../../src/probe/probe-engine';
+import { loadProbePack, ProbePack } from '../../src/probe/probe-pack.loader';
 import { benchPipeline } from './bench-pipeline';
-import { resolvePackDir } from '../config/runtime-paths';
-import { stderrReporter } from './progress-reporter';
+import { resolvePackDir } from '../../src/config/runtime-paths';
+import { stderrReporter } from '../../src/cli/progress-reporter';
 
 const BATCH_SIZES = [1, 4, 16, 32];
 
@@ -59,6 +59,13 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
+  if (positionals[0] === 'alerts') {
+    const { benchAlerts } = await import('./alerts');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'alerts.json');
+    await benchAlerts(out);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
   if (positionals[0] === 'kafka') {
     const { benchKafka } = await import('./bench-kafka');
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'kafka.json');
@@ -81,7 +88,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules)`);
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

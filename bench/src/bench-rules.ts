@@ -11,16 +11,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { ProbeEvent } from '../domain/event';
-import { CONCEPT_IDS } from '../domain/concepts';
-import type { ScoredEvent } from '../domain/scored-event';
-import { evaluateEventRules } from '../rules/rule-evaluator';
-import { clickhouseRuleStore } from '../rules/rule-scheduler.service';
-import { compileRuleSet } from '../rules/rule-set';
-import { Rule, WindowedRule } from '../rules/rule-types';
-import { ScheduledEvaluator } from '../rules/scheduled-evaluator';
-import { openClickHouse } from '../storage/clickhouse-client';
-import { migrate } from '../storage/migrator';
+import type { ProbeEvent } from '../../src/domain/event';
+import { CONCEPT_IDS } from '../../src/domain/concepts';
+import type { ScoredEvent } from '../../src/domain/scored-event';
+import { evaluateEventRules } from '../../src/rules/rule-evaluator';
+import { clickhouseRuleStore } from '../../src/storage/rule-store';
+import { compileRuleSet } from '../../src/rules/rule-set';
+import { Rule, WindowedRule } from '../../src/rules/rule-types';
+import { ScheduledEvaluator } from '../../src/rules/scheduled-evaluator';
+import { openClickHouse } from '../../src/storage/clickhouse-client';
+import { migrate } from '../../src/storage/migrator';
 import { peakRssMb } from './proc-stats';
 
 const SOURCES = ['chat', 'api', 'agent', 'batch', 'redteam'];

@@ -13,13 +13,13 @@ import * as path from 'node:path';
 
 import { Kafka, logLevel } from 'kafkajs';
 
-import { DEFAULT_PACK_ID, RuntimePaths } from '../config/runtime-paths';
-import { ensureKafkaJars, KafkaBroker } from '../infra/kafka-broker';
-import { freePort } from '../infra/process-util';
-import { groupLag } from '../kafka/group-lag';
-import { setupModel } from '../probe/model-setup';
-import { loadProbePack } from '../probe/probe-pack.loader';
-import { writeTrivialPack } from '../probe/trivial-pack';
+import { DEFAULT_PACK_ID, RuntimePaths } from '../../src/config/runtime-paths';
+import { ensureKafkaJars, KafkaBroker } from '../../tools/infra/kafka-broker';
+import { freePort } from '../../tools/infra/process-util';
+import { groupLag } from '../../src/kafka/group-lag';
+import { setupModel } from '../../src/probe/model-setup';
+import { loadProbePack } from '../../src/probe/probe-pack.loader';
+import { writeTrivialPack } from '../../src/probe/trivial-pack';
 import { peakRssMb } from './proc-stats';
 
 const say = (m: string): void => void process.stderr.write(`bench kafka: ${m}\n`);
