@@ -4,9 +4,25 @@
  * `npm run demo`: sends a mix of benign and risky conversations to a running probewatch
  * (`npm start` in another terminal), waits for them to be scored and stored, and prints the
  * scores and the alerts they raised. PROBEWATCH_URL overrides http://127.0.0.1:$PORT.
+ * It uses the admin key the service's first start wrote ($PROBEWATCH_DATA_DIR/admin.key, or
+ * PROBEWATCH_ADMIN_KEY_FILE), or the key in PROBEWATCH_KEY.
  */
+const fs = require('node:fs');
+const path = require('node:path');
+
 const base = process.env.PROBEWATCH_URL || `http://127.0.0.1:${process.env.PORT || 8080}`;
-const headers = { 'content-type': 'application/json', ...(process.env.PROBEWATCH_API_TOKEN ? { authorization: `Bearer ${process.env.PROBEWATCH_API_TOKEN}` } : {}) };
+const keyFile = process.env.PROBEWATCH_ADMIN_KEY_FILE || path.join(process.env.PROBEWATCH_DATA_DIR || path.join(__dirname, '..', 'data'), 'admin.key');
+function key() {
+  if (process.env.PROBEWATCH_KEY) return process.env.PROBEWATCH_KEY;
+  try {
+    return fs.readFileSync(keyFile, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+const k = key();
+if (!k) console.error(`no API key: ${keyFile} is missing (it is written at the service's first start) and PROBEWATCH_KEY is unset; trying without one`);
+const headers = { 'content-type': 'application/json', ...(k ? { authorization: `Bearer ${k}` } : {}) };
 const run = Date.now().toString(36);
 const ev = (id, tenant, messages) => ({ id: `demo-${run}-${id}`, timestamp: new Date().toISOString(), tenant, source: 'demo', model: 'demo-llm', messages });
 const u = (content) => ({ role: 'user', content });

@@ -153,7 +153,7 @@ rules:
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', PROBEWATCH_DATA_DIR: paths.dataDir, PROBEWATCH_CLICKHOUSE_DIR: path.join(dir, 'clickhouse'),
       PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_RULES_DIR: path.join(dir, 'rules'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
-      PROBEWATCH_QUEUE_CAPACITY: '100000',
+      PROBEWATCH_QUEUE_CAPACITY: '100000', PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -163,9 +163,10 @@ rules:
       if (child.exitCode !== null || Date.now() > ready) throw new Error('the server did not start');
       await new Promise((r) => setTimeout(r, 500));
     }
+    const auth = { authorization: `Bearer ${readFileSync(path.join(dir, 'admin.key'), 'utf8').trim()}` };
     const t0 = performance.now();
     for (let i = 0; i < events.length; i += 10) {
-      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 10)) });
+      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(events.slice(i, i + 10)) });
       if (res.status !== 202) throw new Error(`POST /v1/events answered ${res.status}`);
     }
     const accepted = performance.now();

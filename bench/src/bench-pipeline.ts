@@ -35,14 +35,19 @@ function quantiles(ms: number[]): { p50: number; p90: number; p99: number; max: 
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
-function startServer(paths: RuntimePaths, serverRoot: string, extraEnv: Record<string, string>): { base: string; child: ChildProcess } {
+/** The key the server's first start wrote (access control is on, as in production). */
+function keyHeader(store: string): Record<string, string> {
+  return { authorization: `Bearer ${readFileSync(path.join(store, 'admin.key'), 'utf8').trim()}` };
+}
+
+function startServer(paths: RuntimePaths, serverRoot: string, extraEnv: Record<string, string>): { base: string; child: ChildProcess; store: string } {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const store = mkdtempSync(path.join(os.tmpdir(), 'pw-bench-'));
   const child = spawn(process.execPath, [path.join(serverRoot, 'dist', 'main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PROBEWATCH_CLICKHOUSE_DIR: path.join(store, 'clickhouse'), PROBEWATCH_ACCEPT_LOG_DIR: path.join(store, 'accept-log'), PROBEWATCH_DATA_DIR: paths.dataDir, ...extraEnv },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PROBEWATCH_CLICKHOUSE_DIR: path.join(store, 'clickhouse'), PROBEWATCH_ACCEPT_LOG_DIR: path.join(store, 'accept-log'), PROBEWATCH_DATA_DIR: paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(store, 'admin.key'), ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  return { base: `http://127.0.0.1:${port}`, child };
+  return { base: `http://127.0.0.1:${port}`, child, store };
 }
 
 interface AckPhase {
@@ -60,7 +65,7 @@ interface AckPhase {
  * in production). With the accept log, 202 waits for the events to be on disk (fdatasync).
  */
 async function ackPhase(paths: RuntimePaths, serverRoot: string, events: Array<Record<string, unknown>>, requests: number, perRequest: number, concurrency: number): Promise<AckPhase> {
-  const { base, child } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: String(requests * perRequest + 100), PROBEWATCH_MAX_BATCH: String(Math.max(100, perRequest)) });
+  const { base, child, store } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: String(requests * perRequest + 100), PROBEWATCH_MAX_BATCH: String(Math.max(100, perRequest)) });
   try {
     await waitReady(base, child);
     const latencies: number[] = [];
@@ -74,7 +79,7 @@ async function ackPhase(paths: RuntimePaths, serverRoot: string, events: Array<R
         });
         const body = JSON.stringify(perRequest === 1 ? batch[0] : batch);
         const s = performance.now();
-        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...keyHeader(store) }, body });
         await res.arrayBuffer();
         latencies.push(performance.now() - s);
         if (res.status !== 202) throw new Error(`ingest answered ${res.status}`);
@@ -111,7 +116,7 @@ interface Phase {
  * at `rate` events/s, which measures latency under a load the service keeps up with.
  */
 async function runPhase(paths: RuntimePaths, serverRoot: string, events: Array<Record<string, unknown>>, mode: 'saturate' | 'paced', total: number, rate: number): Promise<Phase> {
-  const { base, child } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: '256' });
+  const { base, child, store } = startServer(paths, serverRoot, { PROBEWATCH_QUEUE_CAPACITY: '256' });
   const acks: number[] = [];
   try {
     await waitReady(base, child);
@@ -130,7 +135,7 @@ async function runPhase(paths: RuntimePaths, serverRoot: string, events: Array<R
       }
       for (;;) {
         const s = performance.now();
-        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...keyHeader(store) }, body: JSON.stringify(batch) });
         if (res.status === 202) {
           await res.arrayBuffer();
           acks.push(performance.now() - s);

@@ -96,7 +96,7 @@ export class AlertsService implements OnApplicationBootstrap {
     this.dispatcher = new AlertDispatcher({
       repo,
       config: () => this.config,
-      evidence: async (a) => evidenceOf(a, await eventsRepo.get({ tenant: a.tenant }, a.event_id), rules.state.hash),
+      evidence: async (a) => evidenceOf(a, await eventsRepo.get({ tenants: [a.tenant] }, a.event_id), rules.state.hash),
       latestAlerts: (fps) => alerts.latestOf(fps),
       silences: () => this.silenceList,
       instance: cfg.alerting.instanceId,
@@ -221,9 +221,10 @@ export class AlertsService implements OnApplicationBootstrap {
     await this.dispatcher.refresh();
   }
 
-  async saveSilence(body: unknown, who: string, existingId?: string): Promise<Silence> {
+  async saveSilence(body: unknown, who: string, existingId?: string, check: (s: Silence) => void = () => undefined): Promise<Silence> {
     const existing = existingId ? this.silenceList.find((s) => s.id === existingId) : undefined;
     const s = readSilence(body, who, new Date(), existing);
+    check(s);
     await this.repo.saveSilence({
       id: s.id, matchers: JSON.stringify(s.matchers), starts_at: s.startsAt, ends_at: s.endsAt, created_by: s.createdBy, comment: s.comment,
       recurring: s.recurring ? JSON.stringify(s.recurring) : '', created_at: s.createdAt, updated_at: s.updatedAt,

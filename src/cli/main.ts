@@ -20,6 +20,8 @@ commands:
   alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
   alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
                                              the receivers and groups an alert with those labels reaches
+  keys    create --role R [--tenant T]… [--name N] [--content] | list | revoke ID
+                                             API keys in the configured store (the key is printed once)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
 
@@ -107,6 +109,16 @@ export async function main(argv: string[]): Promise<number> {
           return report.failed > 0 ? 1 : 0;
         } finally {
           await engine.close();
+        }
+      }
+      case 'keys': {
+        const { runKeys, KeysUsageError } = await import('./keys.command');
+        const { loadConfig } = await import('../config/app-config');
+        try {
+          return await runKeys(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
+        } catch (e) {
+          if (e instanceof KeysUsageError) throw new UsageError(e.message);
+          throw e;
         }
       }
       case 'bench':

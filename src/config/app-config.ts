@@ -37,7 +37,8 @@ export interface AppConfig {
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
   /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
-  apiToken: string | null;
+  /** Access control: on unless PROBEWATCH_AUTH=off. */
+  auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean };
   kafka: KafkaSettings | null;
 }
 
@@ -80,7 +81,9 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_NOTIFY_RETRY_MS', default: '1000', meaning: 'first retry delay (doubles per attempt, at most 5 minutes)' },
   { name: 'PROBEWATCH_SILENCE_STALE_DAYS', default: '30', meaning: 'a silence that has muted nothing for this long is flagged stale' },
   { name: 'PROBEWATCH_EXTERNAL_URL', default: 'http://<HOST>:<PORT>', meaning: 'base of the links in notifications' },
-  { name: 'PROBEWATCH_API_TOKEN', default: '(unset)', meaning: 'when set, /v1 requires `Authorization: Bearer <token>`' },
+  { name: 'PROBEWATCH_AUTH', default: 'on', meaning: 'off turns access control off (a warning at every start); otherwise every route but /healthz, /readyz and /docs needs a key' },
+  { name: 'PROBEWATCH_ADMIN_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/admin.key', meaning: 'where the first start writes the admin key it creates (mode 0600)' },
+  { name: 'PROBEWATCH_METRICS_AUTH', default: 'false', meaning: 'true: /metrics needs a key with metrics:read (admin, safety, reviewer)' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
 ];
@@ -104,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const chUrl = url('CLICKHOUSE_URL');
   const database = env.CLICKHOUSE_DATABASE ?? 'probewatch';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) problems.push(`CLICKHOUSE_DATABASE=${JSON.stringify(database)}: expected a plain identifier`);
+  if (env.PROBEWATCH_API_TOKEN) problems.push('PROBEWATCH_API_TOKEN is no longer read: access takes API keys (probewatch keys create --role <role>, or the admin key the first start writes to $PROBEWATCH_DATA_DIR/admin.key)');
   if (env.PROBEWATCH_WEBHOOK_URL) problems.push('PROBEWATCH_WEBHOOK_URL is no longer read: put the webhook in alerting.yaml (receivers: webhook_configs) and point PROBEWATCH_ALERTING_FILE at it');
   const externalUrl = url('PROBEWATCH_EXTERNAL_URL');
   const instanceId = env.PROBEWATCH_INSTANCE_ID || hostname();
@@ -155,7 +159,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       externalUrl: '',
       instanceId,
     },
-    apiToken: env.PROBEWATCH_API_TOKEN || null,
+    auth: {
+      enabled: oneOf('PROBEWATCH_AUTH', 'on', ['on', 'off'] as const) === 'on',
+      adminKeyFile: path.resolve(env.PROBEWATCH_ADMIN_KEY_FILE || path.join(paths.dataDir, 'admin.key')),
+      metricsOpen: !bool('PROBEWATCH_METRICS_AUTH', false),
+    },
     kafka: parseKafkaSettings(env, problems),
   };
   cfg.alerting.externalUrl = (externalUrl ?? `http://${cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host}:${cfg.port}`).replace(/\/+$/, '');

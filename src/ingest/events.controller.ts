@@ -1,7 +1,8 @@
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Req, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
-import { ApiTokenGuard } from '../ops/api-token.guard';
+import { Caller, can, scopeFor } from '../domain/access';
+import { CallerOf, Requires } from '../platform/access.decorators';
 import { Metrics } from '../ops/metrics';
 import { CONCEPT_IDS } from '../domain/concepts';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
@@ -37,7 +38,6 @@ function stringField(v: unknown, key: string): string | undefined {
 }
 
 @Controller('v1/events')
-@UseGuards(ApiTokenGuard)
 export class EventsController {
   constructor(
     private readonly pipeline: PipelineService,
@@ -51,9 +51,10 @@ export class EventsController {
    * each item is `accepted` or `rejected` with its fields. Every rejection, of an item or of the
    * whole body, is dead-lettered with the bytes that were sent.
    */
+  @Requires('events:write')
   @Post()
   @HttpCode(202)
-  async ingest(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<unknown> {
+  async ingest(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CallerOf() caller: Caller): Promise<unknown> {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const decoded = decodeEventsBody(req.headers['content-type'], body);
     const { maxBatchEvents } = this.pipeline.limits;
@@ -74,6 +75,8 @@ export class EventsController {
       const v = safeValidate(value, this.pipeline.eventLimits);
       const errors = v.ok ? [] : v.errors;
       if (v.ok && seen.has(v.event.id)) errors.push({ field: 'id', message: `same id as item ${seen.get(v.event.id)} of this batch` });
+      // A tenant-scoped key writes only its own tenants' events.
+      if (v.ok && caller.tenants !== null && !caller.tenants.includes(v.event.tenant)) errors.push({ field: 'tenant', message: 'this key may not write events of this tenant' });
       if (v.ok && errors.length === 0) {
         seen.set(v.event.id, index);
         accepted.push(v.event);
@@ -115,26 +118,51 @@ export class EventsController {
     await this.deadLetters.record([{ channel: 'http', reason, errors, payload: utf8 ? body.toString('utf8') : `base64:${body.toString('base64')}` }]);
   }
 
+  @Requires('events:read')
   @Get()
-  async list(@Query() q: Record<string, unknown>): Promise<unknown> {
+  async list(@Query() q: Record<string, unknown>, @CallerOf() caller: Caller): Promise<unknown> {
     const c = new QueryChecks(q);
-    const base = listFilters(c);
+    const base = listFilters(c, caller);
     const concept = c.oneOf('concept', CONCEPT_IDS);
     const minScore = c.number('min_score', 0, 1);
     if (minScore !== undefined && concept === undefined) c.errors.push({ field: 'min_score', message: 'needs concept' });
     c.done();
-    const items = await this.events.list({ ...base, concept, minScore });
+    const scope = base.scope;
+    const items = scope ? await this.events.list({ ...base, scope, concept, minScore }) : [];
     return { items, count: items.length };
   }
 
+  /**
+   * One event. Its conversation text (the messages and the evidence tokens) is returned only to
+   * callers allowed raw content (events:content); the read is then recorded in the audit trail.
+   */
+  @Requires('events:read')
   @Get(':id')
-  async get(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<unknown> {
+  async get(@Param('id') id: string, @Query() q: Record<string, unknown>, @CallerOf() caller: Caller): Promise<unknown> {
     const c = new QueryChecks({ ...q, id });
     c.id('id');
     const tenant = c.ident('tenant');
     c.done();
-    const ev = SAFE_ID.test(id) ? await this.events.get(tenant ? { tenant } : { allTenants: true }, id) : null;
+    const scope = scopeFor(caller, tenant);
+    const ev = SAFE_ID.test(id) && scope ? await this.events.get(scope, id) : null;
     if (!ev) throw new NotFoundException({ error: 'not_found', message: 'no such event' });
-    return ev;
+    return can(caller, 'events:content') ? ev : withoutContent(ev);
   }
 }
+
+/** An event with its conversation text withheld: messages and the evidence tokens' text. */
+export function withoutContent(ev: Record<string, unknown>): Record<string, unknown> {
+  const concepts = (ev.concepts ?? {}) as Record<string, Record<string, unknown>>;
+  const strip = (tokens: unknown): unknown => (Array.isArray(tokens) ? tokens.map(({ token: _t, ...rest }: Record<string, unknown>) => rest) : tokens);
+  return {
+    ...ev,
+    messages: null,
+    content_withheld: true,
+    concepts: Object.fromEntries(Object.entries(concepts).map(([k, r]) => [k, {
+      ...r,
+      ...(r.tokens ? { tokens: strip(r.tokens) } : {}),
+      features: Array.isArray(r.features) ? r.features.map((f: Record<string, unknown>) => ({ ...f, top_tokens: strip(f.top_tokens) })) : r.features,
+    }])),
+  };
+}
+

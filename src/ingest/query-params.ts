@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 
-import type { TenantScope } from '../storage/events.repository';
+import { Caller, scopeFor, TenantScope } from '../domain/access';
 import type { FieldError } from '../domain/event';
 import { hasControlOrFormatChars, SAFE_ID, SAFE_IDENT } from './field-checks';
 import { parseRfc3339 } from './rfc3339';
@@ -117,10 +117,14 @@ export class QueryChecks {
 }
 
 /** Shared list filters: tenant (omitted = all tenants), from/to (RFC 3339), limit (1..1000). */
-export function listFilters(c: QueryChecks): { scope: TenantScope; from?: string; to?: string; limit: number } {
+/**
+ * The common list filters, with the tenants the caller may see: `scope` is null when the caller
+ * asked for a tenant outside its keys' tenants (the list is then empty, as for an unknown tenant).
+ */
+export function listFilters(c: QueryChecks, caller: Caller): { scope: TenantScope | null; from?: string; to?: string; limit: number } {
   const tenant = c.ident('tenant');
   const from = c.time('from');
   const to = c.time('to');
   const limit = c.int('limit', 100, 1, 1000);
-  return { scope: tenant ? { tenant } : { allTenants: true }, from, to, limit };
+  return { scope: scopeFor(caller, tenant), from, to, limit };
 }

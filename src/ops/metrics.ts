@@ -38,5 +38,6 @@ export class Metrics {
   readonly notifications = new Counter({ name: 'probewatch_notifications_total', help: 'Notification attempts, by receiver, integration kind and outcome (sent, retrying, dead)', labelNames: ['receiver', 'integration', 'outcome'], registers: [this.registry] });
   readonly notificationSeconds = new Histogram({ name: 'probewatch_notification_seconds', help: 'Duration of one delivery attempt, by outcome', labelNames: ['outcome'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry] });
   readonly alertSeries = new Gauge({ name: 'probewatch_alert_series_open', help: 'Alert series this instance tracks for delivery (firing or awaiting their resolved notification)', registers: [this.registry] });
+  readonly authFailures = new Counter({ name: 'probewatch_auth_failures_total', help: 'Requests refused for a missing or invalid credential', labelNames: ['reason'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
 }

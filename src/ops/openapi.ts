@@ -41,7 +41,7 @@ export const OPENAPI = {
   openapi: '3.1.0',
   info: { title: 'probewatch', version: '0.1.0', description: 'Safety monitoring for language models: SAE-feature probes, rules, alerts.' },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'required when PROBEWATCH_API_TOKEN is set' } },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (pwk_…); every route but /healthz, /readyz and /docs needs one unless PROBEWATCH_AUTH=off. Each route names the permission it needs; roles grant permissions (README, "Access control").' } },
     schemas: { Event: event, Error: err },
   },
   security: [{ bearer: [] }],
@@ -138,6 +138,23 @@ export const OPENAPI = {
         summary: 'Audit trail of rule sets: hash, previous hash, file hashes, rules added/removed/changed, rejected reloads',
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
         responses: { 200: { description: '{items}' } },
+      },
+    },
+    '/v1/keys': {
+      post: {
+        summary: 'Create an API key (keys:admin). The key is in this answer only; only its hash is stored',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['role'], properties: {
+          role: { enum: ['admin', 'safety', 'reviewer', 'rule-author', 'ingest'] }, tenants: { type: 'array', items: ident, description: 'omit for every tenant' },
+          name: { type: 'string', maxLength: 128 }, content: { type: 'boolean', description: 'reviewer keys only: may read raw conversation text' } } } } } },
+        responses: { 201: { description: '{id, key, role, tenants, name, content}' }, 400: { description: 'invalid request', content: { 'application/json': { schema: err } } }, 403: { description: 'not an admin' } },
+      },
+      get: { summary: 'List API keys, never the keys themselves (keys:admin)', responses: { 200: { description: '{items, count}' } } },
+    },
+    '/v1/keys/{id}': {
+      delete: {
+        summary: 'Revoke an API key (keys:admin)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{16}$' } }],
+        responses: { 200: { description: 'the revoked key' }, 404: { description: 'no such key' } },
       },
     },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },

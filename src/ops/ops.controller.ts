@@ -8,6 +8,7 @@ import { ProbeEngine } from '../probe/probe-engine';
 import { RuleSetService } from '../rules/rule-set.service';
 import { BatchWriter } from '../storage/batch-writer';
 import { CLICKHOUSE } from '../storage/storage.module';
+import { Public, Requires } from '../platform/access.decorators';
 import { Metrics } from './metrics';
 import { OPENAPI } from './openapi';
 
@@ -23,11 +24,13 @@ export class OpsController {
     private readonly kafka: KafkaIngestService,
   ) {}
 
+  @Public()
   @Get('healthz')
   healthz(): unknown {
     return { status: 'ok' };
   }
 
+  @Public()
   @Get('readyz')
   async readyz(@Res({ passthrough: true }) res: Response): Promise<unknown> {
     const storage = await this.client.ping().then((p) => p.success, () => false);
@@ -45,6 +48,7 @@ export class OpsController {
     return { status: ok ? (checks.rules.ok ? 'ready' : 'degraded') : 'not_ready', checks };
   }
 
+  @Requires('metrics:read')
   @Get('metrics')
   async metricsText(@Res() res: Response): Promise<void> {
     const s = this.engine.stats;
@@ -59,6 +63,7 @@ export class OpsController {
       + `# HELP probewatch_probe_tokens_total Tokens run through the model\n# TYPE probewatch_probe_tokens_total counter\nprobewatch_probe_tokens_total ${s.tokens}\n`);
   }
 
+  @Public()
   @Get('docs')
   @Header('content-type', 'application/json')
   docs(): unknown {

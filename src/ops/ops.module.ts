@@ -1,11 +1,20 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 
 import { IngestModule } from '../ingest/ingest.module';
 import { KafkaModule } from '../kafka/kafka.module';
 import { ProbeModule } from '../probe/probe.module';
 import { RulesModule } from '../rules/rules.module';
 import { StorageModule } from '../storage/storage.module';
+import { AccessGuard } from './auth/access.guard';
+import { AccessService } from './auth/access.service';
+import { KeysController } from './auth/keys.controller';
 import { OpsController } from './ops.controller';
 
-@Module({ imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule], controllers: [OpsController] })
+@Module({
+  imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule],
+  controllers: [OpsController, KeysController],
+  providers: [AccessService, { provide: APP_GUARD, useClass: AccessGuard }],
+  exports: [AccessService],
+})
 export class OpsModule {}

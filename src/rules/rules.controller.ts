@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 
-import { ApiTokenGuard } from '../ops/api-token.guard';
+import { Requires } from '../platform/access.decorators';
 import { RuleHistoryRepository } from '../storage/rule-history.repository';
 import { formatDuration } from './duration';
 import type { Rule } from './rule-types';
@@ -16,7 +16,6 @@ function describeRule(r: Rule): Record<string, unknown> {
 }
 
 @Controller('v1/rules')
-@UseGuards(ApiTokenGuard)
 export class RulesController {
   constructor(private readonly rules: RuleSetService, private readonly history: RuleHistoryRepository) {}
 
@@ -24,6 +23,7 @@ export class RulesController {
    * The active set (hash, files, where it came from: `source` files or storage, with `storedSet`),
    * the last reload of the files with its problems, and each rule with its health.
    */
+  @Requires('rules:read')
   @Get()
   list(): unknown {
     return {
@@ -32,6 +32,7 @@ export class RulesController {
     };
   }
 
+  @Requires('rules:reload')
   @Post('reload')
   @HttpCode(200)
   async reload(): Promise<unknown> {
@@ -39,6 +40,7 @@ export class RulesController {
   }
 
   /** The audit trail of rule sets: hashes, file hashes, what changed and rejected reloads. */
+  @Requires('rules:read')
   @Get('history')
   async listHistory(@Query('limit') limit?: string): Promise<unknown> {
     const n = Math.min(1000, Math.max(1, Number(limit ?? 100) || 100));

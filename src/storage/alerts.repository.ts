@@ -60,7 +60,7 @@ export class AlertsRepository {
       cond.push(sql);
       params[key] = v;
     };
-    if ('tenant' in q.scope) add('a.tenant = {tenant:String}', 'tenant', q.scope.tenant);
+    if ('tenants' in q.scope) add('has({tenants:Array(String)}, a.tenant)', 'tenants', q.scope.tenants);
     add('a.ts >= parseDateTime64BestEffort({from:String}, 3)', 'from', q.from);
     add('a.ts < parseDateTime64BestEffort({to:String}, 3)', 'to', q.to);
     add('a.rule = {rule:String}', 'rule', q.rule);
@@ -117,8 +117,8 @@ export class AlertsRepository {
   async get(scope: TenantScope, alertId: string): Promise<Record<string, string> | null> {
     const res = await this.client.query({
       query: `SELECT alert_id, fingerprint, rule, severity, kind, tenant, event_id FROM alerts FINAL
-              WHERE alert_id = {id:String} ${'tenant' in scope ? 'AND tenant = {tenant:String}' : ''} LIMIT 1`,
-      query_params: { id: alertId, ...('tenant' in scope ? { tenant: scope.tenant } : {}) },
+              WHERE alert_id = {id:String} ${'tenants' in scope ? 'AND has({tenants:Array(String)}, tenant)' : ''} LIMIT 1`,
+      query_params: { id: alertId, ...('tenants' in scope ? { tenants: scope.tenants } : {}) },
       format: 'JSONEachRow',
     });
     const found = await res.json<Record<string, string>>();

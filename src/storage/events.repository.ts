@@ -9,7 +9,8 @@ import type { ScoredEvent } from '../domain/scored-event';
 import type { BatchWriter } from './batch-writer';
 import { applyMetadataPolicy, applyPolicy, ContentPolicy, PolicyView, policyView, redactScored, sha256 } from './content-policy';
 
-export type TenantScope = { tenant: string } | { allTenants: true };
+export type { TenantScope } from '../domain/access';
+import type { TenantScope } from '../domain/access';
 
 export interface EventQuery {
   scope: TenantScope;
@@ -82,11 +83,11 @@ export class EventsRepository {
   }
 
   async get(scope: TenantScope, id: string): Promise<Record<string, unknown> | null> {
-    const where = 'tenant' in scope ? 'tenant = {tenant:String} AND event_id = {id:String}' : 'event_id = {id:String}';
+    const where = 'tenants' in scope ? 'has({tenants:Array(String)}, tenant) AND event_id = {id:String}' : 'event_id = {id:String}';
     const res = await this.client.query({
       query: `SELECT tenant, event_id, ts, received_at, source, model, user_id, content_policy, messages, metadata, pack_id, pack_version, tokens, truncated, result
               FROM events FINAL WHERE ${where} LIMIT 1`,
-      query_params: { id, ...('tenant' in scope ? { tenant: scope.tenant } : {}) },
+      query_params: { id, ...('tenants' in scope ? { tenants: scope.tenants } : {}) },
       format: 'JSONEachRow',
     });
     const rows = await res.json<Record<string, string | number>>();
@@ -103,9 +104,9 @@ export class EventsRepository {
   async list(q: EventQuery): Promise<Array<Record<string, unknown>>> {
     const cond: string[] = [];
     const params: Record<string, unknown> = { limit: q.limit };
-    if ('tenant' in q.scope) {
-      cond.push('tenant = {tenant:String}');
-      params.tenant = q.scope.tenant;
+    if ('tenants' in q.scope) {
+      cond.push('has({tenants:Array(String)}, tenant)');
+      params.tenants = q.scope.tenants;
     }
     if (q.from) {
       cond.push('ts >= parseDateTime64BestEffort({from:String}, 3)');

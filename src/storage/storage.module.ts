@@ -4,6 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { AlertDeliveryRepository } from './alert-delivery.repository';
+import { ApiKeysRepository } from './api-keys.repository';
 import { AlertsRepository } from './alerts.repository';
 import { BatchWriter } from './batch-writer';
 import { openClickHouse } from './clickhouse-client';
@@ -36,12 +37,13 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
     },
     { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, cfg.contentPolicy) },
     { provide: AlertsRepository, inject: [CLICKHOUSE, BatchWriter], useFactory: (c: ClickHouseClient, w: BatchWriter) => new AlertsRepository(c, w) },
+    { provide: ApiKeysRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ApiKeysRepository(c) },
     { provide: AlertDeliveryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new AlertDeliveryRepository(c) },
     { provide: RuleHistoryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new RuleHistoryRepository(c) },
     { provide: ReplayRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ReplayRepository(c) },
     { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, cfg.contentPolicy) },
   ],
-  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, AlertDeliveryRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
+  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, AlertDeliveryRepository, ApiKeysRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
 })
 export class StorageModule {
   constructor(@Inject(CLICKHOUSE) readonly client: ClickHouseClient) {}

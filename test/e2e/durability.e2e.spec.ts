@@ -44,7 +44,7 @@ describe('durable acknowledgement on the HTTP path', () => {
     const store = path.join(work, 'clickhouse');
     const walDir = path.join(work, 'accept-log');
     const svc = new ServiceProcess({
-      PROBEWATCH_DATA_DIR: model.paths.dataDir, PROBEWATCH_CLICKHOUSE_DIR: store, PROBEWATCH_ACCEPT_LOG_DIR: walDir, PROBEWATCH_RULES_WATCH: 'false',
+      PROBEWATCH_DATA_DIR: model.paths.dataDir, PROBEWATCH_AUTH: 'off', PROBEWATCH_CLICKHOUSE_DIR: store, PROBEWATCH_ACCEPT_LOG_DIR: walDir, PROBEWATCH_RULES_WATCH: 'false',
     }, 'durable');
     try {
       await svc.start(false);

@@ -5,7 +5,7 @@
  * `/healthz` answers within 1 s; and in the end every accepted event is stored.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -21,8 +21,8 @@ import { realModel, skipNote } from '../support/real-model';
 
 jest.setTimeout(900_000);
 
-const TOKEN = 'fuzz-token-0123456789abcdef';
-const AUTH = { authorization: `Bearer ${TOKEN}` };
+let TOKEN = '';
+const AUTH: Record<string, string> = {};
 
 interface Sent {
   accepted: Array<{ tenant: string; id: string }>;
@@ -56,13 +56,16 @@ describe('hostile client against the running service', () => {
     }
     const work = mkdtempSync(path.join(tmpdir(), 'pw-fuzz-'));
     const cfg = loadConfig({
-      ...process.env, PROBEWATCH_DATA_DIR: model.paths.dataDir, PROBEWATCH_API_TOKEN: TOKEN, PROBEWATCH_WRITER_FLUSH_MS: '100',
+      ...process.env, PROBEWATCH_DATA_DIR: model.paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(work, 'admin.key'), PROBEWATCH_WRITER_FLUSH_MS: '100',
       PROBEWATCH_ACCEPT_LOG_DIR: path.join(work, 'accept-log'), PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_MAX_BODY_BYTES: '2000000',
     });
     cfg.store = { kind: 'embedded', location: path.join(work, 'clickhouse'), database: 'probewatch' };
     app = await createApp(cfg);
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    // The first start created an admin key (access control is on by default).
+    TOKEN = readFileSync(path.join(work, 'admin.key'), 'utf8').trim();
+    AUTH.authorization = `Bearer ${TOKEN}`;
     client = app.get(CLICKHOUSE);
     // Liveness all along: one probe every 100 ms, its latency recorded.
     const probe = async (): Promise<void> => {

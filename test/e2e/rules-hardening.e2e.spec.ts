@@ -75,7 +75,7 @@ describe('rule files on start and bounded regular expressions (real service)', (
 
   /** A service on its own rules directory and store; model artifacts are the suite's. */
   async function boot(rulesDir: string, store: string): Promise<NestExpressApplication> {
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: modelDataDir, PROBEWATCH_RULES_DIR: rulesDir, PROBEWATCH_WRITER_FLUSH_MS: '100' });
+    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: modelDataDir, PROBEWATCH_AUTH: 'off', PROBEWATCH_RULES_DIR: rulesDir, PROBEWATCH_WRITER_FLUSH_MS: '100' });
     cfg.store = { kind: 'embedded', location: path.join(root, store), database: 'probewatch' };
     const app = await createApp(cfg);
     open.push(app);

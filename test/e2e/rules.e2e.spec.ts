@@ -54,7 +54,7 @@ describe('rules in the running service', () => {
     mkdirSync(rulesDir);
     copyFileSync(path.join(ROOT, 'rules', 'default.yaml'), path.join(rulesDir, 'default.yaml'));
     writeFileSync(path.join(rulesDir, 'team.yaml'), BURST_RULES);
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_RULES_DIR: rulesDir, PROBEWATCH_RULES_TICK_MS: '200', PROBEWATCH_WRITER_FLUSH_MS: '100' });
+    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_AUTH: 'off', PROBEWATCH_RULES_DIR: rulesDir, PROBEWATCH_RULES_TICK_MS: '200', PROBEWATCH_WRITER_FLUSH_MS: '100' });
     cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };
     app = await createApp(cfg);
     await app.init();

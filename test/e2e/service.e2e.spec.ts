@@ -6,7 +6,7 @@
  * only, restarts on the same data directory and finds everything kept.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -62,11 +62,17 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
     if (webhook) await new Promise((r) => webhook.close(r));
   });
 
+  /** Requests with the admin key the first start wrote (access control is on by default). */
+  function authed(http: Parameters<typeof request>[0]) {
+    const key = readFileSync(path.join(dataDir, 'admin.key'), 'utf8').trim();
+    return request.agent(http).set('Authorization', `Bearer ${key}`);
+  }
+
   async function boot(extra: Record<string, string> = {}): Promise<NestExpressApplication> {
     const env = await realModel();
     if (typeof env === 'string') throw new Error(env);
     // Model artifacts are shared with the suite's data dir; storage lives in a fresh one.
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ALERTING_FILE: path.join(dataDir, 'alerting.yaml'), PROBEWATCH_NOTIFY_TICK_MS: '100', PROBEWATCH_MAX_BATCH: '5',
+    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ALERTING_FILE: path.join(dataDir, 'alerting.yaml'), PROBEWATCH_ADMIN_KEY_FILE: path.join(dataDir, 'admin.key'), PROBEWATCH_NOTIFY_TICK_MS: '100', PROBEWATCH_MAX_BATCH: '5',
       PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_MAX_BODY_BYTES: '20000', ...extra });
     cfg.store = { kind: 'embedded', location: path.join(dataDir, 'clickhouse'), database: 'probewatch' };
     const app = await createApp(cfg);
@@ -79,28 +85,29 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
     let app = await boot();
     try {
       const http = app.getHttpServer();
-      await request(http).get('/healthz').expect(200);
-      const ready = await request(http).get('/readyz').expect(200);
+      const api = authed(http);
+      await api.get('/healthz').expect(200);
+      const ready = await api.get('/readyz').expect(200);
       expect(ready.body.checks.rules.rules).toBe(7);
 
-      const res = await request(http).post('/v1/events').send([harmful, benign]).expect(202);
+      const res = await api.post('/v1/events').send([harmful, benign]).expect(202);
       expect(res.body).toMatchObject({ accepted: 2, rejected: 0 });
 
       const stored = await until(async () => {
-        const r = await request(http).get('/v1/events').query({ tenant: 'acme' });
+        const r = await api.get('/v1/events').query({ tenant: 'acme' });
         return r.body.count === 2 ? r.body.items : null;
       });
       expect(stored.map((e: { id: string }) => e.id).sort()).toEqual(['e2e-benign', 'e2e-harmful']);
 
-      const h = await request(http).get('/v1/events/e2e-harmful').expect(200);
+      const h = await api.get('/v1/events/e2e-harmful').expect(200);
       expect(h.body.concepts.harmful_intent.flagged).toBe(true);
       expect(h.body.concepts.harmful_intent.features.length).toBeGreaterThan(0);
       expect(h.body.content_policy).toBe('redacted');
-      const b = await request(http).get('/v1/events/e2e-benign').expect(200);
+      const b = await api.get('/v1/events/e2e-benign').expect(200);
       expect(b.body.concepts.harmful_intent.flagged).toBe(false);
 
       const alerts = await until(async () => {
-        const r = await request(http).get('/v1/alerts').query({ tenant: 'acme' });
+        const r = await api.get('/v1/alerts').query({ tenant: 'acme' });
         return r.body.count > 0 ? r.body.items : null;
       });
       const harmfulAlerts = alerts.filter((a: { rule: string }) => a.rule === 'Harmful Intent Request');
@@ -115,21 +122,21 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
       expect(sent?.evidence?.tokens.length).toBeGreaterThan(0);
       expect(sent?.evidence?.pack.version).toMatch(/^\d+\.\d+\.\d+$/);
       const log = await until(async () => {
-        const r = await request(http).get('/v1/notifications').query({ alert_id: harmfulAlerts[0].alert_id });
+        const r = await api.get('/v1/notifications').query({ alert_id: harmfulAlerts[0].alert_id });
         return r.body.items.some((n: { outcome: string }) => n.outcome === 'sent') ? r.body.items : null;
       });
       expect(log[0]).toMatchObject({ receiver: 'team', integration: 'webhook_configs[0]', attempts: 1 });
 
       // Redelivery of the same event changes nothing: one stored row, no second alert.
-      await request(http).post('/v1/events').send(harmful).expect(202);
+      await api.post('/v1/events').send(harmful).expect(202);
       await until(async () => {
-        const m = await request(http).get('/metrics');
+        const m = await api.get('/metrics');
         return /probewatch_events_scored_total 3/.test(m.text);
       });
-      const again = await request(http).get('/v1/alerts').query({ tenant: 'acme', rule: 'Harmful Intent Request' });
+      const again = await api.get('/v1/alerts').query({ tenant: 'acme', rule: 'Harmful Intent Request' });
       expect(again.body.count).toBe(1);
 
-      const metrics = await request(http).get('/metrics').expect(200);
+      const metrics = await api.get('/metrics').expect(200);
       expect(metrics.text).toMatch(/probewatch_events_received_total\{channel="http"\} 3/);
       expect(metrics.text).toMatch(/probewatch_probe_seconds_bucket/);
     } finally {
@@ -139,9 +146,10 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
     app = await boot();
     try {
       const http = app.getHttpServer();
-      const r = await request(http).get('/v1/events').query({ tenant: 'acme' }).expect(200);
+      const api = authed(http);
+      const r = await api.get('/v1/events').query({ tenant: 'acme' }).expect(200);
       expect(r.body.count).toBe(2);
-      const a = await request(http).get('/v1/alerts').query({ tenant: 'acme', rule: 'Harmful Intent Request' }).expect(200);
+      const a = await api.get('/v1/alerts').query({ tenant: 'acme', rule: 'Harmful Intent Request' }).expect(200);
       expect(a.body.count).toBe(1);
     } finally {
       await app.close();
@@ -150,31 +158,31 @@ describe('probewatch service (real model, embedded ClickHouse)', () => {
 
   it('rejects bad input on every path, with reasons, and dead-letters invalid events', async () => {
     if (skip) return skipNote(skip);
-    const app = await boot({ PROBEWATCH_API_TOKEN: 's3cret', PROBEWATCH_QUEUE_CAPACITY: '1' });
+    const app = await boot({ PROBEWATCH_QUEUE_CAPACITY: '1' });
     try {
       const http = app.getHttpServer();
-      const auth = { Authorization: 'Bearer s3cret' };
+      const api = authed(http);
       await request(http).post('/v1/events').send(benign).expect(401);
       await request(http).get('/v1/alerts').set('Authorization', 'Bearer wrong').expect(401);
-      const bad = await request(http).post('/v1/events').set(auth).send([{ ...benign, id: 'ok-1' }, { id: 'bad-1', tenant: 'acme', messages: [{ role: 'robot', content: 1 }] }]).expect(202);
+      const bad = await api.post('/v1/events').send([{ ...benign, id: 'ok-1' }, { id: 'bad-1', tenant: 'acme', messages: [{ role: 'robot', content: 1 }] }]).expect(202);
       expect(bad.body.accepted).toBe(1);
       expect(bad.body.results[1]).toMatchObject({ index: 1, id: 'bad-1', status: 'rejected' });
       expect(bad.body.results[1].errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['timestamp', 'source', 'model', 'messages[0].role', 'messages[0].content']));
       // Queue capacity 1: a request whose valid events cannot all be queued is refused whole.
-      await until(async () => (await request(http).get('/metrics')).text.includes('probewatch_queue_depth 0'));
-      const full = await request(http).post('/v1/events').set(auth).send([{ ...benign, id: 'q1' }, { ...benign, id: 'q2' }]).expect(429);
+      await until(async () => (await api.get('/metrics')).text.includes('probewatch_queue_depth 0'));
+      const full = await api.post('/v1/events').send([{ ...benign, id: 'q1' }, { ...benign, id: 'q2' }]).expect(429);
       expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(full.body.error).toBe('queue_full');
-      const json = await request(http).post('/v1/events').set(auth).set('content-type', 'application/json').send('{"id": ').expect(400);
+      const json = await api.post('/v1/events').set('content-type', 'application/json').send('{"id": ').expect(400);
       expect(json.body.error).toBe('invalid_json');
-      await request(http).post('/v1/events').set(auth).send(Array.from({ length: 6 }, (_, i) => ({ ...benign, id: `b${i}` }))).expect(400);
-      await request(http).post('/v1/events').set(auth).send([]).expect(400);
-      const big = await request(http).post('/v1/events').set(auth).send({ ...benign, messages: [{ role: 'user', content: 'x'.repeat(30_000) }] });
+      await api.post('/v1/events').send(Array.from({ length: 6 }, (_, i) => ({ ...benign, id: `b${i}` }))).expect(400);
+      await api.post('/v1/events').send([]).expect(400);
+      const big = await api.post('/v1/events').send({ ...benign, messages: [{ role: 'user', content: 'x'.repeat(30_000) }] });
       expect(big.status).toBe(413);
-      await request(http).get('/v1/events').set(auth).query({ min_score: '2', concept: 'harmful_intent' }).expect(400);
-      await request(http).get('/v1/events').set(auth).query({ concept: 'bogus' }).expect(400);
-      await request(http).get('/v1/events/nope').set(auth).expect(404);
-      const docs = await request(http).get('/docs').expect(200);
+      await api.get('/v1/events').query({ min_score: '2', concept: 'harmful_intent' }).expect(400);
+      await api.get('/v1/events').query({ concept: 'bogus' }).expect(400);
+      await api.get('/v1/events/nope').expect(404);
+      const docs = await api.get('/docs').expect(200);
       expect(docs.body.openapi).toBe('3.1.0');
       const count = await until(async () => {
         const r = await app.get((await import('../../src/storage/events.repository')).EventsRepository).count('dead_letters');
@@ -199,64 +207,65 @@ receivers:
     const app = await boot({ PROBEWATCH_ALERTING_FILE: file });
     try {
       const http = app.getHttpServer();
-      const scored = async (): Promise<number> => Number(/probewatch_events_scored_total (\d+)/.exec((await request(http).get('/metrics')).text)?.[1] ?? 0);
+      const api = authed(http);
+      const scored = async (): Promise<number> => Number(/probewatch_events_scored_total (\d+)/.exec((await api.get('/metrics')).text)?.[1] ?? 0);
       const start = await scored();
-      await request(http).post('/v1/events').send({ ...harmful, id: 'slow-h1', tenant: 'initech' }).expect(202);
+      await api.post('/v1/events').send({ ...harmful, id: 'slow-h1', tenant: 'initech' }).expect(202);
       await until(async () => slow.on('/slow').length === 1);
       const held = slow.on('/slow')[0].at;
       // While the receiver holds its notification for 10 s, ingest goes on: more events are accepted, scored and stored.
-      for (const id of ['slow-b1', 'slow-b2', 'slow-b3']) await request(http).post('/v1/events').send({ ...benign, id, tenant: 'initech' }).expect(202);
+      for (const id of ['slow-b1', 'slow-b2', 'slow-b3']) await api.post('/v1/events').send({ ...benign, id, tenant: 'initech' }).expect(202);
       await until(async () => (await scored()) >= start + 4);
       expect(Date.now()).toBeLessThan(held + 10_000);
 
       const firing = await until(async () => {
-        const r = await request(http).get('/v1/alerts').query({ tenant: 'initech', state: 'firing' });
+        const r = await api.get('/v1/alerts').query({ tenant: 'initech', state: 'firing' });
         return r.body.count ? r.body.items : null;
       });
       const id = firing[0].alert_id;
-      const pending = await request(http).get('/v1/notifications').query({ alert_id: id }).expect(200);
+      const pending = await api.get('/v1/notifications').query({ alert_id: id }).expect(200);
       expect(pending.body.items[0]).toMatchObject({ receiver: 'team', integration: 'webhook_configs[0]' });
 
       // Acknowledge, see it, withdraw it.
-      await request(http).post(`/v1/alerts/${id}/ack`).send({ by: 'ana', comment: 'looking into it' }).expect(200);
+      await api.post(`/v1/alerts/${id}/ack`).send({ by: 'ana', comment: 'looking into it' }).expect(200);
       const acked = await until(async () => {
-        const r = await request(http).get('/v1/alerts').query({ tenant: 'initech', acked: 'true' });
+        const r = await api.get('/v1/alerts').query({ tenant: 'initech', acked: 'true' });
         return r.body.items.find((a: { state: string }) => a.state === 'acknowledged') ?? null;
       });
       expect(acked.ack).toMatchObject({ by: 'ana', comment: 'looking into it' });
-      await request(http).delete(`/v1/alerts/${id}/ack`).query({ by: 'ana' }).expect(200);
-      await until(async () => (await request(http).get('/v1/alerts').query({ tenant: 'initech', state: 'firing', acked: 'false' })).body.count > 0);
-      const history = await request(http).get(`/v1/alerts/${id}/history`).expect(200);
+      await api.delete(`/v1/alerts/${id}/ack`).query({ by: 'ana' }).expect(200);
+      await until(async () => (await api.get('/v1/alerts').query({ tenant: 'initech', state: 'firing', acked: 'false' })).body.count > 0);
+      const history = await api.get(`/v1/alerts/${id}/history`).expect(200);
       expect(history.body.items.map((h: { state: string }) => h.state)).toEqual(['firing', 'acknowledged', 'firing']);
-      await request(http).post('/v1/alerts/nope/ack').send({}).expect(404);
-      await request(http).post(`/v1/alerts/${id}/ack`).send({ by: 'ana', colour: 'red' }).expect(400);
+      await api.post('/v1/alerts/nope/ack').send({}).expect(404);
+      await api.post(`/v1/alerts/${id}/ack`).send({ by: 'ana', colour: 'red' }).expect(400);
 
       // A silence for another tenant mutes its alert and is shown on it; expiring it keeps it listed, as expired.
-      const bad = await request(http).post('/v1/silences').send({ matchers: [{ name: 'tenant', value: '.*', isRegex: true }], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'bo' }).expect(400);
+      const bad = await api.post('/v1/silences').send({ matchers: [{ name: 'tenant', value: '.*', isRegex: true }], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'bo' }).expect(400);
       expect(bad.body.message).toMatch(/mute every alert/);
-      const created = await request(http).post('/v1/silences').send({
+      const created = await api.post('/v1/silences').send({
         matchers: [{ name: 'tenant', value: 'globex', isRegex: false, isEqual: true }], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'bo', comment: 'red-team exercise',
       }).expect(200);
       const sid = created.body.silenceID;
-      await request(http).post('/v1/events').send({ ...harmful, id: 'slow-g1', tenant: 'globex' }).expect(202);
+      await api.post('/v1/events').send({ ...harmful, id: 'slow-g1', tenant: 'globex' }).expect(202);
       const muted = await until(async () => {
-        const r = await request(http).get('/v1/alerts').query({ tenant: 'globex', silenced: 'true' });
+        const r = await api.get('/v1/alerts').query({ tenant: 'globex', silenced: 'true' });
         return r.body.count ? r.body.items[0] : null;
       });
       expect(muted.silenced_by).toEqual([sid]);
-      const listed = await request(http).get('/v1/silences').expect(200);
+      const listed = await api.get('/v1/silences').expect(200);
       expect(listed.body.items.find((x: { id: string }) => x.id === sid)).toMatchObject({ createdBy: 'bo', status: { state: 'active' }, stale: false });
-      await request(http).delete(`/v1/silences/${sid}`).expect(200);
-      const expired = await request(http).get('/v1/silences').query({ state: 'expired' }).expect(200);
+      await api.delete(`/v1/silences/${sid}`).expect(200);
+      const expired = await api.get('/v1/silences').query({ state: 'expired' }).expect(200);
       expect(expired.body.items.map((x: { id: string }) => x.id)).toContain(sid);
-      await request(http).delete('/v1/silences/no-such-silence').expect(404);
+      await api.delete('/v1/silences/no-such-silence').expect(404);
 
       // A broken alerting file is reported at file:line:col and the last good configuration stays.
       writeFileSync(file, 'route:\n  receiver: nobody\n  group_wait: soon\nreceivers: []\n');
-      const reload = await request(http).post('/v1/alerting/reload').expect(200);
+      const reload = await api.post('/v1/alerting/reload').expect(200);
       expect(reload.body.lastReload.ok).toBe(false);
       expect(reload.body.lastReload.problems.join('\n')).toMatch(/alerting-slow\.yaml:3:\d+: .*group_wait/);
-      expect((await request(http).get('/v1/alerting').expect(200)).body.receivers).toEqual(['team']);
+      expect((await api.get('/v1/alerting').expect(200)).body.receivers).toEqual(['team']);
     } finally {
       await app.close();
       await slow.close();

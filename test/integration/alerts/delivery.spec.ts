@@ -213,7 +213,7 @@ receivers:
     const h = await repo.history(['t1'], a.fingerprint);
     expect(h.at(-1)).toMatchObject({ state: 'silenced', detail: silence.id });
     expect((await repo.silenceLastMatched([silence.id])).has(silence.id)).toBe(true);
-    const listed = await alerts.list({ scope: { tenant: 't1' }, limit: 10, silenced: true });
+    const listed = await alerts.list({ scope: { tenants: ['t1'] }, limit: 10, silenced: true });
     expect(listed.map((x) => x.alert_id)).toEqual([a.alert_id]);
     expect(listed[0].silenced_by).toEqual([silence.id]);
 
@@ -244,13 +244,13 @@ receivers:
     await t.step(2100);
     await t.step(2100);
     expect(sink.on('/acked')).toHaveLength(2);
-    const acked = await alerts.list({ scope: { tenant: 't2' }, limit: 10, acked: true });
+    const acked = await alerts.list({ scope: { tenants: ['t2'] }, limit: 10, acked: true });
     expect(acked[0]).toMatchObject({ alert_id: a.alert_id, state: 'acknowledged', ack: { by: 'bo', comment: 'on it' } });
     await repo.recordAck({ tenant: 't2', fingerprint: a.fingerprint, alert_id: a.alert_id, acked: false, actor: 'bo', comment: '', at: new Date(Date.now() + 1).toISOString() });
     await t.d.refresh();
     await t.step(1100);
     expect(sink.on('/acked')).toHaveLength(3);
-    expect((await alerts.list({ scope: { tenant: 't2' }, limit: 10, acked: false }))[0]).toMatchObject({ state: 'firing', ack: null });
+    expect((await alerts.list({ scope: { tenants: ['t2'] }, limit: 10, acked: false }))[0]).toMatchObject({ state: 'firing', ack: null });
     const states = (await repo.history(['t2'], a.fingerprint)).map((x) => `${x.state}:${x.actor}`);
     expect(states).toEqual(['firing:probewatch', 'acknowledged:bo', 'firing:probewatch']);
     await t.worker.stop();

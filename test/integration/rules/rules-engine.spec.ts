@@ -96,7 +96,7 @@ describe('rules engine on embedded ClickHouse', () => {
     expect(fromB.map((x) => x.alert_id)).toEqual(fromA.map((x) => x.alert_id));
     await alertsRepo.store([...fromA, ...fromB]);
     await writer.flush();
-    expect(await alertsRepo.list({ scope: { tenant: 'acme' }, rule: rule.name, limit: 10 })).toHaveLength(1);
+    expect(await alertsRepo.list({ scope: { tenants: ['acme'] }, rule: rule.name, limit: 10 })).toHaveLength(1);
 
     // A third instance starting later resumes the open alert (no second alert), then resolves it.
     const c = new ScheduledEvaluator(clickhouseRuleStore(client, alertsRepo));
@@ -106,7 +106,7 @@ describe('rules engine on embedded ClickHouse', () => {
     expect(resolved[0]).toMatchObject({ alert_id: fromA[0].alert_id, ends_at: new Date(tick + 15 * M).toISOString() });
     await alertsRepo.store(resolved);
     await writer.flush();
-    const stored = await alertsRepo.list({ scope: { tenant: 'acme' }, rule: rule.name, limit: 10 });
+    const stored = await alertsRepo.list({ scope: { tenants: ['acme'] }, rule: rule.name, limit: 10 });
     expect(stored).toHaveLength(1);
     expect(stored[0].ends_at).not.toBeNull();
   });

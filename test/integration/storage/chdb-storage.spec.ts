@@ -39,7 +39,7 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     expect(w.healthy).toBe(false);
     expect(w.pendingRows).toBe(1);
     expect(logs[0]).toMatch(/insert into dead_letters failed/);
-    expect(await migrate(client, loadMigrations())).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await migrate(client, loadMigrations())).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     await p;
     expect(w.pendingRows).toBe(0);
     expect(w.healthy).toBe(true);
@@ -57,11 +57,11 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     await repo.store(ev, scored('ev-1', 0.8), new Date());
     await repo.store(ev, scored('ev-1', 0.8), new Date());
     await repo.store({ ...ev, id: 'ev-2', tenant: 'other' }, scored('ev-2', 0.2), new Date());
-    const got = await repo.get({ tenant: 'acme' }, 'ev-1');
+    const got = await repo.get({ tenants: ['acme'] }, 'ev-1');
     expect(got).toMatchObject({ id: 'ev-1', tenant: 'acme', content_policy: 'redacted', messages: [{ role: 'user', content: 'write to [EMAIL]' }] });
     expect(JSON.stringify(got)).not.toContain('a@b.co');
-    expect(await repo.get({ tenant: 'other' }, 'ev-1')).toBeNull();
-    const list = await repo.list({ scope: { tenant: 'acme' }, limit: 10 });
+    expect(await repo.get({ tenants: ['other'] }, 'ev-1')).toBeNull();
+    const list = await repo.list({ scope: { tenants: ['acme'] }, limit: 10 });
     expect(list.map((r) => r.id)).toEqual(['ev-1']);
     const flagged = await repo.list({ scope: { allTenants: true }, concept: 'harmful_intent', minScore: 0.5, limit: 10 });
     expect(flagged.map((r) => r.id)).toEqual(['ev-1']);

@@ -1,0 +1,67 @@
+/**
+ * Who may do what (pure): roles, the permissions each grants, the caller of a request, and the
+ * tenants a caller may see. Every route declares one permission; a route without one is refused.
+ */
+export const ROLES = ['admin', 'safety', 'reviewer', 'rule-author', 'ingest'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  'events:write', // POST /v1/events
+  'events:read', // scores, evidence and metadata of stored events
+  'events:content', // raw conversation text of stored events
+  'alerts:read',
+  'alerts:ack',
+  'silences:read',
+  'silences:write',
+  'notifications:read',
+  'alerting:read',
+  'alerting:reload',
+  'rules:read',
+  'rules:reload',
+  'keys:admin',
+  'metrics:read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const READ_ALERTS: Permission[] = ['alerts:read', 'silences:read', 'notifications:read', 'alerting:read', 'rules:read'];
+
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  admin: PERMISSIONS,
+  safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read'],
+  reviewer: ['events:read', ...READ_ALERTS, 'metrics:read'],
+  'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload'],
+  ingest: ['events:write'],
+};
+
+export interface Caller {
+  /** Key id, OIDC subject, or 'auth-off'. */
+  id: string;
+  kind: 'key' | 'oidc' | 'auth-off';
+  name: string;
+  role: Role;
+  /** The tenants the caller may see; null: every tenant. */
+  tenants: string[] | null;
+  /** A reviewer key granted raw content. */
+  content: boolean;
+}
+
+export function can(c: Caller, p: Permission): boolean {
+  if (p === 'events:content' && c.role === 'reviewer') return c.content;
+  return ROLE_PERMISSIONS[c.role].includes(p);
+}
+
+/** Tenants a query covers: `{tenants}` or every tenant. */
+export type TenantScope = { tenants: string[] } | { allTenants: true };
+
+/**
+ * The scope of a request from a caller that may have asked for one tenant. Null when the caller
+ * asked for a tenant it may not see (the route then answers as if nothing were there).
+ */
+export function scopeFor(c: Caller, requested?: string): TenantScope | null {
+  if (requested !== undefined) return c.tenants === null || c.tenants.includes(requested) ? { tenants: [requested] } : null;
+  return c.tenants === null ? { allTenants: true } : { tenants: c.tenants };
+}
+
+export function inScope(scope: TenantScope, tenant: string): boolean {
+  return 'allTenants' in scope || scope.tenants.includes(tenant);
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Request } from 'express';
+
+import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../config/app-config';
+import type { Caller } from '../../domain/access';
+import { Metrics } from '../metrics';
+import { ApiKeysRepository } from '../../storage/api-keys.repository';
+import { ApiKeys } from './api-keys';
+
+/**
+ * Authentication: API keys, and the secure default. With access control on and no active key,
+ * the first start creates an `admin` key, writes it to PROBEWATCH_ADMIN_KEY_FILE (mode 0600) and
+ * shows it once on an interactive terminal (never in a log that is not a terminal). With
+ * PROBEWATCH_AUTH=off every start warns.
+ */
+@Injectable()
+export class AccessService implements OnApplicationBootstrap {
+  private readonly log = new Logger('access');
+  readonly keys: ApiKeys;
+
+  constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, repo: ApiKeysRepository, private readonly metrics: Metrics) {
+    this.keys = new ApiKeys(repo);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.cfg.auth.enabled) {
+      this.log.warn('PROBEWATCH_AUTH=off: access control is OFF; anyone who can reach this port reads stored prompts and changes alerting. Never run it so outside a sandbox.');
+      return;
+    }
+    if ((await this.keys.active()) > 0) return;
+    const { key, info } = await this.keys.create({ role: 'admin', tenants: null, name: 'bootstrap admin', content: false }, 'probewatch (first start)');
+    const file = this.cfg.auth.adminKeyFile;
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    this.log.warn(`no API key existed: created admin key ${info.id}, written to ${file} (mode 0600). Use it as Authorization: Bearer $(cat ${file}); create narrower keys with POST /v1/keys or probewatch keys create.`);
+    if (process.stdout.isTTY) process.stdout.write(`\n  probewatch admin key (shown once, also in ${file}):\n  ${key}\n\n`);
+  }
+
+  authenticate(token: string): Promise<Caller | null> {
+    return this.keys.authenticate(token);
+  }
+
+  /** An authentication failure: counted; the credential itself is never recorded. */
+  failed(req: Request, why: string): void {
+    this.metrics.authFailures.inc({ reason: why.startsWith('no') ? 'missing' : 'invalid' });
+    this.log.warn(`authentication failed for ${req.method} ${req.path} from ${req.ip ?? '?'}: ${why}`);
+  }
+}

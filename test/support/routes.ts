@@ -1,0 +1,43 @@
+/** Every route the service serves, read from the controllers' metadata, with what it declares. */
+import 'reflect-metadata';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+
+import { AlertsController, NotificationsController, SilencesController } from '../../src/alerts/alerts.controller';
+import type { Permission } from '../../src/domain/access';
+import { EventsController } from '../../src/ingest/events.controller';
+import { KeysController } from '../../src/ops/auth/keys.controller';
+import { OpsController } from '../../src/ops/ops.controller';
+import { PERMISSION_KEY, PUBLIC_KEY } from '../../src/platform/access.decorators';
+import { RulesController } from '../../src/rules/rules.controller';
+
+export const CONTROLLERS = [AlertsController, SilencesController, NotificationsController, EventsController, OpsController, RulesController, KeysController];
+
+export interface Route {
+  method: string;
+  /** OpenAPI style: /v1/alerts/{id}/ack */
+  path: string;
+  permission: Permission | null;
+  public: boolean;
+}
+
+export function serviceRoutes(): Route[] {
+  const out: Route[] = [];
+  for (const controller of CONTROLLERS) {
+    const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
+    for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+      const fn = (controller.prototype as unknown as Record<string, unknown>)[name];
+      if (typeof fn !== 'function' || name === 'constructor') continue;
+      const method = Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined;
+      const sub = Reflect.getMetadata(PATH_METADATA, fn) as string | undefined;
+      if (method === undefined || sub === undefined) continue;
+      const path = `/${[base, sub].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`.replace(/:([a-z_]+)/g, '{$1}');
+      out.push({
+        method: RequestMethod[method].toLowerCase(), path,
+        permission: (Reflect.getMetadata(PERMISSION_KEY, fn) ?? Reflect.getMetadata(PERMISSION_KEY, controller) ?? null) as Permission | null,
+        public: Boolean(Reflect.getMetadata(PUBLIC_KEY, fn) ?? Reflect.getMetadata(PUBLIC_KEY, controller)),
+      });
+    }
+  }
+  return out.sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
+}
