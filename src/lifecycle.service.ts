@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import { AlertsService } from './alerts/alerts.service';
 import { KafkaIngestService } from './kafka/kafka.module';
+import { AuditService } from './ops/audit/audit.service';
 import { PipelineService } from './ingest/pipeline.service';
 import { ProbeEngine } from './probe/probe-engine';
 import { BatchWriter } from './storage/batch-writer';
@@ -20,6 +21,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     private readonly kafka: KafkaIngestService,
     private readonly pipeline: PipelineService,
     private readonly alerts: AlertsService,
+    private readonly audit: AuditService,
     private readonly writer: BatchWriter,
     private readonly engine: ProbeEngine,
     @Inject(CLICKHOUSE) private readonly client: ClickHouseClient,
@@ -32,6 +34,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     await this.pipeline.pipeline.stop();
     await this.pipeline.closeAcceptLog();
     await this.alerts.shutdown();
+    await this.audit.shutdown();
     await this.writer.close();
     await this.engine.close();
     await this.client.close();

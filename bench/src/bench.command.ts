@@ -59,6 +59,13 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
+  if (positionals[0] === 'access') {
+    const { benchAccess } = await import('./access');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'access.json');
+    await benchAccess(out);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
   if (positionals[0] === 'alerts') {
     const { benchAlerts } = await import('./alerts');
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'alerts.json');
@@ -88,7 +95,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts)`);
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts, access)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

@@ -1,6 +1,7 @@
 import { BadRequestException, Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 
-import { Caller, inScope, scopeFor } from '../domain/access';
+import { actorOf, Caller, inScope, scopeFor } from '../domain/access';
+import { AuditEvents } from '../platform/audit-events';
 import { CallerOf, Requires } from '../platform/access.decorators';
 import { AlertDeliveryRepository, ALERT_STATES } from '../storage/alert-delivery.repository';
 import { AlertsRepository } from '../storage/alerts.repository';
@@ -35,7 +36,7 @@ function ackBody(body: unknown, caller: Caller): { by: string; comment: string }
 
 @Controller('v1/alerts')
 export class AlertsController {
-  constructor(private readonly alerts: AlertsRepository, private readonly delivery: AlertsService) {}
+  constructor(private readonly alerts: AlertsRepository, private readonly delivery: AlertsService, private readonly audit: AuditEvents) {}
 
   @Requires('alerts:read')
   @Get()
@@ -71,6 +72,7 @@ export class AlertsController {
     const { by, comment } = ackBody(body, caller);
     const a = await this.find(id, tenant, caller);
     await this.delivery.acknowledge({ tenant: a.tenant, fingerprint: a.fingerprint, alert_id: a.alert_id }, true, by, comment);
+    this.audit.record(actorOf(caller), 'alert.ack', a.alert_id, a.tenant, { by, comment, fingerprint: a.fingerprint });
     return { alert_id: a.alert_id, fingerprint: a.fingerprint, acked: true, by, comment, at: new Date().toISOString() };
   }
 
@@ -80,6 +82,7 @@ export class AlertsController {
     const a = await this.find(id, tenant, caller);
     const actor = who(by, 'by', caller);
     await this.delivery.acknowledge({ tenant: a.tenant, fingerprint: a.fingerprint, alert_id: a.alert_id }, false, actor, 'acknowledgement withdrawn');
+    this.audit.record(actorOf(caller), 'alert.unack', a.alert_id, a.tenant, { by: actor, fingerprint: a.fingerprint });
     return { alert_id: a.alert_id, fingerprint: a.fingerprint, acked: false, by: actor };
   }
 
@@ -95,7 +98,7 @@ export class AlertsController {
 
 @Controller('v1/silences')
 export class SilencesController {
-  constructor(private readonly delivery: AlertsService) {}
+  constructor(private readonly delivery: AlertsService, private readonly audit: AuditEvents) {}
 
   /**
    * Creates a silence, or updates the one whose `id` is given. A tenant-scoped caller's silence
@@ -116,6 +119,7 @@ export class SilencesController {
           throw new ForbiddenException({ error: 'forbidden', message: `a tenant-scoped key's silence needs a matcher tenant="…" (isEqual, not a regex) for one of its tenants: ${caller.tenants.join(', ')}` });
         }
       });
+      this.audit.record(actorOf(caller), id ? 'silence.update' : 'silence.create', s.id, silenceTenant(s) ?? '', { matchers: s.matchers, startsAt: s.startsAt, endsAt: s.endsAt, createdBy: s.createdBy, comment: s.comment, recurring: s.recurring });
       return { silenceID: s.id, silence: s };
     } catch (e) {
       if (e instanceof SilenceError) throw new BadRequestException({ error: 'invalid_silence', message: e.message });
@@ -141,13 +145,14 @@ export class SilencesController {
     const known = ID.test(id) ? (await this.delivery.listSilences()).find((x) => x.id === id) : undefined;
     const s = known && visible(known, caller) ? await this.delivery.expireSilence(id) : null;
     if (!s) throw new NotFoundException({ error: 'not_found', message: 'no such silence' });
+    this.audit.record(actorOf(caller), 'silence.expire', s.id, silenceTenant(s) ?? '', { endsAt: s.endsAt });
     return { silenceID: s.id, endsAt: s.endsAt, status: { state: 'expired' } };
   }
 }
 
 @Controller('v1')
 export class NotificationsController {
-  constructor(private readonly log: AlertDeliveryRepository, private readonly delivery: AlertsService) {}
+  constructor(private readonly log: AlertDeliveryRepository, private readonly delivery: AlertsService, private readonly audit: AuditEvents) {}
 
   @Requires('notifications:read')
   @Get('notifications')
@@ -174,8 +179,10 @@ export class NotificationsController {
   @Requires('alerting:reload')
   @Post('alerting/reload')
   @HttpCode(200)
-  reload(): unknown {
-    return this.delivery.reload('api');
+  reload(@CallerOf() caller: Caller): unknown {
+    const status = this.delivery.reload('api');
+    this.audit.record(actorOf(caller), status.lastReload.ok ? 'alerting.reload' : 'alerting.reload.rejected', status.file, '', { problems: status.lastReload.problems, receivers: status.receivers });
+    return status;
   }
 }
 

@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/app-config';
 import type { Alert } from '../domain/alert';
 import { Metrics } from '../ops/metrics';
 import { AlertEvent, AlertEvents } from '../platform/alert-events';
+import { AuditEvents } from '../platform/audit-events';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertDeliveryRepository } from '../storage/alert-delivery.repository';
 import { AlertsRepository } from '../storage/alerts.repository';
@@ -73,6 +74,7 @@ export class AlertsService implements OnApplicationBootstrap {
     eventsRepo: EventsRepository,
     rules: RuleSetService,
     private readonly metrics: Metrics,
+    private readonly audit: AuditEvents,
   ) {
     const file = cfg.alerting.file;
     const exists = existsSync(file);
@@ -202,7 +204,10 @@ export class AlertsService implements OnApplicationBootstrap {
       this.watcher = watch(path.dirname(file), (_e, name) => {
         if (name && name.toString() !== path.basename(file)) return;
         if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => this.reload('watch'), 300);
+        this.debounce = setTimeout(() => {
+          const st = this.reload('watch');
+          this.audit.record('alerting file watch', st.lastReload.ok ? 'alerting.reload' : 'alerting.reload.rejected', st.file, '', { problems: st.lastReload.problems, receivers: st.receivers });
+        }, 300);
       });
       this.watcher.on('error', (e) => this.log.warn(`watching ${file} stopped: ${e.message}`));
     } catch (e) {

@@ -22,6 +22,8 @@ commands:
                                              the receivers and groups an alert with those labels reaches
   keys    create --role R [--tenant T]… [--name N] [--content] | list | revoke ID
                                              API keys in the configured store (the key is printed once)
+  audit   verify [--bundle FILE] | export --from T --to T --out FILE
+                                             check the audit trail's hash chains and signatures; export a bundle
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
 
@@ -109,6 +111,16 @@ export async function main(argv: string[]): Promise<number> {
           return report.failed > 0 ? 1 : 0;
         } finally {
           await engine.close();
+        }
+      }
+      case 'audit': {
+        const { runAudit, AuditUsageError } = await import('./audit.command');
+        const { loadConfig } = await import('../config/app-config');
+        try {
+          return await runAudit(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
+        } catch (e) {
+          if (e instanceof AuditUsageError) throw new UsageError(e.message);
+          throw e;
         }
       }
       case 'keys': {

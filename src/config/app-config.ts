@@ -39,6 +39,8 @@ export interface AppConfig {
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
   auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean };
+  /** The audit trail's Ed25519 signing key (generated there when absent). */
+  audit: { signingKeyFile: string; checkpointEvery: number; checkpointMs: number };
   kafka: KafkaSettings | null;
 }
 
@@ -83,6 +85,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_EXTERNAL_URL', default: 'http://<HOST>:<PORT>', meaning: 'base of the links in notifications' },
   { name: 'PROBEWATCH_AUTH', default: 'on', meaning: 'off turns access control off (a warning at every start); otherwise every route but /healthz, /readyz and /docs needs a key' },
   { name: 'PROBEWATCH_ADMIN_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/admin.key', meaning: 'where the first start writes the admin key it creates (mode 0600)' },
+  { name: 'PROBEWATCH_AUDIT_SIGNING_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/audit-signing.key', meaning: 'Ed25519 key (PKCS#8 PEM) that signs the audit trail\'s checkpoints; generated there (mode 0600) when absent' },
+  { name: 'PROBEWATCH_AUDIT_CHECKPOINT_EVERY', default: '100', meaning: 'sign a checkpoint after this many audit entries (and at least every minute)' },
   { name: 'PROBEWATCH_METRICS_AUTH', default: 'false', meaning: 'true: /metrics needs a key with metrics:read (admin, safety, reviewer)' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
@@ -163,6 +167,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: oneOf('PROBEWATCH_AUTH', 'on', ['on', 'off'] as const) === 'on',
       adminKeyFile: path.resolve(env.PROBEWATCH_ADMIN_KEY_FILE || path.join(paths.dataDir, 'admin.key')),
       metricsOpen: !bool('PROBEWATCH_METRICS_AUTH', false),
+    },
+    audit: {
+      signingKeyFile: path.resolve(env.PROBEWATCH_AUDIT_SIGNING_KEY_FILE || path.join(paths.dataDir, 'audit-signing.key')),
+      checkpointEvery: int('PROBEWATCH_AUDIT_CHECKPOINT_EVERY', 100, 1, 1_000_000),
+      checkpointMs: 60_000,
     },
     kafka: parseKafkaSettings(env, problems),
   };

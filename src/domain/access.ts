@@ -19,6 +19,7 @@ export const PERMISSIONS = [
   'rules:read',
   'rules:reload',
   'keys:admin',
+  'audit:read',
   'metrics:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -28,7 +29,7 @@ const READ_ALERTS: Permission[] = ['alerts:read', 'silences:read', 'notification
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
   safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read'],
-  reviewer: ['events:read', ...READ_ALERTS, 'metrics:read'],
+  reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'metrics:read'],
   'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload'],
   ingest: ['events:write'],
 };
@@ -64,4 +65,9 @@ export function scopeFor(c: Caller, requested?: string): TenantScope | null {
 
 export function inScope(scope: TenantScope, tenant: string): boolean {
   return 'allTenants' in scope || scope.tenants.includes(tenant);
+}
+
+/** How a caller appears in the audit trail: `key:<id> (<name>)`, `oidc:<sub>`, or `auth-off`. */
+export function actorOf(c: Caller): string {
+  return c.kind === 'auth-off' ? 'auth-off' : `${c.kind}:${c.id}${c.name ? ` (${c.name})` : ''}`;
 }

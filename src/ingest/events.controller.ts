@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
-import { Caller, can, scopeFor } from '../domain/access';
+import { actorOf, Caller, can, scopeFor } from '../domain/access';
+import { AuditEvents } from '../platform/audit-events';
 import { CallerOf, Requires } from '../platform/access.decorators';
 import { Metrics } from '../ops/metrics';
 import { CONCEPT_IDS } from '../domain/concepts';
@@ -44,6 +45,7 @@ export class EventsController {
     private readonly events: EventsRepository,
     private readonly deadLetters: DeadLetterRepository,
     private readonly metrics: Metrics,
+    private readonly audit: AuditEvents,
   ) {}
 
   /**
@@ -146,7 +148,9 @@ export class EventsController {
     const scope = scopeFor(caller, tenant);
     const ev = SAFE_ID.test(id) && scope ? await this.events.get(scope, id) : null;
     if (!ev) throw new NotFoundException({ error: 'not_found', message: 'no such event' });
-    return can(caller, 'events:content') ? ev : withoutContent(ev);
+    if (!can(caller, 'events:content')) return withoutContent(ev);
+    this.audit.record(actorOf(caller), 'content.read', String(ev.id), String(ev.tenant), { content_policy: ev.content_policy });
+    return ev;
   }
 }
 

@@ -157,6 +157,20 @@ export const OPENAPI = {
         responses: { 200: { description: 'the revoked key' }, 404: { description: 'no such key' } },
       },
     },
+    '/v1/audit': {
+      get: {
+        summary: 'The audit trail, newest first (audit:read): keys, authentication failures, content reads, rule and alerting changes, silences, acknowledgements, starts with their configuration, probe-pack loads, exports',
+        parameters: [{ name: 'from', in: 'query', schema: rfc3339 }, { name: 'to', in: 'query', schema: rfc3339 }, { name: 'action', in: 'query', schema: { type: 'string', maxLength: 64 } },
+          { name: 'actor', in: 'query', schema: { type: 'string', maxLength: 256 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } }],
+        responses: { 200: { description: '{items: [{chain, seq, at, actor, action, target, tenant, detail, prev_hash, hash}], count}' } },
+      },
+    },
+    '/v1/audit/verify': {
+      get: {
+        summary: 'Recompute every hash chain and check every signed checkpoint (audit:read); names the first entry that does not match',
+        responses: { 200: { description: '{ok, entries, checkpoints, chains, problem: {chain, seq, reason} | null, seconds}' } },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/docs': { get: { summary: 'This OpenAPI document', security: [], responses: { 200: { description: 'OpenAPI 3.1 JSON' } } } },

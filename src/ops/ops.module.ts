@@ -6,6 +6,8 @@ import { KafkaModule } from '../kafka/kafka.module';
 import { ProbeModule } from '../probe/probe.module';
 import { RulesModule } from '../rules/rules.module';
 import { StorageModule } from '../storage/storage.module';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
 import { AccessGuard } from './auth/access.guard';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
@@ -13,8 +15,8 @@ import { OpsController } from './ops.controller';
 
 @Module({
   imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule],
-  controllers: [OpsController, KeysController],
-  providers: [AccessService, { provide: APP_GUARD, useClass: AccessGuard }],
-  exports: [AccessService],
+  controllers: [OpsController, KeysController, AuditController],
+  providers: [AccessService, AuditService, { provide: APP_GUARD, useClass: AccessGuard }],
+  exports: [AccessService, AuditService],
 })
 export class OpsModule {}

@@ -1,11 +1,12 @@
 import { FSWatcher, watch } from 'node:fs';
 import { hostname } from 'node:os';
 
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
+import { AuditEvents } from '../platform/audit-events';
 import { Topic } from '../platform/topic';
 import { CONCEPT_IDS } from '../domain/concepts';
 import { ProbeEngine } from '../probe/probe-engine';
@@ -86,6 +87,7 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
     @Inject(ProbeEngine) private readonly engine: PackFeatures,
     private readonly metrics: Metrics,
     @Inject(RuleHistoryRepository) private readonly history: RuleHistoryStore,
+    @Optional() private readonly audit?: AuditEvents,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -241,6 +243,9 @@ export class RuleSetService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async record(change: RuleSetChange): Promise<void> {
+    this.audit?.record(`rules (${change.instance})`, change.ok ? 'rules.change' : 'rules.change.rejected', change.hash, '', {
+      previous: change.previousHash, rules: change.rules, added: change.added, removed: change.removed, changed: change.changed, problems: change.problems, files: change.files,
+    });
     await this.history.record(change).catch((e: Error) => this.log.warn(`could not record the rule-set change in the audit trail: ${e.message}`));
   }
 

@@ -160,4 +160,21 @@ describe('access control (every route x role x tenant scope)', () => {
     // Only the Bearer scheme; a bare key is refused.
     await request(http).get('/v1/alerts').set('Authorization', admin).expect(401);
   });
+
+  it('puts keys, authentication failures, content reads and the start in a verifiable audit trail', async () => {
+    if (skip) return skipNote(skip);
+    const A = `Bearer ${admin}`;
+    const trail = await request(http).get('/v1/audit').query({ limit: 10000 }).set('Authorization', A).expect(200);
+    const actions = new Set(trail.body.items.map((e: { action: string }) => e.action));
+    for (const a of ['service.start', 'pack.load', 'key.create', 'key.revoke', 'auth.failure', 'content.read', 'silence.create']) expect(actions).toContain(a);
+    const read = trail.body.items.find((e: { action: string; target: string }) => e.action === 'content.read' && e.target === 'acc-acme');
+    expect(read).toMatchObject({ tenant: 'acme', actor: expect.stringMatching(/^key:[0-9a-f]{16}/) });
+    // No credential ever reaches the trail.
+    expect(JSON.stringify(trail.body)).not.toContain(admin.split('_')[2]);
+    const v = await request(http).get('/v1/audit/verify').set('Authorization', A).expect(200);
+    expect(v.body).toMatchObject({ ok: true, problem: null });
+    expect(v.body.entries).toBe(trail.body.count);
+    const start = trail.body.items.find((e: { action: string }) => e.action === 'service.start');
+    expect(JSON.parse(start.detail)).toMatchObject({ auth: 'on', content_policy: 'redacted', store: { kind: 'embedded' } });
+  });
 });

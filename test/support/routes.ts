@@ -3,15 +3,30 @@ import 'reflect-metadata';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 
-import { AlertsController, NotificationsController, SilencesController } from '../../src/alerts/alerts.controller';
-import type { Permission } from '../../src/domain/access';
-import { EventsController } from '../../src/ingest/events.controller';
-import { KeysController } from '../../src/ops/auth/keys.controller';
-import { OpsController } from '../../src/ops/ops.controller';
-import { PERMISSION_KEY, PUBLIC_KEY } from '../../src/platform/access.decorators';
-import { RulesController } from '../../src/rules/rules.controller';
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 
-export const CONTROLLERS = [AlertsController, SilencesController, NotificationsController, EventsController, OpsController, RulesController, KeysController];
+import type { Permission } from '../../src/domain/access';
+import { PERMISSION_KEY, PUBLIC_KEY } from '../../src/platform/access.decorators';
+
+/** Every controller class in src/ (each *.controller.ts file's exports that carry a route path). */
+export function controllers(): Array<new (...args: never[]) => unknown> {
+  const found: Array<new (...args: never[]) => unknown> = [];
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir)) {
+      const p = path.join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (f.endsWith('.controller.ts')) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        for (const v of Object.values(require(p) as Record<string, unknown>)) {
+          if (typeof v === 'function' && Reflect.getMetadata(PATH_METADATA, v) !== undefined) found.push(v as new (...args: never[]) => unknown);
+        }
+      }
+    }
+  };
+  walk(path.resolve(__dirname, '..', '..', 'src'));
+  return found;
+}
 
 export interface Route {
   method: string;
@@ -23,7 +38,7 @@ export interface Route {
 
 export function serviceRoutes(): Route[] {
   const out: Route[] = [];
-  for (const controller of CONTROLLERS) {
+  for (const controller of controllers()) {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
     for (const name of Object.getOwnPropertyNames(controller.prototype)) {
       const fn = (controller.prototype as unknown as Record<string, unknown>)[name];

@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/app-config';
 import type { Caller } from '../../domain/access';
+import { AuditEvents } from '../../platform/audit-events';
 import { Metrics } from '../metrics';
 import { ApiKeysRepository } from '../../storage/api-keys.repository';
 import { ApiKeys } from './api-keys';
@@ -21,7 +22,9 @@ export class AccessService implements OnApplicationBootstrap {
   private readonly log = new Logger('access');
   readonly keys: ApiKeys;
 
-  constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, repo: ApiKeysRepository, private readonly metrics: Metrics) {
+  private failures = { minute: 0, count: 0, suppressed: 0 };
+
+  constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, repo: ApiKeysRepository, private readonly metrics: Metrics, private readonly audit: AuditEvents) {
     this.keys = new ApiKeys(repo);
   }
 
@@ -35,6 +38,7 @@ export class AccessService implements OnApplicationBootstrap {
     const file = this.cfg.auth.adminKeyFile;
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    this.audit.record('probewatch', 'key.create', info.id, '', { role: 'admin', tenants: null, name: info.name, bootstrap: true, file: file });
     this.log.warn(`no API key existed: created admin key ${info.id}, written to ${file} (mode 0600). Use it as Authorization: Bearer $(cat ${file}); create narrower keys with POST /v1/keys or probewatch keys create.`);
     if (process.stdout.isTTY) process.stdout.write(`\n  probewatch admin key (shown once, also in ${file}):\n  ${key}\n\n`);
   }
@@ -43,9 +47,19 @@ export class AccessService implements OnApplicationBootstrap {
     return this.keys.authenticate(token);
   }
 
-  /** An authentication failure: counted; the credential itself is never recorded. */
+  /**
+   * An authentication failure: counted, logged and put in the audit trail (at most 100 entries a
+   * minute, then one entry saying how many more there were); the credential itself never is.
+   */
   failed(req: Request, why: string): void {
     this.metrics.authFailures.inc({ reason: why.startsWith('no') ? 'missing' : 'invalid' });
     this.log.warn(`authentication failed for ${req.method} ${req.path} from ${req.ip ?? '?'}: ${why}`);
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.failures.minute) {
+      if (this.failures.suppressed) this.audit.record('probewatch', 'auth.failure.suppressed', '', '', { count: this.failures.suppressed });
+      this.failures = { minute, count: 0, suppressed: 0 };
+    }
+    if (++this.failures.count <= 100) this.audit.record(`ip:${req.ip ?? '?'}`, 'auth.failure', `${req.method} ${req.path}`, '', { reason: why });
+    else this.failures.suppressed++;
   }
 }

@@ -39,7 +39,7 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     expect(w.healthy).toBe(false);
     expect(w.pendingRows).toBe(1);
     expect(logs[0]).toMatch(/insert into dead_letters failed/);
-    expect(await migrate(client, loadMigrations())).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await migrate(client, loadMigrations())).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await p;
     expect(w.pendingRows).toBe(0);
     expect(w.healthy).toBe(true);

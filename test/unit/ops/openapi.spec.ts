@@ -7,6 +7,7 @@ describe('OpenAPI document', () => {
     const served = serviceRoutes().map((r) => `${r.method} ${r.path}`).sort();
     const documented = Object.entries(OPENAPI.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)).sort();
     expect(served).toContain('post /v1/alerts/{id}/ack');
+    expect(served).toContain('get /v1/audit/verify');
     expect(documented).toEqual(served);
   });
 
