@@ -38,7 +38,7 @@ export interface AppConfig {
   /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
-  auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean };
+  auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean; oidc: { issuer: string; audience: string; rolesClaim: string; tenantsClaim: string } | null };
   /** The audit trail's Ed25519 signing key (generated there when absent). */
   audit: { signingKeyFile: string; checkpointEvery: number; checkpointMs: number };
   kafka: KafkaSettings | null;
@@ -87,6 +87,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_ADMIN_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/admin.key', meaning: 'where the first start writes the admin key it creates (mode 0600)' },
   { name: 'PROBEWATCH_AUDIT_SIGNING_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/audit-signing.key', meaning: 'Ed25519 key (PKCS#8 PEM) that signs the audit trail\'s checkpoints; generated there (mode 0600) when absent' },
   { name: 'PROBEWATCH_AUDIT_CHECKPOINT_EVERY', default: '100', meaning: 'sign a checkpoint after this many audit entries (and at least every minute)' },
+  { name: 'PROBEWATCH_OIDC_ISSUER / PROBEWATCH_OIDC_AUDIENCE', default: '(unset)', meaning: 'accept bearer JWTs from this OpenID Provider (verified against its JWKS) for this audience' },
+  { name: 'PROBEWATCH_OIDC_ROLES_CLAIM / PROBEWATCH_OIDC_TENANTS_CLAIM', default: 'probewatch_role / probewatch_tenants', meaning: 'the claims that carry the role and the tenants (a list, or "*")' },
   { name: 'PROBEWATCH_METRICS_AUTH', default: 'false', meaning: 'true: /metrics needs a key with metrics:read (admin, safety, reviewer)' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
@@ -114,6 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (env.PROBEWATCH_API_TOKEN) problems.push('PROBEWATCH_API_TOKEN is no longer read: access takes API keys (probewatch keys create --role <role>, or the admin key the first start writes to $PROBEWATCH_DATA_DIR/admin.key)');
   if (env.PROBEWATCH_WEBHOOK_URL) problems.push('PROBEWATCH_WEBHOOK_URL is no longer read: put the webhook in alerting.yaml (receivers: webhook_configs) and point PROBEWATCH_ALERTING_FILE at it');
   const externalUrl = url('PROBEWATCH_EXTERNAL_URL');
+  const oidcIssuer = url('PROBEWATCH_OIDC_ISSUER');
+  if (oidcIssuer && !env.PROBEWATCH_OIDC_AUDIENCE) problems.push('PROBEWATCH_OIDC_ISSUER is set: PROBEWATCH_OIDC_AUDIENCE (the audience your provider puts in probewatch\'s tokens) is required too');
   const instanceId = env.PROBEWATCH_INSTANCE_ID || hostname();
   const limits = {
     maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
@@ -167,6 +171,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: oneOf('PROBEWATCH_AUTH', 'on', ['on', 'off'] as const) === 'on',
       adminKeyFile: path.resolve(env.PROBEWATCH_ADMIN_KEY_FILE || path.join(paths.dataDir, 'admin.key')),
       metricsOpen: !bool('PROBEWATCH_METRICS_AUTH', false),
+      oidc: oidcIssuer
+        ? { issuer: oidcIssuer, audience: env.PROBEWATCH_OIDC_AUDIENCE ?? '', rolesClaim: env.PROBEWATCH_OIDC_ROLES_CLAIM || 'probewatch_role', tenantsClaim: env.PROBEWATCH_OIDC_TENANTS_CLAIM || 'probewatch_tenants' }
+        : null,
     },
     audit: {
       signingKeyFile: path.resolve(env.PROBEWATCH_AUDIT_SIGNING_KEY_FILE || path.join(paths.dataDir, 'audit-signing.key')),

@@ -70,7 +70,11 @@ export interface VerifyResult {
  */
 export function verifyTrail(entries: AuditEntry[], checkpoints: Checkpoint[], pub: KeyObject, opts: { fromGenesis: boolean }): VerifyResult {
   const byChain = new Map<string, AuditEntry[]>();
-  for (const e of entries) byChain.set(e.chain, [...(byChain.get(e.chain) ?? []), e]);
+  for (const e of entries) {
+    const list = byChain.get(e.chain);
+    if (list) list.push(e);
+    else byChain.set(e.chain, [e]);
+  }
   const kid = keyId(pub);
   const result = (problem: VerifyResult['problem']): VerifyResult => ({ ok: problem === null, entries: entries.length, checkpoints: checkpoints.length, chains: byChain.size, problem });
   const heads = new Map<string, Map<number, string>>();

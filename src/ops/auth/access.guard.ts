@@ -31,9 +31,10 @@ export class AccessGuard implements CanActivate {
       return true;
     }
     const m = /^Bearer ([\x21-\x7e]+)$/i.exec(req.headers.authorization ?? '');
-    const caller = m ? await this.access.authenticate(m[1]) : null;
+    const auth = m ? await this.access.authenticate(m[1]) : { caller: null, reason: 'no bearer credential' };
+    const caller = auth.caller;
     if (!caller) {
-      this.access.failed(req, m ? 'invalid or revoked credential' : 'no bearer credential');
+      this.access.failed(req, auth.reason);
       throw new UnauthorizedException({ error: 'unauthorized', message: 'a valid API key or token is required (Authorization: Bearer <key>)' });
     }
     if (!can(caller, permission)) throw new ForbiddenException({ error: 'forbidden', message: `the ${caller.role} role does not grant ${permission}` });

@@ -10,6 +10,7 @@ import { AuditEvents } from '../../platform/audit-events';
 import { Metrics } from '../metrics';
 import { ApiKeysRepository } from '../../storage/api-keys.repository';
 import { ApiKeys } from './api-keys';
+import { OidcVerifier } from './oidc';
 
 /**
  * Authentication: API keys, and the secure default. With access control on and no active key,
@@ -21,11 +22,13 @@ import { ApiKeys } from './api-keys';
 export class AccessService implements OnApplicationBootstrap {
   private readonly log = new Logger('access');
   readonly keys: ApiKeys;
+  readonly oidc: OidcVerifier | null;
 
   private failures = { minute: 0, count: 0, suppressed: 0 };
 
   constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, repo: ApiKeysRepository, private readonly metrics: Metrics, private readonly audit: AuditEvents) {
     this.keys = new ApiKeys(repo);
+    this.oidc = cfg.auth.oidc ? new OidcVerifier(cfg.auth.oidc, (m) => this.log.warn(m)) : null;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -43,8 +46,14 @@ export class AccessService implements OnApplicationBootstrap {
     if (process.stdout.isTTY) process.stdout.write(`\n  probewatch admin key (shown once, also in ${file}):\n  ${key}\n\n`);
   }
 
-  authenticate(token: string): Promise<Caller | null> {
-    return this.keys.authenticate(token);
+  /** An API key, or (when configured) an OIDC access token; null with the reason otherwise. */
+  async authenticate(token: string): Promise<{ caller: Caller | null; reason: string }> {
+    if (token.startsWith('pwk_') || !this.oidc) {
+      const caller = await this.keys.authenticate(token);
+      return { caller, reason: caller ? '' : 'invalid or revoked credential' };
+    }
+    const r = await this.oidc.verify(token);
+    return r.ok ? { caller: r.caller, reason: '' } : { caller: null, reason: r.reason };
   }
 
   /**
@@ -52,7 +61,7 @@ export class AccessService implements OnApplicationBootstrap {
    * minute, then one entry saying how many more there were); the credential itself never is.
    */
   failed(req: Request, why: string): void {
-    this.metrics.authFailures.inc({ reason: why.startsWith('no') ? 'missing' : 'invalid' });
+    this.metrics.authFailures.inc({ reason: why.startsWith('no ') ? 'missing' : 'invalid' });
     this.log.warn(`authentication failed for ${req.method} ${req.path} from ${req.ip ?? '?'}: ${why}`);
     const minute = Math.floor(Date.now() / 60_000);
     if (minute !== this.failures.minute) {
