@@ -24,6 +24,7 @@ commands:
                                              API keys in the configured store (the key is printed once)
   audit   verify [--bundle FILE] | export --from T --to T --out FILE
                                              check the audit trail's hash chains and signatures; export a bundle
+  erase   --user ID                          remove one end user's content everywhere (recorded in the audit trail)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
 
@@ -120,6 +121,16 @@ export async function main(argv: string[]): Promise<number> {
           return await runAudit(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
         } catch (e) {
           if (e instanceof AuditUsageError) throw new UsageError(e.message);
+          throw e;
+        }
+      }
+      case 'erase': {
+        const { runErase, EraseUsageError } = await import('./erase.command');
+        const { loadConfig } = await import('../config/app-config');
+        try {
+          return await runErase(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
+        } catch (e) {
+          if (e instanceof EraseUsageError) throw new UsageError(e.message);
           throw e;
         }
       }

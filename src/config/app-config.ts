@@ -26,6 +26,8 @@ export interface AppConfig {
   rulesTickMs: number;
   store: { kind: 'embedded' | 'server'; location: string; username?: string; password?: string; database: string };
   contentPolicy: ContentPolicy;
+  /** Per-tenant overrides of the content policy (PROBEWATCH_CONTENT_POLICY_BY_TENANT). */
+  contentPolicyByTenant: Record<string, ContentPolicy>;
   retentionDays: number;
   limits: { maxBodyBytes: number; maxBatchEvents: number; maxMessages: number; maxContentChars: number };
   /** What an event may hold (HTTP and Kafka), including the accepted time window. */
@@ -66,6 +68,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'CLICKHOUSE_USER / CLICKHOUSE_PASSWORD', default: 'default / (empty)', meaning: 'server credentials' },
   { name: 'CLICKHOUSE_DATABASE', default: 'probewatch', meaning: 'database name' },
   { name: 'PROBEWATCH_CONTENT_POLICY', default: 'redacted', meaning: 'prompt storage: full, redacted (PII/secrets masked) or hash' },
+  { name: 'PROBEWATCH_CONTENT_POLICY_BY_TENANT', default: '(unset)', meaning: 'per-tenant policy, e.g. acme=full,globex=hash (others use PROBEWATCH_CONTENT_POLICY)' },
   { name: 'PROBEWATCH_RETENTION_DAYS', default: '90', meaning: 'TTL of stored events, scores, alerts and dead letters' },
   { name: 'PROBEWATCH_MAX_BODY_BYTES', default: '1048576', meaning: 'largest accepted request body' },
   { name: 'PROBEWATCH_MAX_BATCH', default: '100', meaning: 'events per POST /v1/events' },
@@ -93,6 +96,25 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
 ];
+
+/** `acme=full,globex=hash` into {tenant: policy}; every bad pair is a problem. */
+function policyMap(raw: string | undefined, problems: string[]): Record<string, ContentPolicy> {
+  const out: Record<string, ContentPolicy> = {};
+  for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [tenant, policy] = part.split('=').map((x) => x.trim());
+    if (!tenant || !/^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/.test(tenant) || !(CONTENT_POLICIES as readonly string[]).includes(policy ?? '')) {
+      problems.push(`PROBEWATCH_CONTENT_POLICY_BY_TENANT: '${part}' is not tenant=${CONTENT_POLICIES.join('|')}`);
+      continue;
+    }
+    out[tenant] = policy as ContentPolicy;
+  }
+  return out;
+}
+
+/** The content policy of a tenant. */
+export function policyFor(cfg: Pick<AppConfig, 'contentPolicy' | 'contentPolicyByTenant'>, tenant: string | undefined): ContentPolicy {
+  return (tenant !== undefined && cfg.contentPolicyByTenant[tenant]) || cfg.contentPolicy;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
@@ -150,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? { kind: 'server', location: chUrl, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database }
       : { kind: 'embedded', location: path.resolve(env.PROBEWATCH_CLICKHOUSE_DIR ?? path.join(paths.dataDir, 'clickhouse')), database },
     contentPolicy: oneOf('PROBEWATCH_CONTENT_POLICY', 'redacted', CONTENT_POLICIES),
+    contentPolicyByTenant: policyMap(env.PROBEWATCH_CONTENT_POLICY_BY_TENANT, problems),
     retentionDays,
     limits,
     eventLimits,

@@ -20,6 +20,7 @@ export const PERMISSIONS = [
   'rules:reload',
   'keys:admin',
   'audit:read',
+  'data:erase',
   'metrics:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

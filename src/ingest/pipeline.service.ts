@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from
 
 import type { Alert } from '../domain/alert';
 import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { AppConfig, policyFor } from '../config/app-config';
 import { Metrics } from '../ops/metrics';
 import { AlertEvents } from '../platform/alert-events';
 import { ProbeEngine } from '../probe/probe-engine';
@@ -60,9 +60,10 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
         // Token evidence is masked under the content policy before anything else sees it: rules,
         // alert annotations, webhooks, the alerts topic and storage all get the masked copy.
         score: async (e) => {
-          const [scored, view] = await Promise.all([this.engine.score(e), policyView(e.messages, e.user, cfg.contentPolicy)]);
+          const policy = policyFor(cfg, e.tenant);
+          const [scored, view] = await Promise.all([this.engine.score(e), policyView(e.messages, e.user, policy)]);
           this.views.set(e, view);
-          return redactScored(e.messages, scored, cfg.contentPolicy, view.spans);
+          return redactScored(e.messages, scored, policy, view.spans);
         },
         evaluate: (e, s) => this.evaluate(e, s),
         store: (e, s, a, at) => this.store(e, s, a, at),

@@ -171,6 +171,13 @@ export const OPENAPI = {
         responses: { 200: { description: '{ok, entries, checkpoints, chains, problem: {chain, seq, reason} | null, seconds}' } },
       },
     },
+    '/v1/erasures': {
+      post: {
+        summary: 'Erase one end user\'s content everywhere it is stored (data:erase, admin): their events, feature evidence, dead letters, alert annotations and notification payloads; scores and alerts stay without the user id. Recorded in the audit trail by a hash of the id',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['user'], properties: { user: { type: 'string', minLength: 1, maxLength: 256 } } } } } },
+        responses: { 200: { description: '{user_sha256, events, tenants, alerts, dead_letters}' }, 400: { description: 'no user', content: { 'application/json': { schema: err } } } },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/docs': { get: { summary: 'This OpenAPI document', security: [], responses: { 200: { description: 'OpenAPI 3.1 JSON' } } } },

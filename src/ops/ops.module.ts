@@ -9,13 +9,14 @@ import { StorageModule } from '../storage/storage.module';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { AccessGuard } from './auth/access.guard';
+import { ErasureController } from './data/erasure.controller';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
   imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule],
-  controllers: [OpsController, KeysController, AuditController],
+  controllers: [OpsController, KeysController, AuditController, ErasureController],
   providers: [AccessService, AuditService, { provide: APP_GUARD, useClass: AccessGuard }],
   exports: [AccessService, AuditService],
 })

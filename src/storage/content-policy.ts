@@ -59,7 +59,7 @@ export function policyToken(token: string, policy: ContentPolicy): string {
 }
 
 /** Pseudonyms keep 64 bits of the digest: unique enough to group and count users by. */
-const PSEUDONYM_HEX = 16;
+export const PSEUDONYM_HEX = 16;
 
 /**
  * The end-user id under the policy. Rules group, count and sequence by it, so it must stay a

@@ -22,10 +22,20 @@ export interface DeadLetter {
  * letter must still be recorded, and its digest still identifies it.
  */
 export class DeadLetterRepository {
-  constructor(private readonly writer: BatchWriter, private readonly policy: ContentPolicy) {}
+  constructor(private readonly writer: BatchWriter, private readonly policyOf: (tenant: string | undefined) => ContentPolicy) {}
 
   async record(items: DeadLetter[], now: Date = new Date()): Promise<void> {
-    const payloads = await this.storedPayloads(items.map((d) => d.payload));
+    // Each item under its tenant's policy (a body rejected whole has no tenant: the default).
+    const payloads: string[] = new Array(items.length);
+    const byPolicy = new Map<ContentPolicy, number[]>();
+    items.forEach((d, i) => {
+      const p = this.policyOf(d.tenant || undefined);
+      byPolicy.set(p, [...(byPolicy.get(p) ?? []), i]);
+    });
+    for (const [policy, idx] of byPolicy) {
+      const stored = await this.storedPayloads(idx.map((i) => items[i].payload), policy);
+      idx.forEach((i, k) => (payloads[i] = stored[k]));
+    }
     return this.writer.write('dead_letters', items.map((d, i) => ({
       received_at: chTime(now.toISOString()),
       channel: d.channel,
@@ -38,9 +48,9 @@ export class DeadLetterRepository {
     })));
   }
 
-  private async storedPayloads(payloads: string[]): Promise<string[]> {
-    if (this.policy === 'full') return payloads.map((p) => p.slice(0, MAX_PAYLOAD));
-    if (this.policy === 'hash') return payloads.map(() => '');
+  private async storedPayloads(payloads: string[], policy: ContentPolicy): Promise<string[]> {
+    if (policy === 'full') return payloads.map((p) => p.slice(0, MAX_PAYLOAD));
+    if (policy === 'hash') return payloads.map(() => '');
     // Redact a little more than is kept, then cut: cutting first could split a secret so that
     // its detector no longer recognises the part left before the cut.
     try {

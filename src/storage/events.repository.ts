@@ -27,7 +27,7 @@ export function chTime(iso: string): string {
 }
 
 export class EventsRepository {
-  constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policy: ContentPolicy) {}
+  constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policyOf: (tenant: string) => ContentPolicy) {}
 
   /**
    * Resolves when every row of the event is durably stored. Idempotent by (tenant, event id).
@@ -39,7 +39,7 @@ export class EventsRepository {
   async store(event: ProbeEvent, scored: ScoredEvent, receivedAt: Date, view?: PolicyView): Promise<void> {
     const ts = chTime(event.timestamp);
     const version = receivedAt.getTime();
-    const policy = this.policy;
+    const policy = this.policyOf(event.tenant);
     // One scan of the messages serves both the stored text and the evidence.
     const { spans, user } = view ?? (await policyView(event.messages, event.user, policy));
     const [messages, metadata, redactedResult] = await Promise.all([

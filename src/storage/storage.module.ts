@@ -2,7 +2,7 @@ import { Inject, Logger, Module } from '@nestjs/common';
 import type { ClickHouseClient } from '@clickhouse/client';
 
 import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { AppConfig, policyFor } from '../config/app-config';
 import { AlertDeliveryRepository } from './alert-delivery.repository';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AlertsRepository } from './alerts.repository';
@@ -35,13 +35,13 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
       inject: [CLICKHOUSE, APP_CONFIG],
       useFactory: (c: ClickHouseClient, cfg: AppConfig) => new BatchWriter(c, cfg.writer, (m) => log.warn(m)),
     },
-    { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, cfg.contentPolicy) },
+    { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, (t) => policyFor(cfg, t)) },
     { provide: AlertsRepository, inject: [CLICKHOUSE, BatchWriter], useFactory: (c: ClickHouseClient, w: BatchWriter) => new AlertsRepository(c, w) },
     { provide: ApiKeysRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ApiKeysRepository(c) },
     { provide: AlertDeliveryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new AlertDeliveryRepository(c) },
     { provide: RuleHistoryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new RuleHistoryRepository(c) },
     { provide: ReplayRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ReplayRepository(c) },
-    { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, cfg.contentPolicy) },
+    { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, (t) => policyFor(cfg, t)) },
   ],
   exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, AlertDeliveryRepository, ApiKeysRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
 })

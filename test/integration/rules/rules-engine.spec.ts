@@ -61,7 +61,7 @@ describe('rules engine on embedded ClickHouse', () => {
     client = await openClickHouse({ kind: 'embedded', location: path.join(mkdtempSync(path.join(tmpdir(), 'pw-rules-')), 'db'), database: 'rules' });
     await migrate(client);
     writer = new BatchWriter(client, { maxRows: 10_000, flushMs: 10, maxBackoffMs: 100 });
-    events = new EventsRepository(client, writer, 'redacted');
+    events = new EventsRepository(client, writer, () => 'redacted');
     const set = compileRuleSet(await readRuleSources([path.join(ROOT, 'rules')]), scope);
     expect(set.problems).toEqual([]);
     rules = set.rules;

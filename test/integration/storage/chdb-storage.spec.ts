@@ -52,7 +52,7 @@ describe('storage on embedded ClickHouse (chDB)', () => {
 
   it('stores an event twice as one row and honours the content policy', async () => {
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
-    const repo = new EventsRepository(client, w, 'redacted');
+    const repo = new EventsRepository(client, w, () => 'redacted');
     const ev = { id: 'ev-1', timestamp: '2026-11-24T10:00:00Z', tenant: 'acme', source: 's', model: 'm', messages: [{ role: 'user' as const, content: 'write to bob@example.com' }] };
     await repo.store(ev, scored('ev-1', 0.8), new Date());
     await repo.store(ev, scored('ev-1', 0.8), new Date());
@@ -65,6 +65,22 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     expect(list.map((r) => r.id)).toEqual(['ev-1']);
     const flagged = await repo.list({ scope: { allTenants: true }, concept: 'harmful_intent', minScore: 0.5, limit: 10 });
     expect(flagged.map((r) => r.id)).toEqual(['ev-1']);
+    await w.close();
+  });
+
+  it('applies each tenant its own content policy', async () => {
+    const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
+    const policies: Record<string, 'full' | 'redacted' | 'hash'> = { open: 'full', strict: 'hash' };
+    const repo = new EventsRepository(client, w, (t) => policies[t] ?? 'redacted');
+    const ev = (id: string, tenant: string) => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant, source: 's', model: 'm', user: 'carol@example.com', messages: [{ role: 'user' as const, content: 'mail carol@example.com' }] });
+    for (const [id, t] of [['p1', 'open'], ['p2', 'strict'], ['p3', 'anyone']]) await repo.store(ev(id, t), scored(id, 0.3), new Date());
+    const open = await repo.get({ tenants: ['open'] }, 'p1');
+    const strict = await repo.get({ tenants: ['strict'] }, 'p2');
+    const other = await repo.get({ tenants: ['anyone'] }, 'p3');
+    expect(open).toMatchObject({ content_policy: 'full', user: 'carol@example.com', messages: [{ content: 'mail carol@example.com' }] });
+    expect(strict?.content_policy).toBe('hash');
+    expect(JSON.stringify(strict)).not.toContain('carol');
+    expect(other).toMatchObject({ content_policy: 'redacted', messages: [{ content: 'mail [EMAIL]' }] });
     await w.close();
   });
 });

@@ -9,6 +9,12 @@ describe('configuration', () => {
     expect(c.alerting).toMatchObject({ file: require('node:path').resolve('alerting.yaml'), watch: true, tickMs: 1000, silenceStaleDays: 30, externalUrl: 'http://127.0.0.1:8080' });
   });
 
+  it('reads per-tenant content policies and names a bad pair', () => {
+    const c = loadConfig({ PROBEWATCH_CONTENT_POLICY_BY_TENANT: 'acme=full, globex=hash' });
+    expect(c.contentPolicyByTenant).toEqual({ acme: 'full', globex: 'hash' });
+    expect(() => loadConfig({ PROBEWATCH_CONTENT_POLICY_BY_TENANT: 'acme=everything' })).toThrow(/PROBEWATCH_CONTENT_POLICY_BY_TENANT: 'acme=everything'/);
+  });
+
   it('refuses the retired PROBEWATCH_WEBHOOK_URL and says where the webhook goes now', () => {
     expect(() => loadConfig({ PROBEWATCH_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toThrow(/webhook_configs/);
   });

@@ -1,0 +1,61 @@
+/**
+ * Erasure of one end user's content everywhere it is stored (`probewatch erase --user`,
+ * `POST /v1/erasures`). The user id is matched in every stored form the content policies give it
+ * (as sent, `sha256:<hex>`, `user:<pseudonym>`). Removed: the user's events (messages, metadata,
+ * token evidence), their feature evidence, the dead letters that carry the id, the alerts'
+ * annotations and the notification payloads of those events. Kept, without the user id: the
+ * scores (numbers) and the alerts themselves, so the safety record stays complete.
+ * Mutations run synchronously (mutations_sync = 2): when this resolves, the rows are gone.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+import { PSEUDONYM_HEX, sha256 } from './content-policy';
+
+export interface ErasureResult {
+  events: number;
+  tenants: string[];
+  alerts: number;
+  dead_letters: number;
+}
+
+export function storedUserForms(user: string): string[] {
+  const h = sha256(user);
+  return [user, `sha256:${h}`, `user:${h.slice(0, PSEUDONYM_HEX)}`];
+}
+
+export class ErasureRepository {
+  constructor(private readonly client: ClickHouseClient) {}
+
+  private async rows<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
+    return (await this.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+  }
+
+  private async mutate(query: string, params: Record<string, unknown>): Promise<void> {
+    await this.client.command({ query, query_params: params, clickhouse_settings: { mutations_sync: '2' } });
+  }
+
+  /** `tenants`: null for every tenant, else only these (a tenant-scoped caller). */
+  async eraseUser(user: string, tenants: string[] | null): Promise<ErasureResult> {
+    const forms = storedUserForms(user);
+    const scope = tenants ? ' AND has({tenants:Array(String)}, tenant)' : '';
+    const base = { forms, ...(tenants ? { tenants } : {}) };
+    const events = await this.rows<{ tenant: string; event_id: string }>(`SELECT DISTINCT tenant, event_id FROM events WHERE has({forms:Array(String)}, user_id)${scope}`, base);
+    const ids = events.map((e) => e.event_id);
+    const alerts = ids.length ? await this.rows<{ alert_id: string }>(`SELECT DISTINCT alert_id FROM alerts WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids }) : [];
+    const alertIds = alerts.map((a) => a.alert_id);
+    // The raw id as it appears in a JSON payload ("user":"<id>").
+    const needle = JSON.stringify(user);
+    const dead = await this.rows<{ n: string }>(`SELECT count() AS n FROM dead_letters WHERE positionUTF8(payload, {needle:String}) > 0${scope}`, { ...base, needle });
+    if (ids.length) {
+      await this.mutate(`ALTER TABLE events DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+      await this.mutate(`ALTER TABLE feature_activations DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+      await this.mutate(`ALTER TABLE concept_scores UPDATE user_id = '' WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+    }
+    if (alertIds.length) {
+      await this.mutate(`ALTER TABLE alerts UPDATE annotations = '{}' WHERE has({alertIds:Array(String)}, alert_id)${scope}`, { ...base, alertIds });
+      await this.mutate("ALTER TABLE notifications UPDATE payload = '' WHERE hasAny(alert_ids, {alertIds:Array(String)})", { alertIds });
+    }
+    if (Number(dead[0]?.n ?? 0) > 0) await this.mutate(`ALTER TABLE dead_letters DELETE WHERE positionUTF8(payload, {needle:String}) > 0${scope}`, { ...base, needle });
+    return { events: ids.length, tenants: [...new Set(events.map((e) => e.tenant))].sort(), alerts: alertIds.length, dead_letters: Number(dead[0]?.n ?? 0) };
+  }
+}
