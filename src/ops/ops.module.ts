@@ -9,7 +9,7 @@ import { StorageModule } from '../storage/storage.module';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { AccessGuard } from './auth/access.guard';
-import { ErasureController } from './data/erasure.controller';
+import { ErasureController } from './privacy/erasure.controller';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
 import { OpsController } from './ops.controller';
