@@ -24,6 +24,8 @@ commands:
                                              API keys in the configured store (the key is printed once)
   audit   verify [--bundle FILE] | export --from T --to T --out FILE
                                              check the audit trail's hash chains and signatures; export a bundle
+  report  --from T --to T [--tenant T] [--format json|csv|html] --out FILE
+                                             a signed compliance report for the period
   erase   --user ID                          remove one end user's content everywhere (recorded in the audit trail)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
@@ -121,6 +123,16 @@ export async function main(argv: string[]): Promise<number> {
           return await runAudit(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
         } catch (e) {
           if (e instanceof AuditUsageError) throw new UsageError(e.message);
+          throw e;
+        }
+      }
+      case 'report': {
+        const { runReport, ReportUsageError } = await import('./report.command');
+        const { loadConfig } = await import('../config/app-config');
+        try {
+          return await runReport(loadConfig(process.env), paths, rest, (l) => void process.stdout.write(`${l}\n`));
+        } catch (e) {
+          if (e instanceof ReportUsageError) throw new UsageError(e.message);
           throw e;
         }
       }

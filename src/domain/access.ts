@@ -20,6 +20,8 @@ export const PERMISSIONS = [
   'rules:reload',
   'keys:admin',
   'audit:read',
+  'reports:read',
+  'reports:create',
   'data:erase',
   'metrics:read',
 ] as const;
@@ -30,7 +32,7 @@ const READ_ALERTS: Permission[] = ['alerts:read', 'silences:read', 'notification
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
   safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read'],
-  reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'metrics:read'],
+  reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'reports:read', 'reports:create', 'metrics:read'],
   'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload'],
   ingest: ['events:write'],
 };

@@ -178,6 +178,22 @@ export const OPENAPI = {
         responses: { 200: { description: '{user_sha256, events, tenants, alerts, dead_letters}' }, 400: { description: 'no user', content: { 'application/json': { schema: err } } } },
       },
     },
+    '/v1/reports': {
+      post: {
+        summary: 'Ask for a compliance report (reports:create: reviewer, admin); answered with its id at once, generated in the background',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['from', 'to'], properties: {
+          from: rfc3339, to: rfc3339, tenant: { ...ident, description: 'omit for every tenant (a tenant-scoped caller must name one of its tenants)' }, format: { enum: ['json', 'csv', 'html'], default: 'json' } } } } } },
+        responses: { 202: { description: '{id, status}' }, 400: { description: 'invalid request', content: { 'application/json': { schema: err } } } },
+      },
+      get: { summary: 'Reports asked for (reports:read)', responses: { 200: { description: '{items: [{id, status, format, from, to, tenant, requested_by, requested_at, sha256}], count}' } } },
+    },
+    '/v1/reports/{id}': {
+      get: {
+        summary: 'The report file once ready (JSON schema probewatch-report/1, CSV or HTML); 202 while it is being generated',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: { description: 'the report' }, 202: { description: '{id, status: pending}' }, 404: { description: 'no such report' }, 500: { description: 'generation failed, with the reason' } },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/docs': { get: { summary: 'This OpenAPI document', security: [], responses: { 200: { description: 'OpenAPI 3.1 JSON' } } } },

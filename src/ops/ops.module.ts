@@ -10,14 +10,16 @@ import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { AccessGuard } from './auth/access.guard';
 import { ErasureController } from './privacy/erasure.controller';
+import { ReportsController } from './reports/reports.controller';
+import { ReportsService } from './reports/reports.service';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
   imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule],
-  controllers: [OpsController, KeysController, AuditController, ErasureController],
-  providers: [AccessService, AuditService, { provide: APP_GUARD, useClass: AccessGuard }],
+  controllers: [OpsController, KeysController, AuditController, ErasureController, ReportsController],
+  providers: [AccessService, AuditService, ReportsService, { provide: APP_GUARD, useClass: AccessGuard }],
   exports: [AccessService, AuditService],
 })
 export class OpsModule {}

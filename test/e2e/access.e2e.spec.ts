@@ -174,6 +174,21 @@ describe('access control (every route x role x tenant scope)', () => {
     const v = await request(http).get('/v1/audit/verify').set('Authorization', A).expect(200);
     expect(v.body).toMatchObject({ ok: true, problem: null });
     expect(v.body.entries).toBe(trail.body.count);
+    // A reviewer asks for a report through the API and gets it once ready; a scoped reviewer must name its tenant.
+    const reviewer = (await request(http).post('/v1/keys').set('Authorization', A).send({ role: 'reviewer' }).expect(201)).body.key;
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const asked = await request(http).post('/v1/reports').set('Authorization', `Bearer ${reviewer}`).send({ from, to, format: 'html' }).expect(202);
+    const html = await until(async () => {
+      const r = await request(http).get(`/v1/reports/${asked.body.id}`).set('Authorization', `Bearer ${reviewer}`);
+      return r.status === 200 ? r.text : null;
+    });
+    expect(html).toContain('probewatch compliance report');
+    expect(html).toMatch(/\d+ events scored/);
+    const scopedReviewer = (await request(http).post('/v1/keys').set('Authorization', A).send({ role: 'reviewer', tenants: ['acme'] }).expect(201)).body.key;
+    await request(http).post('/v1/reports').set('Authorization', `Bearer ${scopedReviewer}`).send({ from, to }).expect(400);
+    await request(http).get(`/v1/reports/${asked.body.id}`).set('Authorization', `Bearer ${scopedReviewer}`).expect(404);
+    await until(async () => (await request(http).get('/v1/audit').query({ action: 'report.generate' }).set('Authorization', A)).body.count === 1);
     const start = trail.body.items.find((e: { action: string }) => e.action === 'service.start');
     expect(JSON.parse(start.detail)).toMatchObject({ auth: 'on', content_policy: 'redacted', store: { kind: 'embedded' } });
   });

@@ -1,0 +1,99 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../config/app-config';
+import { AuditEvents } from '../../platform/audit-events';
+import { ProbeEngine } from '../../probe/probe-engine';
+import { ReportRepository } from '../../storage/report.repository';
+import { CLICKHOUSE } from '../../storage/storage.module';
+import { AuditService } from '../audit/audit.service';
+import { buildReport, render, ReportFormat } from './report';
+
+export interface ReportMeta {
+  id: string;
+  status: 'pending' | 'ready' | 'failed';
+  format: ReportFormat;
+  from: string;
+  to: string;
+  tenant: string | null;
+  requested_by: string;
+  requested_at: string;
+  sha256?: string;
+  error?: string;
+}
+
+export const SERVICE_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+/**
+ * Reports asked for through the API: generated in the background into
+ * $PROBEWATCH_DATA_DIR/reports/<id>.<format> with a <id>.json description beside it, so they
+ * outlive a restart; each generation is recorded in the audit trail.
+ */
+@Injectable()
+export class ReportsService {
+  private readonly log = new Logger('reports');
+  readonly dir: string;
+  private readonly repo: ReportRepository;
+
+  constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, @Inject(CLICKHOUSE) client: ClickHouseClient, private readonly engine: ProbeEngine,
+    private readonly audit: AuditService, private readonly events: AuditEvents) {
+    this.dir = path.join(cfg.paths.dataDir, 'reports');
+    this.repo = new ReportRepository(client);
+  }
+
+  private metaFile(id: string): string {
+    return path.join(this.dir, `${id}.meta.json`);
+  }
+
+  get(id: string): ReportMeta | null {
+    if (!/^[0-9a-f-]{36}$/.test(id) || !existsSync(this.metaFile(id))) return null;
+    return JSON.parse(readFileSync(this.metaFile(id), 'utf8')) as ReportMeta;
+  }
+
+  file(meta: ReportMeta): string {
+    return path.join(this.dir, `${meta.id}.${meta.format}`);
+  }
+
+  list(): ReportMeta[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir).filter((f) => f.endsWith('.meta.json')).map((f) => JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as ReportMeta)
+      .sort((a, b) => b.requested_at.localeCompare(a.requested_at));
+  }
+
+  /** Starts a report and answers its id at once; GET /v1/reports/:id serves it when ready. */
+  request(req: { from: string; to: string; tenant: string | null; format: ReportFormat }, actor: string): ReportMeta {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const meta: ReportMeta = { id: randomUUID(), status: 'pending', format: req.format, from: req.from, to: req.to, tenant: req.tenant, requested_by: actor, requested_at: new Date().toISOString() };
+    writeFileSync(this.metaFile(meta.id), JSON.stringify(meta));
+    void this.generate(meta);
+    return meta;
+  }
+
+  private async generate(meta: ReportMeta): Promise<void> {
+    try {
+      await this.audit.flush();
+      const r = await buildReport({ from: meta.from, to: meta.to, ...(meta.tenant ? { tenant: meta.tenant } : {}) }, {
+        repo: this.repo, pack: this.engine.pack.manifest, serviceVersion: SERVICE_VERSION,
+        contentPolicy: { default: this.cfg.contentPolicy, by_tenant: this.cfg.contentPolicyByTenant }, retentionDays: this.cfg.retentionDays,
+        verify: () => this.audit.trail.verify(), signingKey: this.audit.signingKey, publicKey: this.audit.trail.publicKey,
+      });
+      writeFileSync(this.file(meta), render(r, meta.format), { mode: 0o600 });
+      const done: ReportMeta = { ...meta, status: 'ready', sha256: (r.integrity as { body_sha256: string }).body_sha256 };
+      writeFileSync(this.metaFile(meta.id), JSON.stringify(done));
+      this.events.record(meta.requested_by, 'report.generate', meta.id, meta.tenant ?? '', { from: meta.from, to: meta.to, format: meta.format, body_sha256: done.sha256 });
+    } catch (e) {
+      this.log.error(`report ${meta.id} failed: ${(e as Error).message}`);
+      writeFileSync(this.metaFile(meta.id), JSON.stringify({ ...meta, status: 'failed', error: (e as Error).message }));
+    }
+  }
+}
