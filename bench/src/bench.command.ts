@@ -59,6 +59,13 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
+  if (positionals[0] === 'reports') {
+    const { benchReports } = await import('./reports');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'reports.json');
+    await benchReports(out, Number(values.rounds ?? 0) > 0 ? Number(values.rounds) * 1_000_000 : 1_000_000);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
   if (positionals[0] === 'access') {
     const { benchAccess } = await import('./access');
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'access.json');
@@ -95,7 +102,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts, access)`);
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts, access, reports)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);
