@@ -4,6 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { AlertsService } from './alerts/alerts.service';
 import { KafkaIngestService } from './kafka/kafka.module';
 import { AuditService } from './ops/audit/audit.service';
+import { ReportsService } from './ops/reports/reports.service';
 import { PipelineService } from './ingest/pipeline.service';
 import { ProbeEngine } from './probe/probe-engine';
 import { BatchWriter } from './storage/batch-writer';
@@ -22,6 +23,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     private readonly pipeline: PipelineService,
     private readonly alerts: AlertsService,
     private readonly audit: AuditService,
+    private readonly reports: ReportsService,
     private readonly writer: BatchWriter,
     private readonly engine: ProbeEngine,
     @Inject(CLICKHOUSE) private readonly client: ClickHouseClient,
@@ -33,6 +35,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     await this.kafka.stop();
     await this.pipeline.pipeline.stop();
     await this.pipeline.closeAcceptLog();
+    this.reports.stop();
     await this.alerts.shutdown();
     await this.audit.shutdown();
     await this.writer.close();

@@ -262,6 +262,11 @@ export class AlertsService implements OnApplicationBootstrap {
     return this.repo.history([tenant], fingerprint);
   }
 
+  /** A one-off notification through the receivers these labels route to (see AlertDispatcher.announce). */
+  announce(labels: Record<string, string>, annotations: Record<string, string>, key: string): Promise<number> {
+    return this.dispatcher.announce(labels, annotations, key);
+  }
+
   /** Every silence with its state, when it last muted an alert, and whether it is stale. */
   async listSilences(): Promise<Array<Record<string, unknown>>> {
     await this.loadSilences();

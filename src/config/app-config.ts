@@ -5,6 +5,8 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 
+import { validateCronExpression } from 'cron';
+
 import type { EventLimits } from '../ingest/event-contract';
 import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
@@ -41,6 +43,8 @@ export interface AppConfig {
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
   auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean; oidc: { issuer: string; audience: string; rolesClaim: string; tenantsClaim: string } | null };
+  /** Scheduled compliance reports (PROBEWATCH_REPORT_SCHEDULE, a cron expression in UTC). */
+  reports: { dir: string; schedule: string | null; format: 'json' | 'csv' | 'html' };
   /** The audit trail's Ed25519 signing key (generated there when absent). */
   audit: { signingKeyFile: string; checkpointEvery: number; checkpointMs: number };
   kafka: KafkaSettings | null;
@@ -92,6 +96,9 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_AUDIT_CHECKPOINT_EVERY', default: '100', meaning: 'sign a checkpoint after this many audit entries (and at least every minute)' },
   { name: 'PROBEWATCH_OIDC_ISSUER / PROBEWATCH_OIDC_AUDIENCE', default: '(unset)', meaning: 'accept bearer JWTs from this OpenID Provider (verified against its JWKS) for this audience' },
   { name: 'PROBEWATCH_OIDC_ROLES_CLAIM / PROBEWATCH_OIDC_TENANTS_CLAIM', default: 'probewatch_role / probewatch_tenants', meaning: 'the claims that carry the role and the tenants (a list, or "*")' },
+  { name: 'PROBEWATCH_REPORT_SCHEDULE', default: '(unset)', meaning: 'cron expression (UTC, optional seconds field) for scheduled reports into $PROBEWATCH_DATA_DIR/reports, announced through the alerting receivers' },
+  { name: 'PROBEWATCH_REPORTS_DIR', default: '$PROBEWATCH_DATA_DIR/reports', meaning: 'where reports asked for through the API and scheduled ones are written' },
+  { name: 'PROBEWATCH_REPORT_FORMAT', default: 'html', meaning: 'format of scheduled reports: json, csv or html' },
   { name: 'PROBEWATCH_METRICS_AUTH', default: 'false', meaning: 'true: /metrics needs a key with metrics:read (admin, safety, reviewer)' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
@@ -135,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const chUrl = url('CLICKHOUSE_URL');
   const database = env.CLICKHOUSE_DATABASE ?? 'probewatch';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) problems.push(`CLICKHOUSE_DATABASE=${JSON.stringify(database)}: expected a plain identifier`);
+  if (env.PROBEWATCH_REPORT_SCHEDULE && !validateCronExpression(env.PROBEWATCH_REPORT_SCHEDULE).valid) problems.push(`PROBEWATCH_REPORT_SCHEDULE=${JSON.stringify(env.PROBEWATCH_REPORT_SCHEDULE)}: not a cron expression (e.g. '0 6 * * 1' for Mondays at 06:00 UTC)`);
   if (env.PROBEWATCH_API_TOKEN) problems.push('PROBEWATCH_API_TOKEN is no longer read: access takes API keys (probewatch keys create --role <role>, or the admin key the first start writes to $PROBEWATCH_DATA_DIR/admin.key)');
   if (env.PROBEWATCH_WEBHOOK_URL) problems.push('PROBEWATCH_WEBHOOK_URL is no longer read: put the webhook in alerting.yaml (receivers: webhook_configs) and point PROBEWATCH_ALERTING_FILE at it');
   const externalUrl = url('PROBEWATCH_EXTERNAL_URL');
@@ -198,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         ? { issuer: oidcIssuer, audience: env.PROBEWATCH_OIDC_AUDIENCE ?? '', rolesClaim: env.PROBEWATCH_OIDC_ROLES_CLAIM || 'probewatch_role', tenantsClaim: env.PROBEWATCH_OIDC_TENANTS_CLAIM || 'probewatch_tenants' }
         : null,
     },
+    reports: { dir: path.resolve(env.PROBEWATCH_REPORTS_DIR || path.join(paths.dataDir, 'reports')), schedule: env.PROBEWATCH_REPORT_SCHEDULE || null, format: oneOf('PROBEWATCH_REPORT_FORMAT', 'html', ['json', 'csv', 'html'] as const) },
     audit: {
       signingKeyFile: path.resolve(env.PROBEWATCH_AUDIT_SIGNING_KEY_FILE || path.join(paths.dataDir, 'audit-signing.key')),
       checkpointEvery: int('PROBEWATCH_AUDIT_CHECKPOINT_EVERY', 100, 1, 1_000_000),

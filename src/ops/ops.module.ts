@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 
+import { AlertsModule } from '../alerts/alerts.module';
 import { IngestModule } from '../ingest/ingest.module';
 import { KafkaModule } from '../kafka/kafka.module';
 import { ProbeModule } from '../probe/probe.module';
@@ -17,9 +18,9 @@ import { KeysController } from './auth/keys.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
-  imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule],
+  imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule, AlertsModule],
   controllers: [OpsController, KeysController, AuditController, ErasureController, ReportsController],
   providers: [AccessService, AuditService, ReportsService, { provide: APP_GUARD, useClass: AccessGuard }],
-  exports: [AccessService, AuditService],
+  exports: [AccessService, AuditService, ReportsService],
 })
 export class OpsModule {}

@@ -42,7 +42,7 @@ describe('access control (every route x role x tenant scope)', () => {
     }
     writeFileSync(path.join(dir, 'alerting.yaml'), 'route: {receiver: quiet, group_wait: 0s}\nreceivers:\n  - name: quiet\n');
     const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
-      PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_METRICS_AUTH: 'true' });
+      PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_METRICS_AUTH: 'true', PROBEWATCH_REPORTS_DIR: path.join(dir, 'reports') });
     cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };
     app = await createApp(cfg);
     await app.init();

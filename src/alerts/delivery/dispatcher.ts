@@ -165,6 +165,39 @@ export class AlertDispatcher {
     });
   }
 
+  /**
+   * A one-off announcement (e.g. "a scheduled report is ready") through the receivers its labels
+   * route to: written to the notification log like any notification, so it is retried and
+   * survives a restart; no series, no grouping, nothing to resolve.
+   */
+  announce(labels: Record<string, string>, annotations: Record<string, string>, key: string): Promise<number> {
+    return this.serial(async () => {
+      const cfg = this.deps.config();
+      const at = new Date(this.now()).toISOString();
+      const records: NotificationRecord[] = [];
+      for (const m of routeAlert(cfg.route, labels)) {
+        const receiver = cfg.receivers.get(m.receiver);
+        for (const i of receiver ? integrationsOf(receiver) : []) {
+          const nid = `${createHash('sha256').update(`${this.deps.instance}\u0000announce\u0000${key}\u0000${m.receiver}`).digest('hex').slice(0, 24)}-${i.key}`;
+          const alert: NotifiedAlert = {
+            status: 'firing', labels, annotations, startsAt: at, endsAt: '0001-01-01T00:00:00Z', generatorURL: this.deps.externalURL, fingerprint: key, alert_id: key, event_id: '',
+            value: 0, evidence: null, links: { alert: annotations.link ?? this.deps.externalURL, event: annotations.link ?? this.deps.externalURL },
+          };
+          const payload = buildNotification({ id: nid, instance: this.deps.instance, receiver: m.receiver, groupKey: m.groupKey, groupLabels: m.groupLabels, externalURL: this.deps.externalURL, alerts: [alert] });
+          records.push({
+            notification_id: nid, instance: this.deps.instance, receiver: m.receiver, integration: i.key, group_key: m.groupKey, status: 'firing', alert_ids: [key], firing: [], resolved: [],
+            tenants: [labels.tenant ?? ''], payload: JSON.stringify(payload), outcome: 'pending', attempts: 0, last_error: '', created_at: at, next_attempt_at: at, updated_at: at,
+          });
+        }
+      }
+      if (records.length) {
+        await this.deps.repo.saveNotifications(records);
+        this.deps.onQueued?.();
+      }
+      return records.length;
+    });
+  }
+
   /** Open series and groups, for /v1 and tests. */
   snapshot(): { series: number; groups: Array<{ receiver: string; groupKey: string; alerts: number; nextFlush: string }> } {
     return {
