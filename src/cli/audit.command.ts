@@ -4,17 +4,13 @@
  * configured one (a ClickHouse server, or an embedded store no running service holds); the public
  * key comes from the signing key file (PROBEWATCH_AUDIT_SIGNING_KEY_FILE).
  */
-import { hostname } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { AppConfig } from '../config/app-config';
-import { AuditTrail, loadSigningKey, verifyBundle } from '../ops/audit/audit-trail';
-import { AuditRepository } from '../storage/audit.repository';
-import { openClickHouse } from '../storage/clickhouse-client';
-import { migrate } from '../storage/migrator';
-
-export class AuditUsageError extends Error {}
+import { verifyBundle } from '../ops/audit/audit-trail';
+import { CLI_ACTOR, cliTrail, openStore } from './cli-store';
+import { UsageError } from './usage-error';
 
 const USAGE = 'usage: probewatch audit verify [--bundle FILE] | export --from TIME --to TIME --out FILE';
 
@@ -28,23 +24,20 @@ export async function runAudit(cfg: AppConfig, args: string[], out: (s: string) 
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { bundle: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } } });
   const action = positionals[0];
   if (action === 'verify' && values.bundle) {
-    if (!existsSync(values.bundle)) throw new AuditUsageError(`bundle ${values.bundle} not found`);
+    if (!existsSync(values.bundle)) throw new UsageError(`bundle ${values.bundle} not found`);
     const r = verifyBundle(readFileSync(values.bundle, 'utf8'));
     const code = report(r, out);
     for (const [chain, seq] of Object.entries(r.signed_through)) out(`  chain ${chain}: signed through entry ${seq}`);
     return code;
   }
-  if (action !== 'verify' && action !== 'export') throw new AuditUsageError(USAGE);
-  if (action === 'export' && (!values.from || !values.to || !values.out)) throw new AuditUsageError(USAGE);
-  for (const t of [values.from, values.to]) if (t !== undefined && Number.isNaN(Date.parse(t))) throw new AuditUsageError(`'${t}' is not a date and time`);
-  if (!existsSync(cfg.audit.signingKeyFile)) throw new AuditUsageError(`no audit signing key at ${cfg.audit.signingKeyFile} (PROBEWATCH_AUDIT_SIGNING_KEY_FILE): the service creates it at its first start`);
-  const key = loadSigningKey(cfg.audit.signingKeyFile);
-  const client = await openClickHouse(cfg.store);
+  if (action !== 'verify' && action !== 'export') throw new UsageError(USAGE);
+  if (action === 'export' && (!values.from || !values.to || !values.out)) throw new UsageError(USAGE);
+  for (const t of [values.from, values.to]) if (t !== undefined && Number.isNaN(Date.parse(t))) throw new UsageError(`'${t}' is not a date and time`);
+  if (!existsSync(cfg.audit.signingKeyFile)) throw new UsageError(`no audit signing key at ${cfg.audit.signingKeyFile} (PROBEWATCH_AUDIT_SIGNING_KEY_FILE): the service creates it at its first start`);
+  const client = await openStore(cfg);
   try {
-    await migrate(client);
     // The CLI appends its own acts (exports) to a chain of its own.
-    const trail = new AuditTrail(new AuditRepository(client), `cli@${hostname()}`, key.privateKey, key.publicKey, 1);
-    await trail.open();
+    const trail = await cliTrail(cfg, client);
     if (action === 'verify') {
       const t0 = performance.now();
       const code = report(await trail.verify(), out);
@@ -53,7 +46,7 @@ export async function runAudit(cfg: AppConfig, args: string[], out: (s: string) 
     }
     const bundle = await trail.export({ from: new Date(values.from!).toISOString(), to: new Date(values.to!).toISOString() });
     writeFileSync(values.out!, `${JSON.stringify(bundle)}\n`);
-    await trail.append([{ actor: `cli@${hostname()}`, action: 'audit.export', target: values.out!, tenant: '', detail: JSON.stringify({ from: values.from, to: values.to, entries: bundle.entries.length }) }]);
+    await trail.append([{ actor: CLI_ACTOR, action: 'audit.export', target: values.out!, tenant: '', detail: JSON.stringify({ from: values.from, to: values.to, entries: bundle.entries.length }) }]);
     out(`${values.out}: ${bundle.entries.length} entries, ${bundle.checkpoints.length} checkpoints`);
     return 0;
   } finally {

@@ -8,10 +8,8 @@ import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config/app-config';
 import { ApiKeys, checkKeyRequest, KeyError } from '../ops/auth/api-keys';
 import { ApiKeysRepository } from '../storage/api-keys.repository';
-import { openClickHouse } from '../storage/clickhouse-client';
-import { migrate } from '../storage/migrator';
-
-export class KeysUsageError extends Error {}
+import { openStore } from './cli-store';
+import { UsageError } from './usage-error';
 
 const USAGE = 'usage: probewatch keys create --role admin|safety|reviewer|rule-author|ingest [--tenant T]… [--name N] [--content] | list [--json] | revoke <id>';
 
@@ -21,25 +19,19 @@ export async function runKeys(cfg: AppConfig, args: string[], out: (s: string) =
     options: { role: { type: 'string' }, tenant: { type: 'string', multiple: true }, name: { type: 'string' }, content: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const action = positionals[0];
-  if (!['create', 'list', 'revoke'].includes(action ?? '')) throw new KeysUsageError(USAGE);
+  if (!['create', 'list', 'revoke'].includes(action ?? '')) throw new UsageError(USAGE);
   let req: ReturnType<typeof checkKeyRequest> | null = null;
   if (action === 'create') {
     try {
       req = checkKeyRequest({ role: values.role, ...(values.tenant ? { tenants: values.tenant } : {}), ...(values.name ? { name: values.name } : {}), ...(values.content ? { content: true } : {}) });
     } catch (e) {
-      if (e instanceof KeyError) throw new KeysUsageError(`${e.message}\n${USAGE}`);
+      if (e instanceof KeyError) throw new UsageError(`${e.message}\n${USAGE}`);
       throw e;
     }
   }
-  if (action === 'revoke' && !positionals[1]) throw new KeysUsageError(USAGE);
-  let client;
+  if (action === 'revoke' && !positionals[1]) throw new UsageError(USAGE);
+  const client = await openStore(cfg);
   try {
-    client = await openClickHouse(cfg.store);
-  } catch (e) {
-    throw new Error(`cannot open the store ${cfg.store.location}: ${(e as Error).message}${cfg.store.kind === 'embedded' ? ' (an embedded store is held by a running service: use POST /v1/keys there)' : ''}`);
-  }
-  try {
-    await migrate(client);
     const keys = new ApiKeys(new ApiKeysRepository(client));
     if (req) {
       const { key, info } = await keys.create(req, 'probewatch keys create (cli)');

@@ -7,6 +7,7 @@ import { EngineOptions, ProbeEngine } from '../probe/probe-engine';
 import { loadProbePack, PackError, ProbePack } from '../probe/probe-pack.loader';
 import { stderrReporter } from './progress-reporter';
 import { scoreStream } from './score.command';
+import { UsageError } from './usage-error';
 
 const USAGE = `usage: probewatch <command> [options]
 
@@ -51,7 +52,6 @@ function provider(v: string | undefined): EngineOptions['executionProvider'] {
   throw new UsageError(`--provider must be cpu, cuda or webgpu (got '${v}')`);
 }
 
-class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -116,45 +116,18 @@ export async function main(argv: string[]): Promise<number> {
           await engine.close();
         }
       }
-      case 'audit': {
-        const { runAudit, AuditUsageError } = await import('./audit.command');
-        const { loadConfig } = await import('../config/app-config');
-        try {
-          return await runAudit(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
-        } catch (e) {
-          if (e instanceof AuditUsageError) throw new UsageError(e.message);
-          throw e;
-        }
-      }
-      case 'report': {
-        const { runReport, ReportUsageError } = await import('./report.command');
-        const { loadConfig } = await import('../config/app-config');
-        try {
-          return await runReport(loadConfig(process.env), paths, rest, (l) => void process.stdout.write(`${l}\n`));
-        } catch (e) {
-          if (e instanceof ReportUsageError) throw new UsageError(e.message);
-          throw e;
-        }
-      }
-      case 'erase': {
-        const { runErase, EraseUsageError } = await import('./erase.command');
-        const { loadConfig } = await import('../config/app-config');
-        try {
-          return await runErase(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
-        } catch (e) {
-          if (e instanceof EraseUsageError) throw new UsageError(e.message);
-          throw e;
-        }
-      }
+      case 'audit':
+      case 'report':
+      case 'erase':
       case 'keys': {
-        const { runKeys, KeysUsageError } = await import('./keys.command');
+        // The commands on the configured store; a UsageError they throw is reported below.
         const { loadConfig } = await import('../config/app-config');
-        try {
-          return await runKeys(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
-        } catch (e) {
-          if (e instanceof KeysUsageError) throw new UsageError(e.message);
-          throw e;
-        }
+        const cfg = loadConfig(process.env);
+        const out = (l: string): void => void process.stdout.write(`${l}\n`);
+        if (command === 'audit') return await (await import('./audit.command')).runAudit(cfg, rest, out);
+        if (command === 'report') return await (await import('./report.command')).runReport(cfg, paths, rest, out);
+        if (command === 'erase') return await (await import('./erase.command')).runErase(cfg, rest, out);
+        return await (await import('./keys.command')).runKeys(cfg, rest, out);
       }
       case 'bench':
       case 'infra':

@@ -3,49 +3,41 @@
  * report from the configured store (a ClickHouse server, or an embedded store no running service
  * holds), signed with the audit key; the generation is recorded in the audit trail.
  */
-import { hostname } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { AppConfig } from '../config/app-config';
 import { resolvePackDir, RuntimePaths } from '../config/runtime-paths';
-import { AuditTrail, loadSigningKey } from '../ops/audit/audit-trail';
 import { buildReport, render, REPORT_FORMATS, ReportFormat } from '../ops/reports/report';
 import { SERVICE_VERSION } from '../ops/reports/reports.service';
 import type { PackManifest } from '../probe/pack-manifest';
-import { AuditRepository } from '../storage/audit.repository';
-import { openClickHouse } from '../storage/clickhouse-client';
-import { migrate } from '../storage/migrator';
 import { ReportRepository } from '../storage/report.repository';
-
-export class ReportUsageError extends Error {}
+import { CLI_ACTOR, cliTrail, openStore } from './cli-store';
+import { UsageError } from './usage-error';
 
 const USAGE = 'usage: probewatch report --from TIME --to TIME [--tenant T] [--format json|csv|html] --out FILE [--pack ID|DIR]';
 
 export async function runReport(cfg: AppConfig, paths: RuntimePaths, args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, tenant: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, pack: { type: 'string' } } });
-  if (!values.from || !values.to || !values.out) throw new ReportUsageError(USAGE);
+  if (!values.from || !values.to || !values.out) throw new UsageError(USAGE);
   const from = Date.parse(values.from);
   const to = Date.parse(values.to);
-  if (Number.isNaN(from) || Number.isNaN(to) || to <= from) throw new ReportUsageError(`--from and --to must be dates with --to after --from\n${USAGE}`);
+  if (Number.isNaN(from) || Number.isNaN(to) || to <= from) throw new UsageError(`--from and --to must be dates with --to after --from\n${USAGE}`);
   const format = (values.format ?? 'json') as ReportFormat;
-  if (!REPORT_FORMATS.includes(format)) throw new ReportUsageError(`--format must be one of ${REPORT_FORMATS.join(', ')} (pdf is not built yet)`);
+  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')} (pdf is not built yet)`);
   const pack = JSON.parse(readFileSync(path.join(resolvePackDir(paths, values.pack ?? cfg.pack), 'manifest.json'), 'utf8')) as PackManifest;
-  const key = loadSigningKey(cfg.audit.signingKeyFile);
-  const client = await openClickHouse(cfg.store);
+  const client = await openStore(cfg);
   try {
-    await migrate(client);
-    const trail = new AuditTrail(new AuditRepository(client), `cli@${hostname()}`, key.privateKey, key.publicKey, 1);
-    await trail.open();
+    const trail = await cliTrail(cfg, client);
     const t0 = performance.now();
     const r = await buildReport({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(values.tenant ? { tenant: values.tenant } : {}) }, {
       repo: new ReportRepository(client), pack, serviceVersion: SERVICE_VERSION, contentPolicy: { default: cfg.contentPolicy, by_tenant: cfg.contentPolicyByTenant },
-      retentionDays: cfg.retentionDays, verify: () => trail.verify(), signingKey: key.privateKey, publicKey: key.publicKey,
+      retentionDays: cfg.retentionDays, verify: () => trail.verify(), signingKey: trail.signingKey, publicKey: trail.publicKey,
     });
     writeFileSync(values.out, render(r, format), { mode: 0o600 });
     const sha = (r.integrity as { body_sha256: string }).body_sha256;
-    await trail.append([{ actor: `cli@${hostname()}`, action: 'report.generate', target: values.out, tenant: values.tenant ?? '', detail: JSON.stringify({ from: values.from, to: values.to, format, body_sha256: sha }) }]);
+    await trail.append([{ actor: CLI_ACTOR, action: 'report.generate', target: values.out, tenant: values.tenant ?? '', detail: JSON.stringify({ from: values.from, to: values.to, format, body_sha256: sha }) }]);
     out(`${values.out}: ${format} report, body sha256 ${sha}`);
     process.stderr.write(`probewatch: report generated in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
     return 0;

@@ -6,7 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import { chTime } from './events.repository';
+import { chTime, fromChTime, nextVersion } from './events.repository';
 
 export type AlertState = 'firing' | 'acknowledged' | 'silenced' | 'inhibited' | 'resolved' | 'unacknowledged';
 export const ALERT_STATES: readonly AlertState[] = ['firing', 'acknowledged', 'silenced', 'inhibited', 'resolved'];
@@ -68,16 +68,6 @@ export interface NotificationRecord {
   updated_at: string;
 }
 
-function isoOf(ch: string): string {
-  return ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`;
-}
-
-let versionCounter = 0;
-/** Strictly increasing across calls in a process and ahead of wall time: the newest write wins. */
-function nextVersion(): number {
-  versionCounter = Math.max(versionCounter + 1, Date.now() * 1000);
-  return versionCounter;
-}
 
 export class AlertDeliveryRepository {
   constructor(private readonly client: ClickHouseClient) {}
@@ -100,7 +90,7 @@ export class AlertDeliveryRepository {
        WHERE fingerprint = {fp:String} ${tenants ? 'AND has({tenants:Array(String)}, tenant)' : ''} ORDER BY at, state`,
       { fp: fingerprint, ...(tenants ? { tenants } : {}) },
     );
-    return rows.map((r) => ({ ...r, at: isoOf(r.at) }));
+    return rows.map((r) => ({ ...r, at: fromChTime(r.at) }));
   }
 
   /** Series this instance raised that have not resolved (to resume them after a restart). */
@@ -121,7 +111,7 @@ export class AlertDeliveryRepository {
        WHERE state = 'silenced' AND has({ids:Array(String)}, sid) GROUP BY sid`,
       { ids },
     );
-    return new Map(rows.map((r) => [r.detail, isoOf(r.at)]));
+    return new Map(rows.map((r) => [r.detail, fromChTime(r.at)]));
   }
 
   // --- acknowledgements ------------------------------------------------------------------------
@@ -135,7 +125,7 @@ export class AlertDeliveryRepository {
     const rows = await this.rows<Omit<AckRecord, 'acked'> & { acked: number }>(
       `SELECT tenant, fingerprint, alert_id, acked, actor, comment, toString(at) AS at FROM alert_acks FINAL WHERE acked = 1`,
     );
-    return rows.map((r) => ({ ...r, acked: true, at: isoOf(r.at) }));
+    return rows.map((r) => ({ ...r, acked: true, at: fromChTime(r.at) }));
   }
 
   // --- silences --------------------------------------------------------------------------------
@@ -153,7 +143,7 @@ export class AlertDeliveryRepository {
       `SELECT id, matchers, toString(starts_at) AS starts_at, toString(ends_at) AS ends_at, created_by, comment, recurring,
               toString(created_at) AS created_at, toString(updated_at) AS updated_at FROM silences FINAL ORDER BY created_at DESC, id`,
     );
-    return rows.map((r) => ({ ...r, starts_at: isoOf(r.starts_at), ends_at: isoOf(r.ends_at), created_at: isoOf(r.created_at), updated_at: isoOf(r.updated_at) }));
+    return rows.map((r) => ({ ...r, starts_at: fromChTime(r.starts_at), ends_at: fromChTime(r.ends_at), created_at: fromChTime(r.created_at), updated_at: fromChTime(r.updated_at) }));
   }
 
   // --- notification log ------------------------------------------------------------------------
@@ -172,7 +162,7 @@ export class AlertDeliveryRepository {
 
   private static fromRow(row: NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }): NotificationRecord {
     const { created_text, next_attempt_text, updated_text, ...r } = row;
-    return { ...r, attempts: Number(r.attempts), created_at: isoOf(created_text), next_attempt_at: isoOf(next_attempt_text), updated_at: isoOf(updated_text) };
+    return { ...r, attempts: Number(r.attempts), created_at: fromChTime(created_text), next_attempt_at: fromChTime(next_attempt_text), updated_at: fromChTime(updated_text) };
   }
 
   /** This instance's notifications still to be delivered (pending or awaiting a retry). */

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import type { Alert } from '../domain/alert';
 import type { BatchWriter } from './batch-writer';
-import { chTime, TenantScope } from './events.repository';
+import { chTime, fromChTime, TenantScope } from './events.repository';
 
 export interface AlertQuery {
   scope: TenantScope;
@@ -105,11 +105,10 @@ export class AlertsRepository {
       query_params: { fps: fingerprints },
       format: 'JSONEachRow',
     });
-    const iso = (t: string): string => `${t.replace(' ', 'T')}Z`;
     return (await res.json<Record<string, string>>()).map((r) => ({
       alert_id: r.alert_id, fingerprint: r.fingerprint, rule: r.rule, severity: r.severity as Alert['severity'], kind: r.kind as Alert['kind'], tenant: r.tenant,
-      event_id: r.event_id, ts: iso(r.ts), value: Number(r.value), labels: JSON.parse(r.labels), annotations: JSON.parse(r.annotations),
-      starts_at: iso(r.created_at), ends_at: r.ends_at ? iso(r.ends_at) : null,
+      event_id: r.event_id, ts: fromChTime(r.ts), value: Number(r.value), labels: JSON.parse(r.labels), annotations: JSON.parse(r.annotations),
+      starts_at: fromChTime(r.created_at), ends_at: r.ends_at ? fromChTime(r.ends_at) : null,
     }));
   }
 

@@ -1,7 +1,7 @@
 /** API keys as stored: never the key itself, only the SHA-256 of its secret part. */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import { chTime } from './events.repository';
+import { chTime, fromChTime, nextVersion } from './events.repository';
 
 export interface StoredKey {
   id: string;
@@ -17,13 +17,6 @@ export interface StoredKey {
   revoked_by: string;
 }
 
-let last = 0;
-function version(): number {
-  last = Math.max(last + 1, Date.now() * 1000);
-  return last;
-}
-
-const iso = (t: string): string => `${t.replace(' ', 'T')}Z`;
 
 export class ApiKeysRepository {
   constructor(private readonly client: ClickHouseClient) {}
@@ -34,7 +27,7 @@ export class ApiKeysRepository {
       values: [{
         id: k.id, name: k.name, role: k.role, tenants: k.tenants ?? [], all_tenants: k.tenants === null ? 1 : 0, content: k.content ? 1 : 0,
         secret_sha256: k.secret_sha256, created_at: chTime(k.created_at), created_by: k.created_by,
-        revoked_at: k.revoked_at ? chTime(k.revoked_at) : null, revoked_by: k.revoked_by, version: version(),
+        revoked_at: k.revoked_at ? chTime(k.revoked_at) : null, revoked_by: k.revoked_by, version: nextVersion(),
       }],
       format: 'JSONEachRow',
     });
@@ -50,7 +43,7 @@ export class ApiKeysRepository {
     const rows = await res.json<{ id: string; name: string; role: string; tenants: string[]; all_tenants: number; content: number; secret_sha256: string; created_text: string; created_by: string; revoked_text: string; revoked_by: string }>();
     return rows.map((r) => ({
       id: r.id, name: r.name, role: r.role, tenants: Number(r.all_tenants) === 1 ? null : r.tenants, content: Number(r.content) === 1, secret_sha256: r.secret_sha256,
-      created_at: iso(r.created_text), created_by: r.created_by, revoked_at: r.revoked_text ? iso(r.revoked_text) : null, revoked_by: r.revoked_by,
+      created_at: fromChTime(r.created_text), created_by: r.created_by, revoked_at: r.revoked_text ? fromChTime(r.revoked_text) : null, revoked_by: r.revoked_by,
     }));
   }
 }

@@ -2,9 +2,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
 import type { AuditEntry, Checkpoint } from '../domain/audit-chain';
-import { chTime } from './events.repository';
+import { chTime, fromChTime } from './events.repository';
 
-const iso = (t: string): string => `${t.replace(' ', 'T')}Z`;
 
 export class AuditRepository {
   constructor(private readonly client: ClickHouseClient) {}
@@ -36,7 +35,7 @@ export class AuditRepository {
   private static readonly COLS = 'chain, seq, toString(at) AS at_text, actor, action, target, tenant, detail, prev_hash, hash';
 
   private static entry(r: Record<string, string>): AuditEntry {
-    return { chain: r.chain, seq: Number(r.seq), at: iso(r.at_text), actor: r.actor, action: r.action, target: r.target, tenant: r.tenant, detail: r.detail, prev_hash: r.prev_hash, hash: r.hash };
+    return { chain: r.chain, seq: Number(r.seq), at: fromChTime(r.at_text), actor: r.actor, action: r.action, target: r.target, tenant: r.tenant, detail: r.detail, prev_hash: r.prev_hash, hash: r.hash };
   }
 
   async list(q: { from?: string; to?: string; action?: string; actor?: string; tenants: string[] | null; limit: number }): Promise<AuditEntry[]> {

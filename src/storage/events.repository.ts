@@ -26,6 +26,21 @@ export function chTime(iso: string): string {
   return new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** ISO-8601 UTC from ClickHouse's DateTime64 text form (the inverse of chTime). */
+export function fromChTime(ch: string): string {
+  return ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`;
+}
+
+let lastVersion = 0;
+/**
+ * A ReplacingMergeTree version for a row written now: strictly increasing within the process and
+ * ahead of wall time (microseconds), so the newest write of a row wins.
+ */
+export function nextVersion(): number {
+  lastVersion = Math.max(lastVersion + 1, Date.now() * 1000);
+  return lastVersion;
+}
+
 export class EventsRepository {
   constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policyOf: (tenant: string) => ContentPolicy) {}
 

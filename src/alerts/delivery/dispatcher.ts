@@ -156,7 +156,10 @@ export class AlertDispatcher {
       const changes = this.evaluateStates();
       const records: NotificationRecord[] = [];
       for (const g of [...this.groups.values()]) if (g.nextFlush <= now) records.push(...(await this.flush(g, cfg, now)));
-      for (const [fp, s] of this.series) if (s.resolvedAt !== null && ![...this.groups.values()].some((g) => g.fps.has(fp))) this.series.delete(fp);
+      // A resolved series leaves once no group still has it to announce (one pass over the groups, not one per series).
+      const grouped = new Set<string>();
+      for (const g of this.groups.values()) for (const fp of g.fps) grouped.add(fp);
+      for (const [fp, s] of this.series) if (s.resolvedAt !== null && !grouped.has(fp)) this.series.delete(fp);
       await this.deps.repo.recordStates(changes);
       if (records.length) {
         await this.deps.repo.saveNotifications(records);

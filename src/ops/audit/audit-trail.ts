@@ -42,7 +42,7 @@ export class AuditTrail {
   constructor(
     private readonly store: AuditRepository,
     readonly chain: string,
-    private readonly privateKey: KeyObject,
+    readonly signingKey: KeyObject,
     readonly publicKey: KeyObject,
     private readonly checkpointEvery = 100,
     private readonly now: () => Date = () => new Date(),
@@ -97,7 +97,7 @@ export class AuditTrail {
   }
 
   private async signHead(): Promise<Checkpoint> {
-    const c = signCheckpoint({ chain: this.chain, seq: this.seq, hash: this.prev, at: this.now().toISOString() }, this.privateKey);
+    const c = signCheckpoint({ chain: this.chain, seq: this.seq, hash: this.prev, at: this.now().toISOString() }, this.signingKey);
     await this.store.checkpoint(c);
     this.sinceCheckpoint = 0;
     return c;

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { KeyObject } from 'node:crypto';
 
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/app-config';
@@ -31,8 +30,6 @@ export function configSummary(cfg: AppConfig): Record<string, unknown> {
 export class AuditService implements OnApplicationBootstrap {
   private readonly log = new Logger('audit');
   readonly trail: AuditTrail;
-  /** Also signs reports. */
-  readonly signingKey: KeyObject;
   private queue: AuditRecord[] = [];
   private flushing: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -41,7 +38,6 @@ export class AuditService implements OnApplicationBootstrap {
   constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, @Inject(CLICKHOUSE) client: ClickHouseClient, private readonly events: AuditEvents, private readonly engine: ProbeEngine) {
     const key = loadSigningKey(cfg.audit.signingKeyFile);
     if (key.created) this.log.warn(`created the audit signing key ${cfg.audit.signingKeyFile} (Ed25519, mode 0600); keep it with the data and back it up`);
-    this.signingKey = key.privateKey;
     this.trail = new AuditTrail(new AuditRepository(client), cfg.alerting.instanceId, key.privateKey, key.publicKey, cfg.audit.checkpointEvery);
   }
 

@@ -129,7 +129,7 @@ export class ReportsService implements OnApplicationBootstrap {
       const r = await buildReport({ from: meta.from, to: meta.to, ...(meta.tenant ? { tenant: meta.tenant } : {}) }, {
         repo: this.repo, pack: this.engine.pack.manifest, serviceVersion: SERVICE_VERSION,
         contentPolicy: { default: this.cfg.contentPolicy, by_tenant: this.cfg.contentPolicyByTenant }, retentionDays: this.cfg.retentionDays,
-        verify: () => this.audit.trail.verify(), signingKey: this.audit.signingKey, publicKey: this.audit.trail.publicKey,
+        verify: () => this.audit.trail.verify(), signingKey: this.audit.trail.signingKey, publicKey: this.audit.trail.publicKey,
       });
       writeFileSync(this.file(meta), render(r, meta.format), { mode: 0o600 });
       const done: ReportMeta = { ...meta, status: 'ready', sha256: (r.integrity as { body_sha256: string }).body_sha256 };
