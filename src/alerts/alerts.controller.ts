@@ -86,6 +86,15 @@ export class AlertsController {
     return { alert_id: a.alert_id, fingerprint: a.fingerprint, acked: false, by: actor };
   }
 
+  /** One alert, with its series' current state, silences and acknowledgement. */
+  @Requires('alerts:read')
+  @Get(':id')
+  async get(@Param('id') id: string, @CallerOf() caller: Caller, @Query('tenant') tenant?: unknown): Promise<unknown> {
+    const a = await this.find(id, tenant, caller);
+    const [full] = await this.alerts.list({ scope: { tenants: [a.tenant] }, alertId: a.alert_id, limit: 1 });
+    return full ?? a;
+  }
+
   /** The alert's series history: every state it passed through, by whom. */
   @Requires('alerts:read')
   @Get(':id/history')

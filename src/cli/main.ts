@@ -30,6 +30,8 @@ commands:
   erase   --user ID                          remove one end user's content everywhere (recorded in the audit trail)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
+  dashboards [--check] [--out DIR]           write the Grafana dashboards to dashboards/; --check exits 1 if they are stale
+  migrate [--print] [--cluster NAME]         apply the schema; --print: its DDL (--cluster: for a cluster)
 
 benchmarks: npm run bench:<probe|context|pipeline|kafka|rules|alerts>
 local Kafka, ClickHouse server, Alertmanager: npm run infra -- <kafka|clickhouse|alertmanager> start|stop|status|reset
@@ -132,9 +134,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench':
       case 'infra':
         throw new UsageError(`'probewatch ${command}' moved out of the service: use npm run ${command === 'bench' ? 'bench:<name>' : 'infra -- …'}`);
+      case 'migrate': {
+        const { runMigrate } = await import('./migrate.command');
+        const { loadConfig } = await import('../config/app-config');
+        return await runMigrate(rest, () => loadConfig(process.env), (l) => void process.stdout.write(`${l}\n`));
+      }
       case 'rules': {
         const { runRules } = await import('./rules.command');
         return await runRules(paths, rest);
+      }
+      case 'dashboards': {
+        const { runDashboards } = await import('./dashboards.command');
+        return runDashboards(rest, (l) => void process.stdout.write(`${l}\n`), (l) => void process.stderr.write(`${l}\n`));
       }
       case 'alerting':
       case 'alerts': {

@@ -42,7 +42,10 @@ export interface AppConfig {
   /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
-  auth: { enabled: boolean; adminKeyFile: string; metricsOpen: boolean; oidc: { issuer: string; audience: string; rolesClaim: string; tenantsClaim: string } | null };
+  auth: {
+    enabled: boolean; adminKeyFile: string; metricsOpen: boolean;
+    oidc: { issuer: string; audience: string; rolesClaim: string; tenantsClaim: string; console: { clientId: string; scope: string } | null } | null;
+  };
   /** Scheduled compliance reports (PROBEWATCH_REPORT_SCHEDULE, a cron expression in UTC). */
   reports: { dir: string; schedule: string | null; format: 'json' | 'csv' | 'html' };
   /** The audit trail's Ed25519 signing key (generated there when absent). */
@@ -96,6 +99,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_AUDIT_CHECKPOINT_EVERY', default: '100', meaning: 'sign a checkpoint after this many audit entries (and at least every minute)' },
   { name: 'PROBEWATCH_OIDC_ISSUER / PROBEWATCH_OIDC_AUDIENCE', default: '(unset)', meaning: 'accept bearer JWTs from this OpenID Provider (verified against its JWKS) for this audience' },
   { name: 'PROBEWATCH_OIDC_ROLES_CLAIM / PROBEWATCH_OIDC_TENANTS_CLAIM', default: 'probewatch_role / probewatch_tenants', meaning: 'the claims that carry the role and the tenants (a list, or "*")' },
+  { name: 'PROBEWATCH_OIDC_CONSOLE_CLIENT_ID / PROBEWATCH_OIDC_CONSOLE_SCOPE', default: '(unset) / openid', meaning: 'the console signs in through the provider (authorization code with PKCE) as this public client, redirect URI <service origin>/console' },
   { name: 'PROBEWATCH_REPORT_SCHEDULE', default: '(unset)', meaning: 'cron expression (UTC, optional seconds field) for scheduled reports into $PROBEWATCH_DATA_DIR/reports, announced through the alerting receivers' },
   { name: 'PROBEWATCH_REPORTS_DIR', default: '$PROBEWATCH_DATA_DIR/reports', meaning: 'where reports asked for through the API and scheduled ones are written' },
   { name: 'PROBEWATCH_REPORT_FORMAT', default: 'html', meaning: 'format of scheduled reports: json, csv or html' },
@@ -147,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (env.PROBEWATCH_WEBHOOK_URL) problems.push('PROBEWATCH_WEBHOOK_URL is no longer read: put the webhook in alerting.yaml (receivers: webhook_configs) and point PROBEWATCH_ALERTING_FILE at it');
   const externalUrl = url('PROBEWATCH_EXTERNAL_URL');
   const oidcIssuer = url('PROBEWATCH_OIDC_ISSUER');
+  if (env.PROBEWATCH_OIDC_CONSOLE_CLIENT_ID && !oidcIssuer) problems.push('PROBEWATCH_OIDC_CONSOLE_CLIENT_ID is set: PROBEWATCH_OIDC_ISSUER (the provider the console signs in through) is required too');
   if (oidcIssuer && !env.PROBEWATCH_OIDC_AUDIENCE) problems.push('PROBEWATCH_OIDC_ISSUER is set: PROBEWATCH_OIDC_AUDIENCE (the audience your provider puts in probewatch\'s tokens) is required too');
   const instanceId = env.PROBEWATCH_INSTANCE_ID || hostname();
   const limits = {
@@ -203,7 +208,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       adminKeyFile: path.resolve(env.PROBEWATCH_ADMIN_KEY_FILE || path.join(paths.dataDir, 'admin.key')),
       metricsOpen: !bool('PROBEWATCH_METRICS_AUTH', false),
       oidc: oidcIssuer
-        ? { issuer: oidcIssuer, audience: env.PROBEWATCH_OIDC_AUDIENCE ?? '', rolesClaim: env.PROBEWATCH_OIDC_ROLES_CLAIM || 'probewatch_role', tenantsClaim: env.PROBEWATCH_OIDC_TENANTS_CLAIM || 'probewatch_tenants' }
+        ? {
+          issuer: oidcIssuer, audience: env.PROBEWATCH_OIDC_AUDIENCE ?? '', rolesClaim: env.PROBEWATCH_OIDC_ROLES_CLAIM || 'probewatch_role', tenantsClaim: env.PROBEWATCH_OIDC_TENANTS_CLAIM || 'probewatch_tenants',
+          console: env.PROBEWATCH_OIDC_CONSOLE_CLIENT_ID ? { clientId: env.PROBEWATCH_OIDC_CONSOLE_CLIENT_ID, scope: env.PROBEWATCH_OIDC_CONSOLE_SCOPE || 'openid' } : null,
+        }
         : null,
     },
     reports: { dir: path.resolve(env.PROBEWATCH_REPORTS_DIR || path.join(paths.dataDir, 'reports')), schedule: env.PROBEWATCH_REPORT_SCHEDULE || null, format: oneOf('PROBEWATCH_REPORT_FORMAT', 'html', ['json', 'csv', 'html'] as const) },

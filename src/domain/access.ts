@@ -24,6 +24,8 @@ export const PERMISSIONS = [
   'reports:create',
   'data:erase',
   'metrics:read',
+  'session:read', // who the caller is and what it may do (the console's sign-in)
+  'pack:read', // the probe pack: concepts, thresholds, calibration, feature labels and top contexts
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -31,10 +33,10 @@ const READ_ALERTS: Permission[] = ['alerts:read', 'silences:read', 'notification
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read'],
-  reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'reports:read', 'reports:create', 'metrics:read'],
-  'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload'],
-  ingest: ['events:write'],
+  safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read', 'session:read', 'pack:read'],
+  reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'reports:read', 'reports:create', 'metrics:read', 'session:read', 'pack:read'],
+  'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload', 'session:read', 'pack:read'],
+  ingest: ['events:write', 'session:read'],
 };
 
 export interface Caller {

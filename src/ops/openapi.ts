@@ -41,7 +41,7 @@ export const OPENAPI = {
   openapi: '3.1.0',
   info: { title: 'probewatch', version: '0.1.0', description: 'Safety monitoring for language models: SAE-feature probes, rules, alerts.' },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (pwk_…); every route but /healthz, /readyz and /docs needs one unless PROBEWATCH_AUTH=off. Each route names the permission it needs; roles grant permissions (README, "Access control").' } },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (pwk_…); every route but /healthz, /readyz, /docs and the console pages needs one unless PROBEWATCH_AUTH=off. Each route names the permission it needs; roles grant permissions (README, "Access control").' } },
     schemas: { Event: event, Error: err },
   },
   security: [{ bearer: [] }],
@@ -93,6 +93,13 @@ export const OPENAPI = {
         summary: 'Withdraw the acknowledgement: repeat notifications resume',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0], { name: 'by', in: 'query', schema: { type: 'string', maxLength: 256 } }],
         responses: { 200: { description: '{alert_id, fingerprint, acked: false, by}' }, 404: { description: 'no such alert' } },
+      },
+    },
+    '/v1/alerts/{id}': {
+      get: {
+        summary: 'One alert, as the list shows it: labels, annotations, delivery state, silences muting it, acknowledgement',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
+        responses: { 200: { description: 'the alert' }, 404: { description: 'no such alert (or another tenant\'s)' } },
       },
     },
     '/v1/alerts/{id}/history': {
@@ -194,6 +201,15 @@ export const OPENAPI = {
         responses: { 200: { description: 'the report' }, 202: { description: '{id, status: pending}' }, 404: { description: 'no such report' }, 500: { description: 'generation failed, with the reason' } },
       },
     },
+    '/v1/session': {
+      get: { summary: 'Who the bearer credential stands for: {id, kind, name, role, tenants, content, permissions} (every role)', responses: { 200: { description: 'the caller' }, 401: { description: 'no valid credential' } } },
+    },
+    '/v1/probes': {
+      get: { summary: 'The probe pack the service runs: model and layer, SAE and its quality, each concept\'s definition, threshold, aggregation, calibration and held-out evaluation, every shipped feature with its label and top contexts', responses: { 200: { description: 'the pack' } } },
+    },
+    '/v1/console/config': { get: { summary: 'What the console\'s sign-in page needs: {oidc: {issuer, client_id, scope, resource} | null}', security: [], responses: { 200: { description: 'the sign-in options' } } } },
+    '/console': { get: { summary: 'The web console (a single page over this API; signs in with an API key)', security: [], responses: { 200: { description: 'HTML' } } } },
+    '/console/{file}': { get: { summary: 'The console\'s static files (scripts, styles); nothing else is served', security: [], parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'the file' }, 404: { description: 'not a console file' } } } },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } } },
     '/readyz': { get: { summary: 'Readiness: model loaded, storage reachable, rules loaded', security: [], responses: { 200: { description: 'ready, or degraded (status "degraded": e.g. rule files rejected while the last good set recorded in storage runs)' }, 503: { description: 'not ready, with the failing checks' } } } },
     '/docs': { get: { summary: 'This OpenAPI document', security: [], responses: { 200: { description: 'OpenAPI 3.1 JSON' } } } },

@@ -15,11 +15,12 @@ import { ReportsController } from './reports/reports.controller';
 import { ReportsService } from './reports/reports.service';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
+import { SessionController } from './auth/session.controller';
 import { OpsController } from './ops.controller';
 
 @Module({
   imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule, AlertsModule],
-  controllers: [OpsController, KeysController, AuditController, ErasureController, ReportsController],
+  controllers: [OpsController, KeysController, SessionController, AuditController, ErasureController, ReportsController],
   providers: [AccessService, AuditService, ReportsService, { provide: APP_GUARD, useClass: AccessGuard }],
   exports: [AccessService, AuditService, ReportsService],
 })

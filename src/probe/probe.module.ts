@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config';
 import { resolvePackDir } from '../config/runtime-paths';
 import { setupModel } from './model-setup';
 import { ProbeEngine } from './probe-engine';
+import { ProbesController } from './probes.controller';
 import { loadProbePack } from './probe-pack.loader';
 
 const log = new Logger('probe');
@@ -29,6 +30,7 @@ async function startEngine(cfg: AppConfig): Promise<ProbeEngine> {
 }
 
 @Module({
+  controllers: [ProbesController],
   providers: [{ provide: ProbeEngine, inject: [APP_CONFIG], useFactory: startEngine }],
   exports: [ProbeEngine],
 })

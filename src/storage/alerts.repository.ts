@@ -11,6 +11,7 @@ export interface AlertQuery {
   rule?: string;
   severity?: string;
   eventId?: string;
+  alertId?: string;
   /** Current state of the alert (from the delivery history); 'firing' when none is recorded. */
   state?: string;
   silenced?: boolean;
@@ -66,6 +67,7 @@ export class AlertsRepository {
     add('a.rule = {rule:String}', 'rule', q.rule);
     add('a.severity = {severity:String}', 'severity', q.severity);
     add('a.event_id = {eventId:String}', 'eventId', q.eventId);
+    add('a.alert_id = {alertId:String}', 'alertId', q.alertId);
     add("if(h.state = '', 'firing', h.state) = {state:String}", 'state', q.state);
     if (q.silenced !== undefined) cond.push(`h.state ${q.silenced ? '=' : '!='} 'silenced'`);
     if (q.acked !== undefined) cond.push(`k.actor ${q.acked ? '!=' : '='} ''`);

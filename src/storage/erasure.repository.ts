@@ -10,6 +10,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
 import { PSEUDONYM_HEX, sha256 } from './content-policy';
+import { mutationTarget } from './local-table';
 
 export interface ErasureResult {
   events: number;
@@ -30,7 +31,9 @@ export class ErasureRepository {
     return (await this.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
   }
 
-  private async mutate(query: string, params: Record<string, unknown>): Promise<void> {
+  /** `ALTER TABLE <table> <action>`, on the local tables when `table` is Distributed (a cluster). */
+  private async mutate(table: string, action: string, params: Record<string, unknown>): Promise<void> {
+    const query = `ALTER TABLE ${await mutationTarget(this.client, table)} ${action}`;
     await this.client.command({ query, query_params: params, clickhouse_settings: { mutations_sync: '2' } });
   }
 
@@ -47,15 +50,15 @@ export class ErasureRepository {
     const needle = JSON.stringify(user);
     const dead = await this.rows<{ n: string }>(`SELECT count() AS n FROM dead_letters WHERE positionUTF8(payload, {needle:String}) > 0${scope}`, { ...base, needle });
     if (ids.length) {
-      await this.mutate(`ALTER TABLE events DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
-      await this.mutate(`ALTER TABLE feature_activations DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
-      await this.mutate(`ALTER TABLE concept_scores UPDATE user_id = '' WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+      await this.mutate('events', `DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+      await this.mutate('feature_activations', `DELETE WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
+      await this.mutate('concept_scores', `UPDATE user_id = '' WHERE has({ids:Array(String)}, event_id)${scope}`, { ...base, ids });
     }
     if (alertIds.length) {
-      await this.mutate(`ALTER TABLE alerts UPDATE annotations = '{}' WHERE has({alertIds:Array(String)}, alert_id)${scope}`, { ...base, alertIds });
-      await this.mutate("ALTER TABLE notifications UPDATE payload = '' WHERE hasAny(alert_ids, {alertIds:Array(String)})", { alertIds });
+      await this.mutate('alerts', `UPDATE annotations = '{}' WHERE has({alertIds:Array(String)}, alert_id)${scope}`, { ...base, alertIds });
+      await this.mutate('notifications', "UPDATE payload = '' WHERE hasAny(alert_ids, {alertIds:Array(String)})", { alertIds });
     }
-    if (Number(dead[0]?.n ?? 0) > 0) await this.mutate(`ALTER TABLE dead_letters DELETE WHERE positionUTF8(payload, {needle:String}) > 0${scope}`, { ...base, needle });
+    if (Number(dead[0]?.n ?? 0) > 0) await this.mutate('dead_letters', `DELETE WHERE positionUTF8(payload, {needle:String}) > 0${scope}`, { ...base, needle });
     return { events: ids.length, tenants: [...new Set(events.map((e) => e.tenant))].sort(), alerts: alertIds.length, dead_letters: Number(dead[0]?.n ?? 0) };
   }
 }

@@ -9,7 +9,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
+import { chromium } from 'playwright-core';
+
 import { freePort } from '../../tools/infra/process-util';
+import { ensureChromium } from '../support/browser';
 import { freshStore, ServiceProcess } from '../support/kafka-harness';
 import { realModel, skipNote } from '../support/real-model';
 
@@ -17,9 +20,9 @@ jest.setTimeout(300_000);
 
 const AUDIENCE = 'https://probewatch.test';
 
-async function startProvider(audience: string): Promise<{ child: ChildProcess; issuer: string }> {
+async function startProvider(audience: string, consoleRedirect?: string): Promise<{ child: ChildProcess; issuer: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'support', 'oidc-provider.mjs'), String(port), audience], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'support', 'oidc-provider.mjs'), String(port), audience, ...(consoleRedirect ? [consoleRedirect] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   const issuer = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => {
       const m = /ready (\S+)/.exec(b.toString());
@@ -52,12 +55,15 @@ describe('OIDC bearer tokens (real OpenID Provider)', () => {
       skip = env;
       return;
     }
-    provider = await startProvider(AUDIENCE);
+    // The service's origin is fixed first: the provider registers the console's redirect URI.
+    const svcPort = await freePort();
+    provider = await startProvider(AUDIENCE, `http://127.0.0.1:${svcPort}/console`);
     other = await startProvider('https://someone-else.test');
     const dir = mkdtempSync(path.join(tmpdir(), 'pw-oidc-'));
     svc = new ServiceProcess({
       PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_CLICKHOUSE_DIR: freshStore(), PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'wal'), PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'),
       PROBEWATCH_OIDC_ISSUER: provider.issuer, PROBEWATCH_OIDC_AUDIENCE: AUDIENCE, PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_ALERTING_WATCH: 'false',
+      PROBEWATCH_OIDC_CONSOLE_CLIENT_ID: 'pw-console', PROBEWATCH_OIDC_CONSOLE_SCOPE: 'openid probewatch', PORT: String(svcPort),
     }, 'oidc');
     await svc.start(false);
   });
@@ -96,5 +102,41 @@ describe('OIDC bearer tokens (real OpenID Provider)', () => {
     const trail = (await (await call('/v1/audit?limit=1000', reviewer)).json()) as { items: Array<{ action: string; detail: string }> };
     const reasons = trail.items.filter((e) => e.action === 'auth.failure').map((e) => JSON.parse(e.detail).reason);
     expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/no probewatch role/), expect.stringMatching(/token refused/)]));
+  });
+
+  it('signs a person in to the console through the provider (authorization code with PKCE), with the role from the token', async () => {
+    if (skip) return skipNote(skip);
+    const exe = ensureChromium();
+    if (typeof exe !== 'string') return skipNote(exe.skip);
+    const base = `http://127.0.0.1:${svc!.port}`;
+    const cfg = (await (await fetch(`${base}/v1/console/config`)).json()) as { oidc: { issuer: string; client_id: string } };
+    expect(cfg.oidc).toMatchObject({ issuer: provider!.issuer, client_id: 'pw-console' });
+    // The console page may talk to the provider, and to nothing else.
+    const csp = (await fetch(`${base}/console`)).headers.get('content-security-policy') ?? '';
+    expect(csp).toContain(`connect-src 'self' ${provider!.issuer}`);
+    const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${base}/console#/alerts`);
+      await page.getByRole('button', { name: 'Sign in with your identity provider' }).click();
+      // The provider's own sign-in and consent pages.
+      await page.waitForURL((u) => u.toString().startsWith(provider!.issuer));
+      await page.locator('input[name=login]').fill('alice');
+      await page.locator('input[name=password]').fill('any');
+      await page.locator('button[type=submit]').click();
+      await page.locator('button[type=submit]').click(); // consent: continue
+      // Back in the console, signed in as alice with the safety role for acme.
+      await page.waitForURL((u) => u.toString().startsWith(`${base}/console`) && !u.search);
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
+      expect(await page.locator('#who').textContent()).toMatch(/safety · tenants acme/);
+      expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Alerts', 'Events', 'Rules', 'Silences', 'Probe pack']);
+      await page.getByRole('heading', { name: 'Alert inbox' }).waitFor();
+      // The token the console holds is the provider's JWT, accepted by the API as alice.
+      const token = await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('probewatch.credential'));
+      const who = (await (await fetch(`${base}/v1/session`, { headers: { authorization: `Bearer ${token}` } })).json()) as { kind: string; id: string; role: string };
+      expect(who).toMatchObject({ kind: 'oidc', id: 'alice', role: 'safety' });
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -118,7 +118,8 @@ export class ServiceProcess {
 
   /** Starts the process and waits until /readyz is 200 (and Kafka is up, if `waitKafka`). */
   async start(waitKafka = true): Promise<void> {
-    this.port = await freePort();
+    // A fixed PORT in the env (a test that must know the origin before start), else a free one.
+    this.port = this.env.PORT ? Number(this.env.PORT) : await freePort();
     this.exitCode = null;
     const root = path.resolve(__dirname, '..', '..');
     const child = spawn(process.execPath, [path.join(root, 'dist', 'main.js')], {

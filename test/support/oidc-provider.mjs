@@ -1,9 +1,12 @@
 // A real OpenID Provider (oidc-provider) for the OIDC tests: issues JWT access tokens for the
 // resource `aud` by the client-credentials grant, with the role and tenants of each client as claims.
-// argv: <port> <audience>. Prints `ready <issuer>` when listening.
+// With a third argument, the console's redirect URI, it also serves the public client `pw-console`
+// (authorization code with PKCE) and its development sign-in pages, where the person `alice`
+// (safety, tenant acme) signs in.
+// argv: <port> <audience> [console redirect URI]. Prints `ready <issuer>` when listening.
 import Provider from 'oidc-provider';
 
-const [port, audience] = process.argv.slice(2);
+const [port, audience, consoleRedirect] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 const clients = {
   'pw-safety-acme': { role: 'safety', tenants: ['acme'] },
@@ -11,10 +14,17 @@ const clients = {
   'pw-ingest-acme': { role: 'ingest', tenants: ['acme'] },
   'pw-norole': { role: null, tenants: ['acme'] },
 };
+const people = { alice: { role: 'safety', tenants: ['acme'] } };
+const consoleClient = consoleRedirect
+  ? [{ client_id: 'pw-console', grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [consoleRedirect], token_endpoint_auth_method: 'none' }]
+  : [];
 const provider = new Provider(issuer, {
-  clients: Object.keys(clients).map((id) => ({ client_id: id, client_secret: `${id}-secret`, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' })),
+  clients: [
+    ...Object.keys(clients).map((id) => ({ client_id: id, client_secret: `${id}-secret`, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' })),
+    ...consoleClient,
+  ],
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: Boolean(consoleRedirect) },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -24,7 +34,7 @@ const provider = new Provider(issuer, {
     },
   },
   async extraTokenClaims(_ctx, token) {
-    const c = clients[token.clientId];
+    const c = token.accountId ? people[token.accountId] : clients[token.clientId];
     if (!c) return {};
     return { ...(c.role ? { probewatch_role: c.role } : {}), probewatch_tenants: c.tenants };
   },

@@ -14,6 +14,6 @@ describe('OpenAPI document', () => {
   it('every route declares who may call it: one permission, or public', () => {
     const undeclared = serviceRoutes().filter((r) => !r.public && !r.permission).map((r) => `${r.method} ${r.path}`);
     expect(undeclared).toEqual([]);
-    expect(serviceRoutes().filter((r) => r.public).map((r) => r.path)).toEqual(['/docs', '/healthz', '/readyz']);
+    expect(serviceRoutes().filter((r) => r.public).map((r) => r.path)).toEqual(['/console', '/console/{file}', '/docs', '/healthz', '/readyz', '/v1/console/config']);
   });
 });
