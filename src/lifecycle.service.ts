@@ -5,6 +5,7 @@ import { AlertsService } from './alerts/alerts.service';
 import { KafkaIngestService } from './kafka/kafka.module';
 import { AuditService } from './ops/audit/audit.service';
 import { ReportsService } from './ops/reports/reports.service';
+import { RetentionService } from './ops/retention/retention.service';
 import { PipelineService } from './ingest/pipeline.service';
 import { ProbeEngine } from './probe/probe-engine';
 import { BatchWriter } from './storage/batch-writer';
@@ -24,6 +25,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     private readonly alerts: AlertsService,
     private readonly audit: AuditService,
     private readonly reports: ReportsService,
+    private readonly retention: RetentionService,
     private readonly writer: BatchWriter,
     private readonly engine: ProbeEngine,
     @Inject(CLICKHOUSE) private readonly client: ClickHouseClient,
@@ -36,6 +38,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     await this.pipeline.pipeline.stop();
     await this.pipeline.closeAcceptLog();
     this.reports.stop();
+    await this.retention.stop();
     await this.alerts.shutdown();
     await this.audit.shutdown();
     await this.writer.close();

@@ -54,7 +54,7 @@ export async function benchReports(out: string = path.join(root, 'bench', 'resul
   for (let i = 0; i < 3; i++) {
     const t1 = performance.now();
     const r = await buildReport(period, ctx);
-    render(r, 'html');
+    await render(r, 'html');
     runs.push(Math.round((performance.now() - t1)) / 1000);
     scored = (r.coverage as { events_scored: number }).events_scored;
   }

@@ -25,9 +25,10 @@ commands:
                                              API keys in the configured store (the key is printed once)
   audit   verify [--bundle FILE] | export --from T --to T --out FILE
                                              check the audit trail's hash chains and signatures; export a bundle
-  report  --from T --to T [--tenant T] [--format json|csv|html] --out FILE
+  report  --from T --to T [--tenant T] [--format json|csv|html|pdf] --out FILE
                                              a signed compliance report for the period
   erase   --user ID                          remove one end user's content everywhere (recorded in the audit trail)
+  retention apply [--dry-run]                drop the monthly partitions older than PROBEWATCH_RETENTION_DAYS (each in the audit trail)
   rules   lint [paths…] | test [paths…] | backtest <rule-file…> --from T --to T
                                              check, unit-test and backtest rule files
   dashboards [--check] [--out DIR]           write the Grafana dashboards to dashboards/; --check exits 1 if they are stale
@@ -130,6 +131,11 @@ export async function main(argv: string[]): Promise<number> {
         if (command === 'report') return await (await import('./report.command')).runReport(cfg, paths, rest, out);
         if (command === 'erase') return await (await import('./erase.command')).runErase(cfg, rest, out);
         return await (await import('./keys.command')).runKeys(cfg, rest, out);
+      }
+      case 'retention': {
+        const { loadConfig } = await import('../config/app-config');
+        const { runRetention } = await import('./retention.command');
+        return await runRetention(loadConfig(process.env), rest, (l) => void process.stdout.write(`${l}\n`));
       }
       case 'bench':
       case 'infra':

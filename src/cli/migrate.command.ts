@@ -1,6 +1,7 @@
 /**
  * `probewatch migrate`: the schema, applied to the configured store or printed for review.
- *   migrate                          apply pending migrations and the retention (what a start does)
+ *   migrate                          apply pending migrations and remove an earlier version's row TTL
+ *                                    (what a start does before it drops expired partitions: probewatch retention apply)
  *   migrate --print                  the DDL for one server, executing nothing
  *   migrate --cluster NAME --print   the same schema as replicated local tables behind Distributed
  *                                    ones on cluster NAME (a name from remote_servers, or '{cluster}')
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config/app-config';
 import { ClusterDdlError } from '../storage/cluster-ddl';
 import { openClickHouse } from '../storage/clickhouse-client';
-import { applyRetention, clusterMigrationDdl, migrate, migrationDdl } from '../storage/migrator';
+import { clusterMigrationDdl, migrate, migrationDdl, removeRetentionTtl } from '../storage/migrator';
 import { UsageError } from './usage-error';
 
 function printDdl(ddl: string[], header: string, out: (s: string) => void): void {
@@ -23,9 +24,10 @@ async function applyToStore(cfg: AppConfig, out: (s: string) => void): Promise<n
   const client = await openClickHouse(cfg.store);
   try {
     const applied = await migrate(client);
-    await applyRetention(client, cfg.retentionDays);
+    const untimed = await removeRetentionTtl(client);
     out(applied.length ? `applied migrations ${applied.join(', ')} to ${cfg.store.kind === 'server' ? cfg.store.location : 'the embedded store'}` : 'the schema is up to date');
-    out(`retention: ${cfg.retentionDays} days`);
+    if (untimed.length) out(`removed the row TTL of ${untimed.join(', ')}`);
+    out(`retention: ${cfg.retentionDays} days, by partition (the service drops expired months daily; now: probewatch retention apply)`);
     return 0;
   } finally {
     await client.close();

@@ -1,7 +1,9 @@
 /**
- * `probewatch report --from T --to T [--tenant T] --format json|csv|html --out FILE`: a compliance
- * report from the configured store (a ClickHouse server, or an embedded store no running service
- * holds), signed with the audit key; the generation is recorded in the audit trail.
+ * `probewatch report --from T --to T [--tenant T] --format json|csv|html|pdf --out FILE`: a
+ * compliance report from the configured store (a ClickHouse server, or an embedded store no running
+ * service holds), signed with the audit key; the generation is recorded in the audit trail. A PDF
+ * needs Chromium (PROBEWATCH_CHROMIUM); without one the command exits 2 naming what to install,
+ * before it opens the store.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,13 +12,14 @@ import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config/app-config';
 import { resolvePackDir, RuntimePaths } from '../config/runtime-paths';
 import { buildReport, render, REPORT_FORMATS, ReportFormat } from '../ops/reports/report';
+import { requireChromium } from '../ops/reports/report-pdf';
 import { SERVICE_VERSION } from '../ops/reports/reports.service';
 import type { PackManifest } from '../probe/pack-manifest';
 import { ReportRepository } from '../storage/report.repository';
 import { CLI_ACTOR, cliTrail, openStore } from './cli-store';
 import { UsageError } from './usage-error';
 
-const USAGE = 'usage: probewatch report --from TIME --to TIME [--tenant T] [--format json|csv|html] --out FILE [--pack ID|DIR]';
+const USAGE = 'usage: probewatch report --from TIME --to TIME [--tenant T] [--format json|csv|html|pdf] --out FILE [--pack ID|DIR]';
 
 export async function runReport(cfg: AppConfig, paths: RuntimePaths, args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, tenant: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, pack: { type: 'string' } } });
@@ -25,7 +28,8 @@ export async function runReport(cfg: AppConfig, paths: RuntimePaths, args: strin
   const to = Date.parse(values.to);
   if (Number.isNaN(from) || Number.isNaN(to) || to <= from) throw new UsageError(`--from and --to must be dates with --to after --from\n${USAGE}`);
   const format = (values.format ?? 'json') as ReportFormat;
-  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')} (pdf is not built yet)`);
+  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+  if (format === 'pdf') requireChromium(cfg.reports.chromium);
   const pack = JSON.parse(readFileSync(path.join(resolvePackDir(paths, values.pack ?? cfg.pack), 'manifest.json'), 'utf8')) as PackManifest;
   const client = await openStore(cfg);
   try {
@@ -35,7 +39,7 @@ export async function runReport(cfg: AppConfig, paths: RuntimePaths, args: strin
       repo: new ReportRepository(client), pack, serviceVersion: SERVICE_VERSION, contentPolicy: { default: cfg.contentPolicy, by_tenant: cfg.contentPolicyByTenant },
       retentionDays: cfg.retentionDays, verify: () => trail.verify(), signingKey: trail.signingKey, publicKey: trail.publicKey,
     });
-    writeFileSync(values.out, render(r, format), { mode: 0o600 });
+    writeFileSync(values.out, await render(r, format, { chromium: cfg.reports.chromium }), { mode: 0o600 });
     const sha = (r.integrity as { body_sha256: string }).body_sha256;
     await trail.append([{ actor: CLI_ACTOR, action: 'report.generate', target: values.out, tenant: values.tenant ?? '', detail: JSON.stringify({ from: values.from, to: values.to, format, body_sha256: sha }) }]);
     out(`${values.out}: ${format} report, body sha256 ${sha}`);

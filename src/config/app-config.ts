@@ -2,6 +2,7 @@
  * The service's configuration, parsed once at boot from the environment. Every bad variable is
  * reported (name, value, what was expected), then the process exits: fail fast, fail once.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 
@@ -46,8 +47,11 @@ export interface AppConfig {
     enabled: boolean; adminKeyFile: string; metricsOpen: boolean;
     oidc: { issuer: string; audience: string; rolesClaim: string; tenantsClaim: string; console: { clientId: string; scope: string } | null } | null;
   };
-  /** Scheduled compliance reports (PROBEWATCH_REPORT_SCHEDULE, a cron expression in UTC). */
-  reports: { dir: string; schedule: string | null; format: 'json' | 'csv' | 'html' };
+  /**
+   * Scheduled compliance reports (PROBEWATCH_REPORT_SCHEDULE, a cron expression in UTC), and the
+   * browser that prints PDF reports (null: none found; a pdf report then fails naming what to install).
+   */
+  reports: { dir: string; schedule: string | null; format: 'json' | 'csv' | 'html' | 'pdf'; chromium: string | null };
   /** The audit trail's Ed25519 signing key (generated there when absent). */
   audit: { signingKeyFile: string; checkpointEvery: number; checkpointMs: number };
   kafka: KafkaSettings | null;
@@ -76,7 +80,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'CLICKHOUSE_DATABASE', default: 'probewatch', meaning: 'database name' },
   { name: 'PROBEWATCH_CONTENT_POLICY', default: 'redacted', meaning: 'prompt storage: full, redacted (PII/secrets masked) or hash' },
   { name: 'PROBEWATCH_CONTENT_POLICY_BY_TENANT', default: '(unset)', meaning: 'per-tenant policy, e.g. acme=full,globex=hash (others use PROBEWATCH_CONTENT_POLICY)' },
-  { name: 'PROBEWATCH_RETENTION_DAYS', default: '90', meaning: 'TTL of stored events, scores, alerts and dead letters' },
+  { name: 'PROBEWATCH_RETENTION_DAYS', default: '90', meaning: 'days kept of events, scores, evidence, alerts, alert history, notifications and dead letters; dropped by monthly partition, each drop in the audit trail' },
   { name: 'PROBEWATCH_MAX_BODY_BYTES', default: '1048576', meaning: 'largest accepted request body' },
   { name: 'PROBEWATCH_MAX_BATCH', default: '100', meaning: 'events per POST /v1/events' },
   { name: 'PROBEWATCH_MAX_MESSAGES', default: '256', meaning: 'messages per event' },
@@ -102,7 +106,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_OIDC_CONSOLE_CLIENT_ID / PROBEWATCH_OIDC_CONSOLE_SCOPE', default: '(unset) / openid', meaning: 'the console signs in through the provider (authorization code with PKCE) as this public client, redirect URI <service origin>/console' },
   { name: 'PROBEWATCH_REPORT_SCHEDULE', default: '(unset)', meaning: 'cron expression (UTC, optional seconds field) for scheduled reports into $PROBEWATCH_DATA_DIR/reports, announced through the alerting receivers' },
   { name: 'PROBEWATCH_REPORTS_DIR', default: '$PROBEWATCH_DATA_DIR/reports', meaning: 'where reports asked for through the API and scheduled ones are written' },
-  { name: 'PROBEWATCH_REPORT_FORMAT', default: 'html', meaning: 'format of scheduled reports: json, csv or html' },
+  { name: 'PROBEWATCH_REPORT_FORMAT', default: 'html', meaning: 'format of scheduled reports: json, csv, html or pdf' },
+  { name: 'PROBEWATCH_CHROMIUM', default: 'first of /usr/bin/chromium, /usr/bin/chromium-browser', meaning: 'the headless Chromium that prints PDF reports (Debian: apt-get install chromium)' },
   { name: 'PROBEWATCH_METRICS_AUTH', default: 'false', meaning: 'true: /metrics needs a key with metrics:read (admin, safety, reviewer)' },
   { name: 'PROBEWATCH_WRITER_MAX_BACKOFF_MS', default: '30000', meaning: 'longest wait between retries of a failed ClickHouse insert' },
   ...KAFKA_CONFIG_DOC,
@@ -126,6 +131,9 @@ function policyMap(raw: string | undefined, problems: string[]): Record<string, 
 export function policyFor(cfg: Pick<AppConfig, 'contentPolicy' | 'contentPolicyByTenant'>, tenant: string | undefined): ContentPolicy {
   return (tenant !== undefined && cfg.contentPolicyByTenant[tenant]) || cfg.contentPolicy;
 }
+
+/** Where a PDF report's browser is looked for when PROBEWATCH_CHROMIUM is unset. */
+export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
@@ -154,6 +162,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (env.PROBEWATCH_OIDC_CONSOLE_CLIENT_ID && !oidcIssuer) problems.push('PROBEWATCH_OIDC_CONSOLE_CLIENT_ID is set: PROBEWATCH_OIDC_ISSUER (the provider the console signs in through) is required too');
   if (oidcIssuer && !env.PROBEWATCH_OIDC_AUDIENCE) problems.push('PROBEWATCH_OIDC_ISSUER is set: PROBEWATCH_OIDC_AUDIENCE (the audience your provider puts in probewatch\'s tokens) is required too');
   const instanceId = env.PROBEWATCH_INSTANCE_ID || hostname();
+  const chromium = env.PROBEWATCH_CHROMIUM || CHROMIUM_CANDIDATES.find((p) => existsSync(p)) || null;
+  // Scheduled PDFs without a browser would fail at every tick: say so at boot instead.
+  if (env.PROBEWATCH_REPORT_SCHEDULE && env.PROBEWATCH_REPORT_FORMAT === 'pdf' && !(chromium && existsSync(chromium))) {
+    problems.push(`PROBEWATCH_REPORT_FORMAT=pdf: no Chromium ${chromium ? `at ${chromium}` : `at ${CHROMIUM_CANDIDATES.join(' or ')}`} to print it; install Debian's chromium (apt-get install chromium) or set PROBEWATCH_CHROMIUM`);
+  }
   const limits = {
     maxBodyBytes: int('PROBEWATCH_MAX_BODY_BYTES', 1_048_576, 1024, 512 * 1_048_576),
     maxBatchEvents: int('PROBEWATCH_MAX_BATCH', 100, 1, 10_000),
@@ -214,7 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         }
         : null,
     },
-    reports: { dir: path.resolve(env.PROBEWATCH_REPORTS_DIR || path.join(paths.dataDir, 'reports')), schedule: env.PROBEWATCH_REPORT_SCHEDULE || null, format: oneOf('PROBEWATCH_REPORT_FORMAT', 'html', ['json', 'csv', 'html'] as const) },
+    reports: { dir: path.resolve(env.PROBEWATCH_REPORTS_DIR || path.join(paths.dataDir, 'reports')), schedule: env.PROBEWATCH_REPORT_SCHEDULE || null, format: oneOf('PROBEWATCH_REPORT_FORMAT', 'html', ['json', 'csv', 'html', 'pdf'] as const), chromium },
     audit: {
       signingKeyFile: path.resolve(env.PROBEWATCH_AUDIT_SIGNING_KEY_FILE || path.join(paths.dataDir, 'audit-signing.key')),
       checkpointEvery: int('PROBEWATCH_AUDIT_CHECKPOINT_EVERY', 100, 1, 1_000_000),

@@ -11,6 +11,7 @@ export const PERMISSIONS = [
   'events:content', // raw conversation text of stored events
   'alerts:read',
   'alerts:ack',
+  'incidents:write', // mark an alert as a serious incident (EU AI Act Art. 73), record its report
   'silences:read',
   'silences:write',
   'notifications:read',
@@ -33,7 +34,7 @@ const READ_ALERTS: Permission[] = ['alerts:read', 'silences:read', 'notification
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
-  safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'silences:write', 'metrics:read', 'session:read', 'pack:read'],
+  safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'incidents:write', 'silences:write', 'metrics:read', 'session:read', 'pack:read'],
   reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'reports:read', 'reports:create', 'metrics:read', 'session:read', 'pack:read'],
   'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload', 'session:read', 'pack:read'],
   ingest: ['events:write', 'session:read'],

@@ -21,8 +21,8 @@ export interface EventLimits {
   maxMetadataDepth: number;
   maxMetadataBytes: number;
   /**
-   * Accepted event times: `[now - maxAgeMs, now + maxSkewMs]`. Older events would fall to the
-   * retention TTL at once; later ones are clock errors. `null` accepts any RFC 3339 time from
+   * Accepted event times: `[now - maxAgeMs, now + maxSkewMs]`. Older events belong to partitions
+   * retention drops; later ones are clock errors. `null` accepts any RFC 3339 time from
    * year 1900 to 2299 (offline scoring of historical files, the range ClickHouse stores).
    */
   timeWindow: { maxAgeMs: number; maxSkewMs: number } | null;

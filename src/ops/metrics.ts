@@ -40,4 +40,5 @@ export class Metrics {
   readonly alertSeries = new Gauge({ name: 'probewatch_alert_series_open', help: 'Alert series this instance tracks for delivery (firing or awaiting their resolved notification)', registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'probewatch_auth_failures_total', help: 'Requests refused for a missing or invalid credential', labelNames: ['reason'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
+  readonly retentionDroppedPartitions = new Counter({ name: 'probewatch_retention_dropped_partitions_total', help: 'Partitions dropped by retention (each recorded in the audit trail as retention.drop), by table', labelNames: ['table'], registers: [this.registry] });
 }

@@ -102,6 +102,26 @@ export const OPENAPI = {
         responses: { 200: { description: 'the alert' }, 404: { description: 'no such alert (or another tenant\'s)' } },
       },
     },
+    '/v1/alerts/{id}/incident': {
+      post: {
+        summary: 'Mark the alert as a serious incident (EU AI Act Art. 73), or update the marking: category death (10 days), widespread_or_critical_infrastructure (2 days) or other (15 days) sets the reporting deadline from aware_at; reported_at records the report to the authority',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { category: { enum: ['death', 'widespread_or_critical_infrastructure', 'other'] }, summary: { type: 'string', maxLength: 4096 }, aware_at: rfc3339, reported_at: { ...rfc3339, type: ['string', 'null'] } } } } } },
+        responses: { 200: { description: 'the incident with its deadline and status (open, overdue, reported, reported_late)' }, 400: { description: 'invalid body', content: { 'application/json': { schema: err } } }, 404: { description: 'no such alert' } },
+      },
+      delete: {
+        summary: 'Withdraw the serious-incident marking (recorded in the audit trail)',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, listParams[0]],
+        responses: { 200: { description: '{alert_id, withdrawn: true}' }, 404: { description: 'no such alert, or not marked' } },
+      },
+    },
+    '/v1/incidents': {
+      get: {
+        summary: 'Serious incidents with their Art. 73 deadlines, soonest first',
+        parameters: [listParams[0], { name: 'status', in: 'query', schema: { enum: ['open', 'overdue', 'reported', 'reported_late'] } }],
+        responses: { 200: { description: '{items, count}' } },
+      },
+    },
     '/v1/alerts/{id}/history': {
       get: {
         summary: 'Every state the alert\'s series passed through, when, by whom',
@@ -189,14 +209,14 @@ export const OPENAPI = {
       post: {
         summary: 'Ask for a compliance report (reports:create: reviewer, admin); answered with its id at once, generated in the background',
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['from', 'to'], properties: {
-          from: rfc3339, to: rfc3339, tenant: { ...ident, description: 'omit for every tenant (a tenant-scoped caller must name one of its tenants)' }, format: { enum: ['json', 'csv', 'html'], default: 'json' } } } } } },
+          from: rfc3339, to: rfc3339, tenant: { ...ident, description: 'omit for every tenant (a tenant-scoped caller must name one of its tenants)' }, format: { enum: ['json', 'csv', 'html', 'pdf'], default: 'json', description: 'pdf: Chromium prints the HTML form (PROBEWATCH_CHROMIUM); without a browser the report fails with the reason' } } } } } },
         responses: { 202: { description: '{id, status}' }, 400: { description: 'invalid request', content: { 'application/json': { schema: err } } } },
       },
       get: { summary: 'Reports asked for (reports:read)', responses: { 200: { description: '{items: [{id, status, format, from, to, tenant, requested_by, requested_at, sha256}], count}' } } },
     },
     '/v1/reports/{id}': {
       get: {
-        summary: 'The report file once ready (JSON schema probewatch-report/1, CSV or HTML); 202 while it is being generated',
+        summary: 'The report file once ready (JSON schema probewatch-report/1, CSV, HTML with SVG charts, or PDF printed from that HTML); 202 while it is being generated',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { 200: { description: 'the report' }, 202: { description: '{id, status: pending}' }, 404: { description: 'no such report' }, 500: { description: 'generation failed, with the reason' } },
       },

@@ -13,6 +13,7 @@ import { AccessGuard } from './auth/access.guard';
 import { ErasureController } from './privacy/erasure.controller';
 import { ReportsController } from './reports/reports.controller';
 import { ReportsService } from './reports/reports.service';
+import { RetentionService } from './retention/retention.service';
 import { AccessService } from './auth/access.service';
 import { KeysController } from './auth/keys.controller';
 import { SessionController } from './auth/session.controller';
@@ -21,7 +22,7 @@ import { OpsController } from './ops.controller';
 @Module({
   imports: [IngestModule, KafkaModule, ProbeModule, RulesModule, StorageModule, AlertsModule],
   controllers: [OpsController, KeysController, SessionController, AuditController, ErasureController, ReportsController],
-  providers: [AccessService, AuditService, ReportsService, { provide: APP_GUARD, useClass: AccessGuard }],
-  exports: [AccessService, AuditService, ReportsService],
+  providers: [AccessService, AuditService, ReportsService, RetentionService, { provide: APP_GUARD, useClass: AccessGuard }],
+  exports: [AccessService, AuditService, ReportsService, RetentionService],
 })
 export class OpsModule {}

@@ -75,18 +75,22 @@ export class AlertsRepository {
       query: `SELECT a.alert_id AS alert_id, a.fingerprint AS fingerprint, a.rule AS rule, a.severity AS severity, a.kind AS kind, a.tenant AS tenant,
                      a.event_id AS event_id, a.ts AS ts, a.value AS value, a.labels AS labels, a.annotations AS annotations, a.created_at AS created_at,
                      a.ends_at AS ends_at, if(h.state = '', 'firing', h.state) AS state, h.state_at AS state_at, h.detail AS state_detail,
-                     k.actor AS ack_by, k.comment AS ack_comment, k.at AS ack_at
+                     k.actor AS ack_by, k.comment AS ack_comment, k.at AS ack_at,
+                     i.category AS incident_category, i.deadline AS incident_deadline, i.reported_at AS incident_reported_at
               FROM alerts AS a FINAL
               LEFT JOIN (SELECT alert_id, argMax(state, at) AS state, toString(max(at)) AS state_at, argMax(detail, at) AS detail FROM alert_history GROUP BY alert_id) AS h
                 ON h.alert_id = a.alert_id
               LEFT JOIN (SELECT tenant, fingerprint, actor, comment, toString(at) AS at FROM alert_acks FINAL WHERE acked = 1) AS k
                 ON k.fingerprint = a.fingerprint AND k.tenant = a.tenant
+              LEFT JOIN (SELECT tenant, alert_id, category, toString(deadline) AS deadline, if(isNull(reported_at), '', toString(reported_at)) AS reported_at
+                         FROM alert_incidents FINAL WHERE withdrawn = 0) AS i
+                ON i.alert_id = a.alert_id AND i.tenant = a.tenant
               ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY a.ts DESC, a.alert_id LIMIT {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',
     });
     const rows = await res.json<Record<string, string | number>>();
-    return rows.map(({ state_at, state_detail, ack_by, ack_comment, ack_at, ...r }) => ({
+    return rows.map(({ state_at, state_detail, ack_by, ack_comment, ack_at, incident_category, incident_deadline, incident_reported_at, ...r }) => ({
       ...r,
       value: Number(r.value),
       labels: JSON.parse(String(r.labels)),
@@ -94,6 +98,9 @@ export class AlertsRepository {
       state_since: state_at || null,
       silenced_by: r.state === 'silenced' && state_detail ? String(state_detail).split(',') : [],
       ack: ack_by ? { by: ack_by, comment: ack_comment, at: `${String(ack_at).replace(' ', 'T')}Z` } : null,
+      incident: incident_category
+        ? { category: incident_category, deadline: fromChTime(String(incident_deadline)), reported_at: incident_reported_at ? fromChTime(String(incident_reported_at)) : null }
+        : null,
     }));
   }
 

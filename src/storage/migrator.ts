@@ -5,7 +5,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import { findProjectRoot } from '../config/runtime-paths';
 import { ClusterDdlOptions, statementForCluster } from './cluster-ddl';
-import { mutationTarget } from './local-table';
+import { distributedTargetOf, mutationTarget } from './local-table';
+import { RETAINED_TABLES } from './retention.repository';
 
 export const MIGRATIONS_DIR = path.join(findProjectRoot(), 'src', 'storage', 'migrations');
 
@@ -69,10 +70,31 @@ export async function migrate(client: ClickHouseClient, migrations: Migration[] 
   return done;
 }
 
-/** Retention from configuration, applied on every start (idempotent); on a cluster, to the local tables. */
-export async function applyRetention(client: ClickHouseClient, days: number): Promise<void> {
-  const n = Math.max(1, Math.floor(days));
-  for (const [table, col] of [['events', 'ts'], ['concept_scores', 'ts'], ['feature_activations', 'ts'], ['alerts', 'ts'], ['dead_letters', 'received_at'], ['alert_history', 'at'], ['notifications', 'created_at']]) {
-    await client.command({ query: `ALTER TABLE ${await mutationTarget(client, table)} MODIFY TTL toDateTime(${col}) + INTERVAL ${n} DAY` });
+/**
+ * Earlier versions kept retention as a row TTL on the retained tables, which deleted rows
+ * silently. Retention now drops whole partitions, each recorded in the audit trail
+ * (retention.repository.ts, ops/retention), so a start removes such a TTL. Idempotent: ClickHouse
+ * refuses REMOVE TTL on a table without one, so the table's definition is checked first (on a
+ * cluster, the local table on this node; a node without it answers that refusal, ignored too).
+ * Returns the tables whose TTL was removed.
+ */
+export async function removeRetentionTtl(client: ClickHouseClient): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { table } of RETAINED_TABLES) {
+    const d = await distributedTargetOf(client, table);
+    const res = await client.query({
+      query: 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
+      query_params: { name: d ? d.localTable : table }, format: 'JSONEachRow',
+    });
+    const [row] = await res.json<{ engine_full: string }>();
+    if (row && !/\sTTL\s/.test(row.engine_full)) continue;
+    if (!row && !d) continue;
+    try {
+      await client.command({ query: `ALTER TABLE ${await mutationTarget(client, table)} REMOVE TTL` });
+      removed.push(table);
+    } catch (e) {
+      if (!/doesn't have any table TTL/i.test((e as Error).message)) throw e;
+    }
   }
+  return removed;
 }

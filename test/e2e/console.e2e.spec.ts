@@ -99,7 +99,7 @@ describe('web console (headless Chromium)', () => {
     const page = await signIn(keys.safety);
     // The safety role's pages only: no audit trail, no reports.
     const nav = await page.getByRole('navigation').getByRole('link').allTextContents();
-    expect(nav).toEqual(['Alerts', 'Events', 'Rules', 'Silences', 'Probe pack']);
+    expect(nav).toEqual(['Alerts', 'Incidents', 'Events', 'Rules', 'Silences', 'Probe pack']);
 
     // A harmful event, posted the way producers post them.
     const posted = await api('POST', '/v1/events', [{ id: 'console-harmful', tenant: 'acme', timestamp: ts(), source: 'chat', model: 'demo', messages: [{ role: 'user', content: HARMFUL }] }], keys.ingest);
@@ -141,6 +141,21 @@ describe('web console (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Withdraw acknowledgement' }).waitFor();
     const acked = (await api('GET', `/v1/alerts/${alert.alert_id}`)).json;
     expect(acked.ack).toMatchObject({ by: expect.stringMatching(/^console safety/), comment: 'looking into it' });
+
+    // Mark it as a serious incident (EU AI Act Art. 73): the deadline follows the category.
+    await page.getByLabel('Category').selectOption('death');
+    await page.getByLabel('Incident summary').fill('user hospitalised after following the instructions');
+    await page.getByRole('button', { name: 'Mark as serious incident' }).click();
+    await page.getByRole('button', { name: 'Record the report to the authority' }).waitFor();
+    const marked = (await api('GET', '/v1/incidents')).json.items.find((i: { alert_id: string }) => i.alert_id === alert.alert_id);
+    expect(marked).toMatchObject({ category: 'death', status: 'open', reported_at: null });
+    expect(Date.parse(marked.deadline) - Date.parse(marked.aware_at)).toBe(10 * 86_400_000);
+    await page.getByRole('button', { name: 'Record the report to the authority' }).click();
+    await page.locator('section.incident .badge.ok').waitFor();
+    expect((await api('GET', '/v1/incidents?status=reported')).json.items.map((i: { alert_id: string }) => i.alert_id)).toContain(alert.alert_id);
+    const trail = (await api('GET', `/v1/audit?limit=1000`)).json.items.filter((e: { target: string }) => e.target === alert.alert_id).map((e: { action: string }) => e.action);
+    expect(trail).toEqual(expect.arrayContaining(['alert.ack', 'incident.mark', 'incident.update']));
+    await shot(page, '02b-incident');
 
     // Silence from the form prefilled with the alert's labels.
     await page.getByRole('link', { name: 'Silence…' }).click();
@@ -189,7 +204,7 @@ describe('web console (headless Chromium)', () => {
   it('gives each role the pages its permissions allow', async () => {
     if (skip) return skipNote(skip);
     const reviewer = await signIn(keys.reviewer);
-    expect(await reviewer.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Alerts', 'Events', 'Rules', 'Silences', 'Reports', 'Audit trail', 'Probe pack']);
+    expect(await reviewer.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Alerts', 'Incidents', 'Events', 'Rules', 'Silences', 'Reports', 'Audit trail', 'Probe pack']);
     // A reviewer without the content grant sees scores and evidence, not the conversation.
     await reviewer.goto(`${base}/console#/events/console-harmful`);
     await reviewer.getByText('The conversation text is withheld').waitFor();
@@ -225,7 +240,7 @@ describe('web console (headless Chromium)', () => {
     const page = await signIn(admin);
     const found: string[] = [];
     const pages: Array<[string, string, string]> = [
-      ['inbox', '#/alerts', 'Alert inbox'], ['alert', `#/alerts/${alerts[0].alert_id}`, 'Alert: '], ['events', '#/events', 'Events'],
+      ['inbox', '#/alerts', 'Alert inbox'], ['incidents', '#/incidents', 'Serious incidents'], ['alert', `#/alerts/${alerts[0].alert_id}`, 'Alert: '], ['events', '#/events', 'Events'],
       ['event', '#/events/console-harmful', 'Event console-harmful'], ['rules', '#/rules', 'Rules'], ['silences', '#/silences', 'Silences'],
       ['silence-form', '#/silences/new?m.tenant=acme', 'New silence'], ['reports', '#/reports', 'Reports'], ['audit', '#/audit', 'Audit trail'],
       ['pack', '#/pack', 'Probe pack'], ['feature', `#/pack/feature/${alerts[0] ? (await api('GET', '/v1/probes')).json.features[0].index : 0}`, 'Feature #'],

@@ -129,7 +129,7 @@ describe('OIDC bearer tokens (real OpenID Provider)', () => {
       await page.waitForURL((u) => u.toString().startsWith(`${base}/console`) && !u.search);
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
       expect(await page.locator('#who').textContent()).toMatch(/safety · tenants acme/);
-      expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Alerts', 'Events', 'Rules', 'Silences', 'Probe pack']);
+      expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Alerts', 'Incidents', 'Events', 'Rules', 'Silences', 'Probe pack']);
       await page.getByRole('heading', { name: 'Alert inbox' }).waitFor();
       // The token the console holds is the provider's JWT, accepted by the API as alice.
       const token = await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('probewatch.credential'));

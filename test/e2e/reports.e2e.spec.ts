@@ -8,20 +8,32 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Response as AgentResponse } from 'superagent';
 import request from 'supertest';
 
 import { ConfigError, loadConfig } from '../../src/config/app-config';
 import { createApp } from '../../src/main';
+import { ensureChromium } from '../support/browser';
 import { realModel, skipNote } from '../support/real-model';
 import { HttpSink } from '../support/receivers';
 import { until } from '../support/until';
 
 jest.setTimeout(300_000);
 
+/** Collects a response body as bytes (a PDF), whatever its content type. */
+function binary(res: AgentResponse, done: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => done(null, Buffer.concat(chunks)));
+}
+
 describe('scheduled reports', () => {
   it('refuses a schedule that is not a cron expression', () => {
     expect(() => loadConfig({ PROBEWATCH_REPORT_SCHEDULE: 'every monday' })).toThrow(ConfigError);
     expect(loadConfig({ PROBEWATCH_REPORT_SCHEDULE: '0 6 * * 1' }).reports).toMatchObject({ schedule: '0 6 * * 1', format: 'html' });
+    expect(loadConfig({ PROBEWATCH_REPORT_FORMAT: 'pdf', PROBEWATCH_CHROMIUM: '/opt/chrome' }).reports).toMatchObject({ format: 'pdf', chromium: '/opt/chrome' });
+    // Scheduled PDFs with no browser would fail at every tick: refused at boot, naming what to install.
+    expect(() => loadConfig({ PROBEWATCH_REPORT_SCHEDULE: '0 6 * * 1', PROBEWATCH_REPORT_FORMAT: 'pdf', PROBEWATCH_CHROMIUM: '/nonexistent/chromium' })).toThrow(/PROBEWATCH_REPORT_FORMAT=pdf: no Chromium at \/nonexistent\/chromium .*apt-get install chromium/);
   });
 
   it('writes a report on schedule and announces it through the alerting receivers', async () => {
@@ -57,6 +69,25 @@ receivers:
       expect(JSON.parse(r.text)).toMatchObject({ schema: 'probewatch-report/1', integrity: { audit_trail: { ok: true } } });
       const list = await request(http).get('/v1/reports').set('Authorization', `Bearer ${key}`).expect(200);
       expect(list.body.items.find((x: { id: string }) => x.id === id)).toMatchObject({ requested_by: 'schedule', status: 'ready', format: 'json' });
+
+      // PDF through the API: Chromium prints the HTML; without a browser the report is failed, with what to install.
+      const ask = async (): Promise<string> => (await request(http).post('/v1/reports').set('Authorization', `Bearer ${key}`).send({ from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', format: 'pdf' }).expect(202)).body.id as string;
+      const settled = (pid: string) => until(async () => {
+        const x = await request(http).get(`/v1/reports/${pid}`).set('Authorization', `Bearer ${key}`).buffer(true).parse(binary);
+        return x.status === 202 ? null : x;
+      }, 60_000);
+      const chromium = ensureChromium();
+      if (typeof chromium === 'string') {
+        cfg.reports.chromium = chromium;
+        const pdf = await settled(await ask());
+        expect(pdf.status).toBe(200);
+        expect(pdf.headers['content-type']).toBe('application/pdf');
+        expect((pdf.body as Buffer).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+      } else skipNote(chromium.skip);
+      cfg.reports.chromium = path.join(dir, 'no-chromium');
+      const failed = await settled(await ask());
+      expect(failed.status).toBe(500);
+      expect(JSON.parse((failed.body as Buffer).toString('utf8'))).toMatchObject({ status: 'failed', error: expect.stringMatching(/install Debian's chromium \(apt-get install chromium\)/) });
     } finally {
       await app?.close();
       await sink.close();

@@ -9,9 +9,12 @@ import { consoleConfig, finishSignIn, startSignIn } from './oidc.js';
 const CONCEPTS = ['harmful_intent', 'prompt_injection', 'deception', 'sycophancy'];
 const STATES = ['firing', 'silenced', 'inhibited', 'muted', 'resolved'];
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
+/** EU AI Act Art. 73 reporting deadlines by category (the service computes them; these are labels). */
+const INCIDENT_CATEGORIES = [['other', 'serious incident (report within 15 days)'], ['death', 'death of a person (10 days)'], ['widespread_or_critical_infrastructure', 'widespread infringement or critical infrastructure (2 days)']];
 
 const SECTIONS = [
   { path: 'alerts', label: 'Alerts', permission: 'alerts:read' },
+  { path: 'incidents', label: 'Incidents', permission: 'alerts:read' },
   { path: 'events', label: 'Events', permission: 'events:read' },
   { path: 'rules', label: 'Rules', permission: 'rules:read' },
   { path: 'silences', label: 'Silences', permission: 'silences:read' },
@@ -141,6 +144,7 @@ async function alertsPage(params) {
       { label: 'value', cell: (a) => fmtNum(a.value) },
       { label: 'state', cell: (a) => badge(a.state) },
       { label: 'acknowledged', cell: (a) => (a.ack ? `by ${a.ack.by}` : '') },
+      { label: 'incident', cell: (a) => (a.incident ? h('span', {}, badge('serious incident', 'critical'), ` due ${fmtTime(a.incident.deadline)}`) : '') },
     ], items, 'No alerts match.'));
   } catch (e) {
     show(g, 'Alert inbox', form, errorBox(e));
@@ -188,6 +192,7 @@ async function alertPage(id, params) {
     const m = new URLSearchParams(Object.entries(a.labels ?? {}).map(([k, v]) => [`m.${k}`, String(v)]));
     actions.append(h('a', { class: 'button', href: `#/silences/new?${m.toString()}` }, 'Silence…'));
   }
+  const incident = await incidentSection(a, () => alertPage(id, params));
   show(g, `Alert: ${a.rule}`,
     h('dl', { class: 'facts' },
       fact('state', badge(a.state)), fact('severity', badge(a.severity)), fact('tenant', a.tenant), fact('time', fmtTime(a.ts)),
@@ -197,6 +202,7 @@ async function alertPage(id, params) {
       fact('summary', a.annotations?.summary ?? ''),
       fact('labels', Object.entries(a.labels ?? {}).map(([k, v]) => h('code', { class: 'label-pair' }, `${k}="${v}"`)))),
     actions,
+    incident,
     ev && !ev.error ? renderEvent(ev, p, a.labels?.concept) : ev?.error ? errorBox(ev.error) : null,
     h('h2', {}, 'State history'),
     table('State history', [
@@ -205,6 +211,66 @@ async function alertPage(id, params) {
       { label: 'by', cell: (x) => x.actor },
       { label: 'detail', cell: (x) => x.detail },
     ], history.items ?? []));
+}
+
+/** The alert's serious-incident marking (EU AI Act Art. 73): its deadline and status, and the forms to mark, report or withdraw. */
+async function incidentSection(a, reload) {
+  const { items } = await api('GET', `/v1/incidents${qs({ tenant: a.tenant })}`).catch(() => ({ items: [] }));
+  const inc = items.find((i) => i.alert_id === a.alert_id);
+  const path = `/v1/alerts/${encodeURIComponent(a.alert_id)}/incident${qs({ tenant: a.tenant })}`;
+  const section = h('section', { class: 'incident', 'aria-label': 'Serious incident' }, h('h2', {}, 'Serious incident'));
+  const act = (method, body) => api(method, path, body).then(reload).catch((e) => section.append(errorBox(e)));
+  if (inc) {
+    section.append(h('dl', { class: 'facts' },
+      fact('category', inc.category), fact('status', badge(inc.status, inc.status === 'overdue' || inc.status === 'reported_late' ? 'critical' : inc.status === 'reported' ? 'ok' : 'pending')),
+      fact('aware since', fmtTime(inc.aware_at)), fact('report due by', fmtTime(inc.deadline)),
+      fact('reported', inc.reported_at ? fmtTime(inc.reported_at) : 'not yet'), fact('summary', inc.summary), fact('marked by', inc.marked_by)));
+    if (can('incidents:write')) {
+      section.append(h('div', { class: 'actions' },
+        inc.reported_at ? null : h('button', { type: 'button', onclick: () => act('POST', { reported_at: new Date().toISOString() }) }, 'Record the report to the authority'),
+        h('button', { type: 'button', class: 'link', onclick: () => act('DELETE') }, 'Withdraw the marking')));
+    }
+  } else if (can('incidents:write')) {
+    const category = select('category', INCIDENT_CATEGORIES, 'other');
+    const aware = h('input', { name: 'aware_at', type: 'datetime-local', required: true, value: new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16) });
+    const summary = h('input', { name: 'summary', required: true, maxlength: 4096 });
+    const form = h('form', { class: 'filters', 'aria-label': 'Mark as serious incident' }, field('Category', category), field('Became aware at', aware), field('Incident summary', summary), h('button', { type: 'submit' }, 'Mark as serious incident'));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act('POST', { category: category.value, summary: summary.value.trim(), aware_at: toIso(aware.value) });
+    });
+    section.append(h('p', { class: 'muted' }, 'Not marked. A serious incident must be reported to the market surveillance authority by its deadline (EU AI Act Art. 73).'), form);
+  } else {
+    section.append(h('p', { class: 'muted' }, 'Not marked as a serious incident.'));
+  }
+  return section;
+}
+
+async function incidentsPage(params) {
+  const g = gen;
+  const form = h('form', { class: 'filters', 'aria-label': 'Filter incidents' },
+    field('Status', select('status', [['', 'any'], ['open', 'open'], ['overdue', 'overdue'], ['reported', 'reported'], ['reported_late', 'reported late']], params.get('status') ?? '')),
+    field('Tenant', h('input', { name: 'tenant', value: params.get('tenant') ?? '' })),
+    h('button', { type: 'submit' }, 'Filter'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    location.hash = `#/incidents${qs(formValues(form))}`;
+  });
+  try {
+    const { items } = await api('GET', `/v1/incidents${qs({ status: params.get('status'), tenant: params.get('tenant') })}`);
+    show(g, 'Serious incidents', h('p', { class: 'muted' }, 'Alerts marked as serious incidents, soonest reporting deadline first (EU AI Act Art. 73: 2, 10 or 15 days from awareness).'), form, table('Incidents', [
+      { label: 'report due by', cell: (i) => fmtTime(i.deadline) },
+      { label: 'status', cell: (i) => badge(i.status, i.status === 'overdue' || i.status === 'reported_late' ? 'critical' : i.status === 'reported' ? 'ok' : 'pending') },
+      { label: 'alert', cell: (i) => h('a', { href: `#/alerts/${encodeURIComponent(i.alert_id)}${qs({ tenant: i.tenant })}` }, i.rule) },
+      { label: 'tenant', cell: (i) => i.tenant },
+      { label: 'category', cell: (i) => i.category },
+      { label: 'aware since', cell: (i) => fmtTime(i.aware_at) },
+      { label: 'reported', cell: (i) => (i.reported_at ? fmtTime(i.reported_at) : '') },
+      { label: 'summary', cell: (i) => i.summary },
+    ], items, 'No serious incidents.'));
+  } catch (e) {
+    show(g, 'Serious incidents', form, errorBox(e));
+  }
 }
 
 function fact(name, value) {
@@ -361,7 +427,7 @@ async function reportsPage() {
       field('From', h('input', { name: 'from', type: 'datetime-local', required: true, value: local(new Date(now.getTime() - 30 * 86_400_000)) })),
       field('To', h('input', { name: 'to', type: 'datetime-local', required: true, value: local(now) })),
       field('Tenant', h('input', { name: 'tenant', value: session.tenants?.length === 1 ? session.tenants[0] : '' })),
-      field('Format', select('format', [['html', 'HTML'], ['json', 'JSON'], ['csv', 'CSV']], 'html')),
+      field('Format', select('format', [['html', 'HTML'], ['pdf', 'PDF'], ['json', 'JSON'], ['csv', 'CSV']], 'html')),
       h('button', { type: 'submit' }, 'Generate report'));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -520,6 +586,7 @@ async function route() {
   if (!section) return first ? (location.hash = `#/${first.path}`) : show(g, 'probewatch', h('p', {}, `Signed in as ${session.role}: this role has no console pages (it may only send events).`));
   switch (section) {
     case 'alerts': return id ? alertPage(id, params) : alertsPage(params);
+    case 'incidents': return incidentsPage(params);
     case 'events': return id ? eventPage(id, params) : eventsPage(params);
     case 'rules': return rulesPage();
     case 'silences': return id === 'new' ? silenceForm(params) : silencesPage();
@@ -544,6 +611,7 @@ async function boot() {
 
 window.addEventListener('hashchange', () => route());
 window.addEventListener('probewatch:signed-out', () => {
+  if (!session) return; // a sign-in attempt that failed: the sign-in form says so itself
   session = null;
   signInPage('Your key or token was refused; sign in again.');
 });

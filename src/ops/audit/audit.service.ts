@@ -34,6 +34,8 @@ export class AuditService implements OnApplicationBootstrap {
   private flushing: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private markOpened: () => void = () => undefined;
+  private readonly opened = new Promise<void>((resolve) => (this.markOpened = resolve));
 
   constructor(@Inject(APP_CONFIG) private readonly cfg: AppConfig, @Inject(CLICKHOUSE) client: ClickHouseClient, private readonly events: AuditEvents, private readonly engine: ProbeEngine) {
     const key = loadSigningKey(cfg.audit.signingKeyFile);
@@ -43,6 +45,7 @@ export class AuditService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.trail.open();
+    this.markOpened();
     this.unsubscribe = this.events.subscribe((r) => this.enqueue(r));
     const m = this.engine.pack.manifest;
     this.enqueue({ actor: 'probewatch', action: 'service.start', target: this.cfg.alerting.instanceId, tenant: '', detail: JSON.stringify(configSummary(this.cfg)) });
@@ -50,6 +53,11 @@ export class AuditService implements OnApplicationBootstrap {
     this.timer = setInterval(() => void this.trail.checkpoint().catch((e: Error) => this.log.error(`audit checkpoint failed: ${e.message}`)), this.cfg.audit.checkpointMs);
     this.timer.unref();
     await this.flush();
+  }
+
+  /** Resolves once the trail has read its chain's head: appending to `trail` before that would fork the chain. */
+  ready(): Promise<void> {
+    return this.opened;
   }
 
   private enqueue(r: AuditRecord): void {

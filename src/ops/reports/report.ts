@@ -3,21 +3,31 @@
  * the trend against the previous period, alerts, silences, rule and configuration changes, the
  * pack's calibration evidence, data handling, and integrity (the audit trail's verification at
  * generation time, the report's sha256 and its Ed25519 signature with the audit key). JSON is the
- * source form (schema `probewatch-report/1`); CSV and HTML are rendered from it. The same period
- * and data give the same body (everything but `generated_at` and `integrity`).
+ * source form (schema `probewatch-report/1`, described by docs/report.schema.json); CSV and HTML
+ * (with SVG charts) are rendered from it, and the PDF is Chromium printing that HTML. The same
+ * period and data give the same body (everything but `generated_at` and `integrity`).
  */
 import { createHash, KeyObject, sign } from 'node:crypto';
 
 import { keyId, VerifyResult } from '../../domain/audit-chain';
+import { incidentStatus } from '../../domain/incident';
 import type { PackManifest } from '../../probe/pack-manifest';
 import type { ReportPeriod, ReportRepository } from '../../storage/report.repository';
+import { ChartData, renderCharts } from './report-charts';
+import { toHtml } from './report-html';
+import { printPdf } from './report-pdf';
+
+export { toHtml } from './report-html';
 
 export const REPORT_SCHEMA = 'probewatch-report/1';
-export const REPORT_FORMATS = ['json', 'csv', 'html'] as const;
+export const REPORT_FORMATS = ['json', 'csv', 'html', 'pdf'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** The figures a report reads: the repository's queries (a fixed dataset in the samples and tests). */
+export type ReportSource = Pick<ReportRepository, 'coverage' | 'detections' | 'detectionsByDay' | 'alerts' | 'alertsByDay' | 'timeToAcknowledge' | 'silences' | 'ruleChanges' | 'auditActions' | 'incidents'>;
+
 export interface ReportContext {
-  repo: ReportRepository;
+  repo: ReportSource;
   pack: PackManifest;
   serviceVersion: string;
   contentPolicy: { default: string; by_tenant: Record<string, string> };
@@ -27,6 +37,9 @@ export interface ReportContext {
   publicKey: KeyObject;
   now?: () => Date;
 }
+
+/** A store time ('2026-11-30 07:00:00.000', UTC) as ISO 8601. */
+const utc = (t: string): string => `${t.replace(' ', 'T')}Z`;
 
 function previous(p: ReportPeriod): ReportPeriod {
   const from = Date.parse(p.from);
@@ -42,10 +55,14 @@ export function canonical(v: unknown): string {
 }
 
 export async function buildReport(p: ReportPeriod, ctx: ReportContext): Promise<Record<string, unknown>> {
-  const [coverage, detections, before, alerts, silences, rules, audit] = await Promise.all([
-    ctx.repo.coverage(p), ctx.repo.detections(p), ctx.repo.detections(previous(p)), ctx.repo.alerts(p), ctx.repo.silences(p), ctx.repo.ruleChanges(p),
-    ctx.repo.auditActions(p, ['service.start', 'alerting.reload', 'alerting.reload.rejected', 'data.erase', 'key.create', 'key.revoke', 'pack.load']),
+  const [coverage, detections, before, byDay, alerts, alertsByDay, ack, silences, rules, audit, incidents] = await Promise.all([
+    ctx.repo.coverage(p), ctx.repo.detections(p), ctx.repo.detections(previous(p)), ctx.repo.detectionsByDay(p), ctx.repo.alerts(p), ctx.repo.alertsByDay(p), ctx.repo.timeToAcknowledge(p),
+    ctx.repo.silences(p), ctx.repo.ruleChanges(p),
+    ctx.repo.auditActions(p, ['service.start', 'alerting.reload', 'alerting.reload.rejected', 'data.erase', 'key.create', 'key.revoke', 'pack.load', 'retention.drop', 'retention.drop.failed']),
+    ctx.repo.incidents(p),
   ]);
+  const periodEnd = Date.parse(p.to);
+  const retention = audit.filter((a) => a.action === 'retention.drop' || a.action === 'retention.drop.failed');
   const prev = new Map(before.map((d) => [d.concept, d]));
   const rate = (a: number, n: number): number | null => (n ? Math.round((a / n) * 10_000) / 10_000 : null);
   const scored = coverage.days.reduce((t, d) => t + d.scored, 0);
@@ -68,15 +85,21 @@ export async function buildReport(p: ReportPeriod, ctx: ReportContext): Promise<
       const pr = b ? rate(b.flagged, b.events) : null;
       return { ...d, flagged_rate: r, previous_flagged_rate: pr, trend: r === null || pr === null ? null : Math.round((r - pr) * 10_000) / 10_000 };
     }),
-    alerts: { by_rule: alerts, total: alerts.reduce((t, a) => t + a.alerts, 0) },
+    detections_by_day: byDay,
+    alerts: { by_rule: alerts, total: alerts.reduce((t, a) => t + a.alerts, 0), by_day: alertsByDay, time_to_acknowledge: ack },
     silences: silences.map((s) => ({ ...s, matchers: JSON.parse(s.matchers) as unknown })),
+    // Status as of the end of the period, so the same period and data give the same report.
+    incidents: incidents.map((i) => ({ ...i, status: incidentStatus({ deadline: utc(i.deadline), reported_at: i.reported_at ? utc(i.reported_at) : null }, periodEnd) })),
     changes: {
       rule_sets: rules.map((r) => ({ ...r, ok: Number(r.ok) === 1, rules: Number(r.rules) })),
-      audit: audit.map((a) => ({ at: a.at, actor: a.actor, action: a.action, target: a.target })),
+      audit: audit.filter((a) => !retention.includes(a)).map((a) => ({ at: a.at, actor: a.actor, action: a.action, target: a.target })),
     },
     calibration: Object.fromEntries(Object.entries(m.concepts).map(([c, spec]) => [c, { threshold: spec.threshold, evaluation: spec.evaluation ?? null }])),
     data_provenance: (m as unknown as { data?: unknown }).data ?? null,
-    data_handling: { content_policy: ctx.contentPolicy, retention_days: ctx.retentionDays, erasures: audit.filter((a) => a.action === 'data.erase').length },
+    data_handling: {
+      content_policy: ctx.contentPolicy, retention_days: ctx.retentionDays, erasures: audit.filter((a) => a.action === 'data.erase').length,
+      retention_drops: retention.map((a) => ({ at: a.at, action: a.action, target: a.target, rows: Number((JSON.parse(a.detail || '{}') as { rows?: number }).rows ?? 0) })),
+    },
   };
   const sha256 = createHash('sha256').update(canonical(body)).digest('hex');
   const trail = await ctx.verify();
@@ -91,6 +114,10 @@ export async function buildReport(p: ReportPeriod, ctx: ReportContext): Promise<
       key_id: keyId(ctx.publicKey),
     },
   };
+}
+
+function chartData(r: Record<string, unknown>): ChartData {
+  return { detections_by_day: r.detections_by_day as ChartData['detections_by_day'], alerts: r.alerts as ChartData['alerts'] };
 }
 
 function csvCell(v: unknown): string {
@@ -110,8 +137,14 @@ export function toCsv(r: Record<string, unknown>): string {
   add('coverage', 'share_scored', cov.share_scored);
   for (const d of cov.days) add('coverage_by_day', String(d.day), `${d.scored} scored; ${d.dead_lettered} dead-lettered`);
   for (const d of r.detections as Array<Record<string, unknown>>) for (const k of ['events', 'flagged', 'flagged_rate', 'previous_flagged_rate', 'trend', 'p50', 'p90', 'p99']) add(`detections.${String(d.concept)}`, k, d[k]);
+  for (const d of chartData(r).detections_by_day) add(`detections_by_day.${d.concept}`, d.day, `${d.flagged} flagged of ${d.events}`);
   for (const a of (r.alerts as { by_rule: Array<Record<string, unknown>> }).by_rule) add('alerts', `${String(a.rule)} (${String(a.severity)})`, `${a.alerts} alerts; ${a.series} series; ${a.acknowledged} acknowledged; median ack ${a.median_ack_seconds ?? '-'} s`);
+  const al = chartData(r).alerts;
+  for (const a of al.by_day) add(`alerts_by_day.${a.severity}`, a.day, a.alerts);
+  for (const b of al.time_to_acknowledge) add('time_to_acknowledge', b.bucket, b.alerts);
   for (const s of r.silences as Array<Record<string, unknown>>) add('silences', String(s.id), `${s.created_by}: ${s.comment} (${s.starts_at} to ${s.ends_at})`);
+  for (const i of r.incidents as Array<Record<string, unknown>>) add('incidents', String(i.alert_id), `${i.status}; ${i.category}; aware ${i.aware_at}; due ${i.deadline}; reported ${i.reported_at ?? '-'}; tenant ${i.tenant}; ${i.rule}: ${i.summary}`);
+  for (const d of (r.data_handling as { retention_drops: Array<Record<string, unknown>> }).retention_drops) add('retention', String(d.at), `${d.action} ${d.target} (${d.rows} rows)`);
   for (const c of (r.changes as { rule_sets: Array<Record<string, unknown>> }).rule_sets) add('rule_sets', String(c.at), `${c.ok ? 'accepted' : 'rejected'} ${c.hash}`);
   const integ = r.integrity as Record<string, unknown>;
   add('integrity', 'audit_trail_ok', (integ.audit_trail as { ok: boolean }).ok);
@@ -120,56 +153,18 @@ export function toCsv(r: Record<string, unknown>): string {
   return `${lines.join('\n')}\n`;
 }
 
-function esc(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+/** Options of a rendering: the browser that prints PDFs (config's PROBEWATCH_CHROMIUM). */
+export interface RenderOptions {
+  chromium?: string | null;
 }
 
-function table(head: string[], rows: unknown[][]): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-}
-
-export function toHtml(r: Record<string, unknown>): string {
-  const period = r.period as { from: string; to: string; tenant: string | null };
-  const sys = r.system as { service: { version: string }; monitored_models: string[]; pack: Record<string, unknown>; packs_seen: string[] };
-  const cov = r.coverage as { events_scored: number; dead_lettered: number; share_scored: number | null; days: Array<{ day: string; scored: number; dead_lettered: number }> };
-  const det = r.detections as Array<Record<string, unknown>>;
-  const al = (r.alerts as { by_rule: Array<Record<string, unknown>>; total: number });
-  const sil = r.silences as Array<Record<string, unknown>>;
-  const ch = r.changes as { rule_sets: Array<Record<string, unknown>>; audit: Array<Record<string, unknown>> };
-  const cal = r.calibration as Record<string, { threshold: number; evaluation: { test?: Record<string, unknown> } | null }>;
-  const dh = r.data_handling as Record<string, unknown>;
-  const integ = r.integrity as { audit_trail: { ok: boolean; entries: number; problem: unknown }; body_sha256: string; signature: string; key_id: string };
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>probewatch report ${esc(period.from)} to ${esc(period.to)}</title>
-<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #bbb;padding:.25rem .5rem;text-align:left}th{background:#eee}code{word-break:break-all}</style></head>
-<body>
-<h1>probewatch compliance report</h1>
-<p>Period ${esc(period.from)} to ${esc(period.to)}${period.tenant ? `, tenant ${esc(period.tenant)}` : ', all tenants'}. Generated ${esc(r.generated_at)}.</p>
-<h2>System identification</h2>
-${table(['item', 'value'], [['service version', sys.service.version], ['monitored models', sys.monitored_models.join(', ')], ['probe pack', `${sys.pack.id}@${sys.pack.version} (model ${sys.pack.model}, layer ${sys.pack.layer})`], ['model sha256', sys.pack.model_sha256], ['packs that scored events', sys.packs_seen.join(', ')]])}
-<h2>Coverage</h2>
-<p>${cov.events_scored} events scored, ${cov.dead_lettered} dead-lettered; share scored ${cov.share_scored ?? '-'}.</p>
-${table(['day', 'scored', 'dead-lettered'], cov.days.map((d) => [d.day, d.scored, d.dead_lettered]))}
-<h2>Detections per concept</h2>
-${table(['concept', 'events', 'flagged', 'flagged rate', 'previous period', 'trend', 'p50', 'p90', 'p99'], det.map((d) => [d.concept, d.events, d.flagged, d.flagged_rate, d.previous_flagged_rate, d.trend, d.p50, d.p90, d.p99]))}
-<h2>Alerts</h2>
-<p>${al.total} alerts.</p>
-${table(['rule', 'severity', 'alerts', 'series', 'acknowledged', 'median time to acknowledge (s)'], al.by_rule.map((a) => [a.rule, a.severity, a.alerts, a.series, a.acknowledged, a.median_ack_seconds ?? '-']))}
-<h2>Silences</h2>
-${table(['id', 'created by', 'reason', 'from', 'until'], sil.map((s) => [s.id, s.created_by, s.comment, s.starts_at, s.ends_at]))}
-<h2>Rule and configuration changes</h2>
-${table(['at', 'rule set', 'outcome', 'rules'], ch.rule_sets.map((c) => [c.at, c.hash, c.ok ? 'accepted' : 'rejected', c.rules]))}
-${table(['at', 'actor', 'action', 'target'], ch.audit.map((a) => [a.at, a.actor, a.action, a.target]))}
-<h2>Probe calibration evidence</h2>
-${table(['concept', 'threshold', 'test AUROC (pairs)', 'recall', 'false positives on controls'], Object.entries(cal).map(([c, v]) => [c, v.threshold, v.evaluation?.test?.auroc_pairs ?? '-', v.evaluation?.test?.recall ?? '-', JSON.stringify((v.evaluation?.test?.fpr_controls as { rate?: number } | undefined)?.rate ?? '-')]))}
-<h2>Data handling</h2>
-${table(['item', 'value'], [['content policy', JSON.stringify(dh.content_policy)], ['retention (days)', dh.retention_days], ['erasures in the period', dh.erasures]])}
-<h2>Integrity</h2>
-${table(['item', 'value'], [['audit trail at generation', integ.audit_trail.ok ? `verified (${integ.audit_trail.entries} entries)` : `FAILED: ${JSON.stringify(integ.audit_trail.problem)}`], ['body sha256', integ.body_sha256], ['Ed25519 signature', integ.signature], ['signing key id', integ.key_id]])}
-</body></html>
-`;
-}
-
-export function render(r: Record<string, unknown>, format: ReportFormat): string {
-  return format === 'json' ? `${JSON.stringify(r, null, 2)}\n` : format === 'csv' ? toCsv(r) : toHtml(r);
+/**
+ * A report in one format. HTML carries the charts (SVG rendered here); the PDF prints that same
+ * HTML, so it shows the same body, sha256 and signature.
+ */
+export async function render(r: Record<string, unknown>, format: ReportFormat, opts: RenderOptions = {}): Promise<string | Buffer> {
+  if (format === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  if (format === 'csv') return toCsv(r);
+  const html = toHtml(r, await renderCharts(chartData(r)));
+  return format === 'html' ? html : printPdf(html, opts.chromium ?? null);
 }

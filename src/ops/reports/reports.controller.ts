@@ -8,7 +8,7 @@ import { REPORT_FORMATS, ReportFormat } from './report';
 import { ReportMeta, ReportsService } from './reports.service';
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
-const TYPES: Record<ReportFormat, string> = { json: 'application/json', csv: 'text/csv; charset=utf-8', html: 'text/html; charset=utf-8' };
+const TYPES: Record<ReportFormat, string> = { json: 'application/json', csv: 'text/csv; charset=utf-8', html: 'text/html; charset=utf-8', pdf: 'application/pdf' };
 
 function visible(m: ReportMeta, c: Caller): boolean {
   return c.tenants === null || (m.tenant !== null && c.tenants.includes(m.tenant));
@@ -35,7 +35,7 @@ export class ReportsController {
     const to = time('to');
     if (from && to && Date.parse(to) <= Date.parse(from)) errors.push({ field: 'to', message: 'must be after from' });
     const format = (b.format ?? 'json') as ReportFormat;
-    if (!REPORT_FORMATS.includes(format)) errors.push({ field: 'format', message: `must be one of ${REPORT_FORMATS.join(', ')} (pdf is not built yet)` });
+    if (!REPORT_FORMATS.includes(format)) errors.push({ field: 'format', message: `must be one of ${REPORT_FORMATS.join(', ')}` });
     const tenant = b.tenant === undefined || b.tenant === null ? null : b.tenant;
     if (tenant !== null && (typeof tenant !== 'string' || !TENANT.test(tenant))) errors.push({ field: 'tenant', message: 'must be a tenant id' });
     for (const k of Object.keys(b)) if (!['from', 'to', 'tenant', 'format'].includes(k)) errors.push({ field: k, message: 'unknown field; expected from, to, tenant, format' });

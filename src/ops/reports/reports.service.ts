@@ -131,7 +131,7 @@ export class ReportsService implements OnApplicationBootstrap {
         contentPolicy: { default: this.cfg.contentPolicy, by_tenant: this.cfg.contentPolicyByTenant }, retentionDays: this.cfg.retentionDays,
         verify: () => this.audit.trail.verify(), signingKey: this.audit.trail.signingKey, publicKey: this.audit.trail.publicKey,
       });
-      writeFileSync(this.file(meta), render(r, meta.format), { mode: 0o600 });
+      writeFileSync(this.file(meta), await render(r, meta.format, { chromium: this.cfg.reports.chromium }), { mode: 0o600 });
       const done: ReportMeta = { ...meta, status: 'ready', sha256: (r.integrity as { body_sha256: string }).body_sha256 };
       writeFileSync(this.metaFile(meta.id), JSON.stringify(done));
       this.events.record(meta.requested_by, 'report.generate', meta.id, meta.tenant ?? '', { from: meta.from, to: meta.to, format: meta.format, body_sha256: done.sha256 });
