@@ -9,6 +9,7 @@
  *   rules             rule files, compilation, evaluation, scheduling
  *   alerts            alert state and notification
  *   ingest, kafka     the transports and the pipeline
+ *   guard             the inline guard, beside ingest (it scores and records through the pipeline)
  *   ops, cli, app.module, main, lifecycle    wiring, operations and commands
  *
  * Benchmarks (bench/src) and the local daemons (tools/infra) live outside src/ and are not part
@@ -18,7 +19,7 @@
  * stage's parser (config -> ingest, kafka, storage). Alerts leave rules and the pipeline as
  * "alert raised / resolved" events on platform/alert-events, so rules never import alerts.
  */
-const STAGES_ABOVE_PROBE_AND_STORAGE = '^src/(rules|alerts|ingest|kafka|ops|cli|infra|app\\.module|main|lifecycle)';
+const STAGES_ABOVE_PROBE_AND_STORAGE = '^src/(rules|alerts|ingest|kafka|guard|ops|cli|infra|app\\.module|main|lifecycle)';
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', comment: 'no import cycles', from: { path: '^src' }, to: { circular: true } },
@@ -28,7 +29,7 @@ module.exports = {
     },
     {
       name: 'config-below-the-stages', severity: 'error', comment: 'config reads only domain and the stages\' settings parsers',
-      from: { path: '^src/config/' }, to: { path: '^src/(probe|rules|alerts|ops|cli|infra|app\\.module|main|lifecycle)' },
+      from: { path: '^src/config/' }, to: { path: '^src/(probe|rules|alerts|guard|ops|cli|infra|app\\.module|main|lifecycle)' },
     },
     {
       name: 'platform-below-the-stages', severity: 'error', comment: 'platform/ imports only domain and config',
@@ -48,11 +49,15 @@ module.exports = {
     },
     {
       name: 'rules-below-alerts-and-transports', severity: 'error', comment: 'rules know nothing of alerts delivery, the transports or the commands',
-      from: { path: '^src/rules/' }, to: { path: '^src/(alerts|ingest|kafka|cli|infra|app\\.module|main|lifecycle)' },
+      from: { path: '^src/rules/' }, to: { path: '^src/(alerts|ingest|kafka|guard|cli|infra|app\\.module|main|lifecycle)' },
     },
     {
       name: 'alerts-below-transports', severity: 'error', comment: 'alerts know nothing of Kafka or the commands',
-      from: { path: '^src/alerts/' }, to: { path: '^src/(kafka|cli|infra|app\\.module|main|lifecycle)' },
+      from: { path: '^src/alerts/' }, to: { path: '^src/(kafka|guard|cli|infra|app\\.module|main|lifecycle)' },
+    },
+    {
+      name: 'guard-above-ingest', severity: 'error', comment: 'the guard uses the pipeline; the transports and the pipeline know nothing of the guard',
+      from: { path: '^src/(ingest|kafka)/' }, to: { path: '^src/guard/' },
     },
     {
       name: 'service-without-tools', severity: 'error', comment: 'the service never imports the benchmarks or the local daemons',

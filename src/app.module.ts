@@ -4,6 +4,7 @@ import { AlertsModule } from './alerts/alerts.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { ConsoleModule } from './console/console.module';
+import { GuardModule } from './guard/guard.module';
 import { IngestModule } from './ingest/ingest.module';
 import { KafkaModule } from './kafka/kafka.module';
 import { LifecycleService } from './lifecycle.service';
@@ -14,13 +15,13 @@ import { ProbeModule } from './probe/probe.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
 
-/** The data path, in flow order: ingest (Kafka, HTTP) -> probe -> rules -> alerts -> storage; then operations and the console. */
+/** The data path, in flow order: ingest (Kafka, HTTP; the inline guard beside it) -> probe -> rules -> alerts -> storage; then operations and the console. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), MetricsModule, PlatformModule, KafkaModule, IngestModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule, ConsoleModule],
+      imports: [ConfigModule.forRoot(config), MetricsModule, PlatformModule, KafkaModule, IngestModule, GuardModule, ProbeModule, RulesModule, AlertsModule, StorageModule, OpsModule, ConsoleModule],
       providers: [LifecycleService],
     };
   }

@@ -32,9 +32,10 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.disable('x-powered-by');
   app.use(helmet());
   app.use('/v1', noStore);
-  // POST /v1/events reads raw bytes: the controller checks content type, UTF-8 and JSON itself,
+  // POST /v1/events and POST /v1/guard read raw bytes: the controller checks content type, UTF-8 and JSON itself,
   // so it can dead-letter exactly what was sent.
   app.use('/v1/events', express.raw({ type: () => true, limit: config.limits.maxBodyBytes }));
+  app.use('/v1/guard', express.raw({ type: () => true, limit: config.limits.maxBodyBytes }));
   app.useBodyParser('json', { limit: config.limits.maxBodyBytes });
   app.use(bodyErrors);
   app.useGlobalFilters(new ErrorFilter());

@@ -12,13 +12,13 @@ import * as path from 'node:path';
 import type { RuntimePaths } from '../../src/config/runtime-paths';
 import { peakRssMb } from './proc-stats';
 
-function metric(text: string, name: string, labels = ''): number {
+export function metric(text: string, name: string, labels = ''): number {
   const re = new RegExp(`^${name}${labels.replace(/[{}]/g, (c) => `\\${c}`)} ([0-9.eE+-]+)$`, 'm');
   const m = re.exec(text);
   return m ? Number(m[1]) : NaN;
 }
 
-async function waitReady(base: string, child: ChildProcess): Promise<void> {
+export async function waitReady(base: string, child: ChildProcess): Promise<void> {
   const end = Date.now() + 600_000;
   while (Date.now() < end) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
@@ -29,18 +29,18 @@ async function waitReady(base: string, child: ChildProcess): Promise<void> {
   throw new Error('server did not become ready');
 }
 
-function quantiles(ms: number[]): { p50: number; p90: number; p99: number; max: number } {
+export function quantiles(ms: number[]): { p50: number; p90: number; p99: number; max: number } {
   const s = [...ms].sort((a, b) => a - b);
   const at = (q: number): number => Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN) * 100) / 100;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
 /** The key the server's first start wrote (access control is on, as in production). */
-function keyHeader(store: string): Record<string, string> {
+export function keyHeader(store: string): Record<string, string> {
   return { authorization: `Bearer ${readFileSync(path.join(store, 'admin.key'), 'utf8').trim()}` };
 }
 
-function startServer(paths: RuntimePaths, serverRoot: string, extraEnv: Record<string, string>): { base: string; child: ChildProcess; store: string } {
+export function startServer(paths: RuntimePaths, serverRoot: string, extraEnv: Record<string, string>): { base: string; child: ChildProcess; store: string } {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const store = mkdtempSync(path.join(os.tmpdir(), 'pw-bench-'));
   const child = spawn(process.execPath, [path.join(serverRoot, 'dist', 'main.js')], {

@@ -52,10 +52,17 @@ async function measure(engine: ProbeEngine, events: ProbeEvent[], batch: number)
 }
 
 export async function runBench(paths: RuntimePaths, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' }, rounds: { type: 'string' }, server: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, events: { type: 'string' }, pack: { type: 'string' }, rounds: { type: 'string' }, server: { type: 'string' }, conversations: { type: 'string' } } });
   if (positionals[0] === 'pipeline') {
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'pipeline.json');
     await benchPipeline(paths, out, Number(values.rounds ?? 2), values.server ? path.resolve(values.server) : undefined);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
+  if (positionals[0] === 'guard') {
+    const { benchGuard } = await import('./guard');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'guard.json');
+    await benchGuard(paths, out);
     process.stdout.write(`${out}\n`);
     return 0;
   }
@@ -95,6 +102,13 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
+  if (positionals[0] === 'prefix') {
+    const { benchPrefix } = await import('./bench-prefix');
+    const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'prefix.json');
+    await benchPrefix(paths, await loadProbePack(resolvePackDir(paths, values.pack)), out, Number(values.conversations ?? 200));
+    process.stdout.write(`${out}\n`);
+    return 0;
+  }
   if (positionals[0] === 'context') {
     const { benchContext } = await import('./bench-context');
     const out = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'context.json');
@@ -102,7 +116,7 @@ export async function runBench(paths: RuntimePaths, args: string[]): Promise<num
     process.stdout.write(`${out}\n`);
     return 0;
   }
-  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, pipeline, kafka, rules, alerts, access, reports)`);
+  if (positionals[0] !== 'probe') throw new Error(`unknown benchmark '${positionals[0] ?? ''}' (available: probe, context, prefix, pipeline, kafka, rules, alerts, access, reports, guard)`);
   const eventsFile = values.events ?? path.join(paths.projectRoot, 'bench', 'events.jsonl');
   const outFile = values.out ?? path.join(paths.projectRoot, 'bench', 'results', 'probe.json');
   const packDir = resolvePackDir(paths, values.pack);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:<name>` (probe, context, pipeline, kafka, rules, alerts): the benchmarks, kept out
+ * `npm run bench:<name>` (probe, context, prefix, pipeline, kafka, rules, alerts, access, reports, guard): the benchmarks, kept out
  * of the service's source. Each writes bench/results/<name>.json; figures are measured, never
  * asserted.
  */

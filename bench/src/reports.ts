@@ -4,10 +4,11 @@
  * and 20,000 alerts are generated inside ClickHouse (INSERT … SELECT FROM numbers), then the
  * report is built as `probewatch report` builds it, in JSON and HTML.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { CHROMIUM_CANDIDATES } from '../../src/config/app-config';
 import { findProjectRoot } from '../../src/config/runtime-paths';
 import { AuditTrail, loadSigningKey } from '../../src/ops/audit/audit-trail';
 import { buildReport, render } from '../../src/ops/reports/report';
@@ -59,8 +60,17 @@ export async function benchReports(out: string = path.join(root, 'bench', 'resul
     scored = (r.coverage as { events_scored: number }).events_scored;
   }
   const t2 = performance.now();
-  await buildReport({ ...period, tenant: 't3' }, ctx);
+  const tenantReport = await buildReport({ ...period, tenant: 't3' }, ctx);
   const oneTenant = Math.round(performance.now() - t2) / 1000;
+  // The PDF (headless Chromium printing the HTML with its charts), when a browser is installed.
+  let pdfSeconds: number | null = null;
+  let pdfBytes: number | null = null;
+  const chromium = process.env.PROBEWATCH_CHROMIUM || CHROMIUM_CANDIDATES.find((c) => existsSync(c)) || null;
+  if (chromium) {
+    const t3 = performance.now();
+    pdfBytes = (await render(tenantReport, 'pdf', { chromium })).length;
+    pdfSeconds = Math.round(performance.now() - t3) / 1000;
+  }
   await client.close();
   if (scored !== events) throw new Error(`the report counted ${scored} events, not ${events}`);
   const result = {
@@ -69,6 +79,7 @@ export async function benchReports(out: string = path.join(root, 'bench', 'resul
     data: { events, days, concept_scores: events * 4, alerts: Math.floor(events / 50), generated_in_s: Math.round(generated * 10) / 10 },
     report_seconds: { runs, median: [...runs].sort((a, b) => a - b)[1] },
     one_tenant_report_seconds: oneTenant,
+    pdf: pdfSeconds === null ? 'not measured: no chromium (PROBEWATCH_CHROMIUM)' : { seconds: pdfSeconds, bytes: pdfBytes, note: 'one tenant\'s 30-day report, HTML with charts printed to A4 by headless Chromium' },
   };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

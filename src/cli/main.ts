@@ -15,10 +15,13 @@ commands:
   setup   [--pack ID|DIR] [--verbose]        prepare the model for a probe pack (download + ONNX conversion)
   score   --input FILE|- [--output FILE]     score events (JSONL) and write one JSON line per event
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
+          [--prefix-cache-mb N]              prefix cache shared by all lines (default 256, 0: off): a line
+                                             extending an earlier conversation computes only its new tokens
   eval    --input FILE [--out FILE] [--pack ID|DIR]
                                              the pack measured on labelled events (JSONL: event + labels
                                              {concept: 0|1}): AUROC, recall, false positives at threshold
   alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
+  guard   lint [FILE]                        check an inline guard policy (default $PROBEWATCH_GUARD_FILE or ./guard.yaml)
   alerts  route-test --labels k=v,… [--file FILE] [--at TIME] [--json]
                                              the receivers and groups an alert with those labels reaches
   keys    create --role R [--tenant T]… [--name N] [--content] | list | revoke ID
@@ -34,7 +37,7 @@ commands:
   dashboards [--check] [--out DIR]           write the Grafana dashboards to dashboards/; --check exits 1 if they are stale
   migrate [--print] [--cluster NAME]         apply the schema; --print: its DDL (--cluster: for a cluster)
 
-benchmarks: npm run bench:<probe|context|pipeline|kafka|rules|alerts>
+benchmarks: npm run bench:<probe|context|prefix|pipeline|kafka|rules|alerts>
 local Kafka, ClickHouse server, Alertmanager: npm run infra -- <kafka|clickhouse|alertmanager> start|stop|status|reset
 
 exit codes: 0 ok, 1 some input lines failed, 2 usage or setup error`;
@@ -48,6 +51,12 @@ export async function openEngine(paths: RuntimePaths, packRef: string | undefine
   } finally {
     reporter.stop();
   }
+}
+
+function cacheMb(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--prefix-cache-mb must be a number of MiB, 0 or more (got '${v}')`);
+  return n;
 }
 
 function provider(v: string | undefined): EngineOptions['executionProvider'] {
@@ -80,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
             provider: { type: 'string' },
             workers: { type: 'string' },
             threads: { type: 'string' },
+            'prefix-cache-mb': { type: 'string' },
             verbose: { type: 'boolean' },
           },
         });
@@ -89,10 +99,13 @@ export async function main(argv: string[]): Promise<number> {
           executionProvider: provider(values.provider),
           workers: values.workers ? Number(values.workers) : 1,
           intraOpThreads: values.threads ? Number(values.threads) : 0,
+          ...(values['prefix-cache-mb'] !== undefined ? { prefixCacheMb: cacheMb(values['prefix-cache-mb']) } : {}),
         }, Boolean(values.verbose));
         try {
           const s = await scoreStream(engine, values.input, values.output);
-          process.stderr.write(`probewatch: scored ${s.scored} of ${s.lines} events${s.failed ? `, ${s.failed} failed` : ''}\n`);
+          const pc = engine.prefixCacheStats;
+          const reuse = pc.enabled ? `; prefix cache: ${pc.hitTokens} of ${pc.hitTokens + pc.missTokens} tokens reused` : '';
+          process.stderr.write(`probewatch: scored ${s.scored} of ${s.lines} events${s.failed ? `, ${s.failed} failed` : ''}${reuse}\n`);
           return s.failed > 0 ? 1 : 0;
         } finally {
           await engine.close();
@@ -148,6 +161,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'rules': {
         const { runRules } = await import('./rules.command');
         return await runRules(paths, rest);
+      }
+      case 'guard': {
+        const { runGuard } = await import('./guard.command');
+        return runGuard(rest, (l) => void process.stdout.write(`${l}\n`), (l) => void process.stderr.write(`${l}\n`));
       }
       case 'dashboards': {
         const { runDashboards } = await import('./dashboards.command');

@@ -14,7 +14,9 @@ export interface ScoreSummary {
 
 /**
  * Scores a JSONL stream. Output lines keep input order; up to `concurrency` events are in
- * flight so the batcher can fill batches. Bad lines are reported on stderr as
+ * flight so the batcher can fill batches. Every line goes through the one engine, so its prefix
+ * cache serves the whole input: a line whose conversation extends an earlier line's (or shares
+ * its system prompt) computes only its new tokens. Bad lines are reported on stderr as
  * `line N: <field>: <reason>` and skipped; the caller turns `failed > 0` into exit code 1.
  */
 export async function scoreStream(engine: ProbeEngine, input: string, output: string | undefined, concurrency = 32): Promise<ScoreSummary> {

@@ -22,6 +22,8 @@ export interface AppConfig {
   provider: 'cpu' | 'cuda' | 'webgpu';
   probeWorkers: number;
   probeThreads: number;
+  /** Prefix cache per inference worker, in MiB (0: off). */
+  prefixCacheMb: number;
   rulesDir: string;
   /** Reload rule files when they change on disk. */
   rulesWatch: boolean;
@@ -42,6 +44,8 @@ export interface AppConfig {
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
   /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
   alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
+  /** The inline guard (POST /v1/guard): its policy file (watched) and its own bound of requests in flight. */
+  guard: { file: string; maxInFlight: number };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
   auth: {
     enabled: boolean; adminKeyFile: string; metricsOpen: boolean;
@@ -71,6 +75,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_PROVIDER', default: 'cpu', meaning: 'ONNX Runtime execution provider: cpu, cuda, webgpu' },
   { name: 'PROBEWATCH_PROBE_WORKERS', default: '1', meaning: 'inference worker threads' },
   { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
+  { name: 'PROBEWATCH_PREFIX_CACHE_MB', default: '256', meaning: 'prefix cache per inference worker (key/value state and residuals of conversation prefixes, LRU): a turn that extends an earlier one computes only its new tokens; 0 turns it off' },
   { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
   { name: 'PROBEWATCH_RULES_WATCH', default: 'true', meaning: 'reload rule files when they change (also POST /v1/rules/reload)' },
   { name: 'PROBEWATCH_RULES_TICK_MS', default: '1000', meaning: 'scheduler tick: how often due windowed/sequence rules are looked for' },
@@ -92,6 +97,8 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_WRITER_MAX_ROWS / PROBEWATCH_WRITER_FLUSH_MS', default: '10000 / 1000', meaning: 'ClickHouse batch size and interval' },
   { name: 'PROBEWATCH_ALERTING_FILE', default: './alerting.yaml', meaning: 'routes, inhibit rules, time intervals and receivers (Alertmanager\'s shape); watched and reloaded' },
   { name: 'PROBEWATCH_ALERTING_WATCH', default: 'true', meaning: 'reload the alerting file when it changes' },
+  { name: 'PROBEWATCH_GUARD_FILE', default: './guard.yaml', meaning: 'the inline guard\'s policy (flag and block thresholds per concept); watched and reloaded; when absent: flag at the pack\'s thresholds, never block' },
+  { name: 'PROBEWATCH_GUARD_MAX_IN_FLIGHT', default: '64', meaning: 'POST /v1/guard requests handled at once before 429 (their own bound, apart from PROBEWATCH_QUEUE_CAPACITY)' },
   { name: 'PROBEWATCH_NOTIFY_TICK_MS', default: '1000', meaning: 'how often alert groups are looked at (group_wait and group_interval resolve to this)' },
   { name: 'PROBEWATCH_NOTIFY_ATTEMPTS', default: '6', meaning: 'delivery attempts per notification before it is recorded dead' },
   { name: 'PROBEWATCH_NOTIFY_RETRY_MS', default: '1000', meaning: 'first retry delay (doubles per attempt, at most 5 minutes)' },
@@ -191,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     provider: oneOf('PROBEWATCH_PROVIDER', 'cpu', ['cpu', 'cuda', 'webgpu'] as const),
     probeWorkers: int('PROBEWATCH_PROBE_WORKERS', 1, 1, 64),
     probeThreads: int('PROBEWATCH_PROBE_THREADS', 0, 0, 256),
+    prefixCacheMb: int('PROBEWATCH_PREFIX_CACHE_MB', 256, 0, 1_048_576),
     rulesDir: path.resolve(env.PROBEWATCH_RULES_DIR ?? path.join(paths.projectRoot, 'rules')),
     rulesWatch: bool('PROBEWATCH_RULES_WATCH', true),
     rulesTickMs: int('PROBEWATCH_RULES_TICK_MS', 1000, 100, 3_600_000),
@@ -206,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queueCapacity: int('PROBEWATCH_QUEUE_CAPACITY', 1000, 1, 1_000_000),
     pipelineConcurrency: int('PROBEWATCH_PIPELINE_CONCURRENCY', 32, 1, 4096),
     writer: { maxRows: int('PROBEWATCH_WRITER_MAX_ROWS', 10_000, 1, 1_000_000), flushMs: int('PROBEWATCH_WRITER_FLUSH_MS', 1000, 10, 600_000), maxBackoffMs: int('PROBEWATCH_WRITER_MAX_BACKOFF_MS', 30_000, 100, 600_000) },
+    guard: { file: path.resolve(env.PROBEWATCH_GUARD_FILE || 'guard.yaml'), maxInFlight: int('PROBEWATCH_GUARD_MAX_IN_FLIGHT', 64, 1, 10_000) },
     alerting: {
       file: path.resolve(env.PROBEWATCH_ALERTING_FILE || 'alerting.yaml'),
       watch: bool('PROBEWATCH_ALERTING_WATCH', true),

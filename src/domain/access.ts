@@ -27,6 +27,7 @@ export const PERMISSIONS = [
   'metrics:read',
   'session:read', // who the caller is and what it may do (the console's sign-in)
   'pack:read', // the probe pack: concepts, thresholds, calibration, feature labels and top contexts
+  'guard:check', // POST /v1/guard: a synchronous verdict on one conversation (recorded as an event)
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -37,7 +38,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   safety: ['events:read', 'events:content', ...READ_ALERTS, 'alerts:ack', 'incidents:write', 'silences:write', 'metrics:read', 'session:read', 'pack:read'],
   reviewer: ['events:read', ...READ_ALERTS, 'audit:read', 'reports:read', 'reports:create', 'metrics:read', 'session:read', 'pack:read'],
   'rule-author': ['events:read', 'alerts:read', 'alerting:read', 'alerting:reload', 'rules:read', 'rules:reload', 'session:read', 'pack:read'],
-  ingest: ['events:write', 'session:read'],
+  ingest: ['events:write', 'guard:check', 'session:read'],
 };
 
 export interface Caller {

@@ -121,6 +121,35 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
     this.pipeline.enqueueReserved(events.map((event, i) => ({ event, receivedAt, channel: 'http', done: (o) => this.settle(seqs[i], o) })));
   }
 
+  /**
+   * The inline guard's lane: scores now, ahead of the queue (the batcher's priority lane), with the
+   * evidence masked under the tenant's content policy as the pipeline masks it. Stores nothing.
+   */
+  async scoreNow(event: ProbeEvent): Promise<{ scored: ScoredEvent; view: PolicyView }> {
+    const policy = policyFor(this.cfg, event.tenant);
+    const [raw, view] = await Promise.all([this.engine.score(event, { priority: true }), policyView(event.messages, event.user, policy)]);
+    return { scored: await redactScored(event.messages, raw, policy, view.spans), view };
+  }
+
+  /**
+   * Records an event `scoreNow` scored, like any accepted event: durable in the accept log (a crash
+   * before it is stored replays it through the queue, scored again), then rules, storage and alerts
+   * at once, neither waiting in the queue nor refused by a full one. True once durable; false when
+   * the accept log could not take it (it is still stored, without that guarantee).
+   */
+  async recordScored(event: ProbeEvent, scored: ScoredEvent, view: PolicyView, receivedAt: Date): Promise<boolean> {
+    let seq: number | null = null;
+    try {
+      if (!this.acceptLog) throw new Error('accept log not open');
+      [seq] = await this.acceptLog.append([event], receivedAt);
+    } catch (e) {
+      this.log.error(`accept log append failed for guarded event ${event.id}: ${(e as Error).message}; storing it without the durability guarantee`);
+    }
+    this.views.set(event, view);
+    this.pipeline.recordScored({ event, receivedAt, channel: 'http', scored, done: (o) => seq !== null && this.settle(seq, o) });
+    return seq !== null;
+  }
+
   private settle(seq: number, outcome: EventOutcome): void {
     if (outcome.status !== 'unsettled') this.acceptLog?.settle(seq);
   }

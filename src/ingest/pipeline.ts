@@ -37,6 +37,8 @@ export interface PipelineItem {
   channel: Channel;
   /** Called once with the final outcome (Kafka collects it; the accept log settles the record). */
   done?: (o: EventOutcome) => void;
+  /** Already scored (the inline guard): the probe stage is skipped. */
+  scored?: ScoredEvent;
 }
 
 type Item = PipelineItem;
@@ -118,6 +120,17 @@ export class Pipeline {
   }
 
   /**
+   * An event scored outside the queue (the inline guard): rules, storage and alerts as for any
+   * event, at once. It takes a storage slot, never a probe slot, and is never refused: the
+   * guard bounds its own requests, and a full queue must not hold back its record.
+   */
+  recordScored(item: PipelineItem & { scored: ScoredEvent }): void {
+    this.storing++;
+    this.metrics.inflight.set(this.running + this.storing);
+    void this.run(item);
+  }
+
+  /**
    * Probe slots (`concurrency`) hold an event only while it is scored; an event waiting for its
    * batched write holds a storage slot instead (at most `capacity` of them, so memory stays
    * bounded when storage is down: the slots fill, intake stops, the API answers 429).
@@ -132,15 +145,17 @@ export class Pipeline {
   }
 
   private async run(item: Item): Promise<void> {
-    let storing = false;
+    let storing = item.scored !== undefined;
     try {
       let outcome: EventOutcome;
       try {
         outcome = await this.runStages(item, () => {
-          storing = true;
-          this.running--;
-          this.storing++;
-          this.pump();
+          if (!storing) {
+            storing = true;
+            this.running--;
+            this.storing++;
+            this.pump();
+          }
           // Nothing else is being scored or queued: write now rather than at the writer's interval
           // (a Kafka chunk commits only when its last event is stored).
           if (this.running === 0 && this.queue.length === 0) this.stages.flushHint?.();
@@ -179,12 +194,16 @@ export class Pipeline {
     const { event, receivedAt } = item;
     const t0 = performance.now();
     let scored: ScoredEvent;
-    try {
-      scored = await this.stages.score(event);
-    } catch (e) {
-      return this.deadLetterFailed(item, 'probe', e);
+    if (item.scored) {
+      scored = item.scored;
+    } else {
+      try {
+        scored = await this.stages.score(event);
+      } catch (e) {
+        return this.deadLetterFailed(item, 'probe', e);
+      }
+      this.metrics.probeSeconds.observe((performance.now() - t0) / 1000);
     }
-    this.metrics.probeSeconds.observe((performance.now() - t0) / 1000);
     let outcome: RuleOutcome;
     try {
       outcome = this.stages.evaluate(event, scored);

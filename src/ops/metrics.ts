@@ -41,4 +41,19 @@ export class Metrics {
   readonly authFailures = new Counter({ name: 'probewatch_auth_failures_total', help: 'Requests refused for a missing or invalid credential', labelNames: ['reason'], registers: [this.registry] });
   readonly rulesReloadFailures = new Counter({ name: 'probewatch_rules_reload_failures_total', help: 'Rule reloads rejected (last good set kept)', registers: [this.registry] });
   readonly retentionDroppedPartitions = new Counter({ name: 'probewatch_retention_dropped_partitions_total', help: 'Partitions dropped by retention (each recorded in the audit trail as retention.drop), by table', labelNames: ['table'], registers: [this.registry] });
+  readonly prefixHitTokens = new Counter({ name: 'probewatch_prefix_cache_hit_tokens_total', help: 'Tokens whose key/value state and residual came from the prefix cache (not computed)', registers: [this.registry] });
+  readonly prefixMissTokens = new Counter({ name: 'probewatch_prefix_cache_miss_tokens_total', help: 'Tokens computed by inference runs that looked the prefix cache up', registers: [this.registry] });
+  readonly prefixBytes = new Gauge({ name: 'probewatch_prefix_cache_bytes', help: 'Key/value state and residuals held by the prefix cache, all inference workers', registers: [this.registry] });
+  private prefixSeen = { hitTokens: 0, missTokens: 0 };
+
+  /** The probe engine keeps the prefix cache's running totals; a scrape brings the counters up to them. */
+  syncPrefixCache(s: { hitTokens: number; missTokens: number; bytes: number }): void {
+    this.prefixHitTokens.inc(Math.max(0, s.hitTokens - this.prefixSeen.hitTokens));
+    this.prefixMissTokens.inc(Math.max(0, s.missTokens - this.prefixSeen.missTokens));
+    this.prefixSeen = { hitTokens: s.hitTokens, missTokens: s.missTokens };
+    this.prefixBytes.set(s.bytes);
+  }
+
+  readonly guardRequests = new Counter({ name: 'probewatch_guard_requests_total', help: 'POST /v1/guard answers, by verdict (allow, flag, block; invalid: 400, busy: 429)', labelNames: ['verdict'], registers: [this.registry] });
+  readonly guardSeconds = new Histogram({ name: 'probewatch_guard_seconds', help: 'POST /v1/guard: from the request to the verdict answered (scored in the priority lane, made durable)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
 }

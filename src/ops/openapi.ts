@@ -74,6 +74,25 @@ export const OPENAPI = {
         responses: { 200: { description: 'the event' }, 404: { description: 'unknown id' } },
       },
     },
+    '/v1/guard': {
+      post: {
+        summary: 'Inline guard: a synchronous verdict (allow, flag, block) on one conversation under the guard policy (PROBEWATCH_GUARD_FILE), scored ahead of the asynchronous backlog and recorded as an event (metadata.guard = {verdict, policy_hash})',
+        requestBody: { required: true, content: { 'application/json': { schema: { ...event, required: ['tenant', 'source', 'model', 'messages'], description: 'the event contract of POST /v1/events; without id one is made (guard-<uuid>), without timestamp the time of the request' } } } },
+        responses: {
+          200: { description: '{id, verdict, concepts: {<concept>: {score, thresholds: {flag, block}, flagged, action}}, evidence: the deciding concept\'s span, tokens and features (token text only with events:content), policy: {hash, source}, pack, recorded (durable: in the accept log before this answer), latency_ms}' },
+          400: { description: 'invalid event (each field named, as POST /v1/events), malformed JSON or a batch, or a tenant this key may not write', content: { 'application/json': { schema: err } } },
+          413: { description: 'body larger than PROBEWATCH_MAX_BODY_BYTES' },
+          415: { description: 'content type is not application/json', content: { 'application/json': { schema: err } } },
+          429: { description: 'PROBEWATCH_GUARD_MAX_IN_FLIGHT guard requests in flight (never because the asynchronous queue is full); see Retry-After', headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+        },
+      },
+    },
+    '/v1/guard/policy': {
+      get: {
+        summary: 'The active guard policy (per concept flag and block thresholds, its hash), its source (file or built-in) and the last reload with its problems at file:line:col (a rejected reload keeps the last good policy)',
+        responses: { 200: { description: '{file, source, hash, loadedAt, concepts, lastReload: {ok, at, trigger, problems}}' } },
+      },
+    },
     '/v1/alerts': {
       get: {
         summary: 'List alerts, each with its delivery state (firing, acknowledged, silenced, inhibited, resolved), the silences muting it and its acknowledgement',

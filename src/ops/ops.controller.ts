@@ -57,6 +57,7 @@ export class OpsController {
     this.metrics.writerFailures.set(this.writer.stats.failures);
     this.metrics.writerInserts.set(this.writer.stats.inserts);
     this.metrics.writerInsertSeconds.set(this.writer.stats.insertSeconds);
+    this.metrics.syncPrefixCache(this.engine.prefixCacheStats);
     this.rules.exportHealth();
     res.setHeader('content-type', this.metrics.registry.contentType);
     res.send(await this.metrics.registry.metrics() + `# HELP probewatch_probe_batches_total Inference batches run\n# TYPE probewatch_probe_batches_total counter\nprobewatch_probe_batches_total ${s.batches}\n`

@@ -4,7 +4,7 @@ import type { ProbeEvent } from '../domain/event';
 import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
 import type { ProbePack } from './probe-pack.loader';
-import { BatchStats, ResidualBatcher } from './residual-batcher';
+import { BatchStats, PrefixCacheReport, ResidualBatcher } from './residual-batcher';
 import { ConversationScorer, fitContext } from './scoring';
 import type { ScoredEvent, TokenLocator } from '../domain/scored-event';
 
@@ -15,6 +15,8 @@ export interface EngineOptions {
   tokenBudget: number;
   maxWaitMs: number;
   maxQueuedWindows: number;
+  /** Prefix cache per worker, in MiB (PROBEWATCH_PREFIX_CACHE_MB; 0: off). */
+  prefixCacheMb: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -24,6 +26,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   tokenBudget: 4096,
   maxWaitMs: 10,
   maxQueuedWindows: 1024,
+  prefixCacheMb: 256,
 };
 
 /** Event in, calibrated concept scores and feature evidence out. */
@@ -54,6 +57,7 @@ export class ProbeEngine {
       tokenBudget: Math.max(opts.tokenBudget, pack.manifest.runtime.chunk_tokens),
       maxWaitMs: opts.maxWaitMs,
       maxQueuedWindows: opts.maxQueuedWindows,
+      prefixCacheBytes: Math.floor(opts.prefixCacheMb * 1024 * 1024),
     });
     return new ProbeEngine(pack, tokenizer, batcher);
   }
@@ -66,14 +70,22 @@ export class ProbeEngine {
     return this.batcher.queued;
   }
 
-  async score(event: ProbeEvent): Promise<ScoredEvent> {
+  /** Prefix cache hit/miss tokens and bytes held (read by /metrics). */
+  get prefixCacheStats(): PrefixCacheReport {
+    return this.batcher.prefixStats;
+  }
+
+  /** `priority`: the inline guard's lane, dispatched ahead of queued work (ResidualBatcher.run). */
+  async score(event: ProbeEvent, opts: { priority?: boolean } = {}): Promise<ScoredEvent> {
     const enc = this.tokenizer.encode(event.messages);
     const { ids, roles } = enc;
     const fit = fitContext(roles, enc.msg, this.pack.manifest.runtime.context_tokens);
     const kept = fit.kept.flatMap(([a, b]) => ids.slice(a, b));
     const scorer = new ConversationScorer(this.pack);
     if (kept.length > 0) {
-      const hidden = await this.batcher.run(kept);
+      // A truncated conversation bypasses the prefix cache: past the context its kept tail slides
+      // with every new turn, so its blocks would never be read again and would only evict others.
+      const hidden = await this.batcher.run(kept, { ...opts, prefixCache: fit.dropped === undefined });
       const d = this.pack.manifest.model.d_model;
       let row = 0;
       for (const [a, b] of fit.kept) {

@@ -24,7 +24,9 @@ async function startEngine(cfg: AppConfig): Promise<ProbeEngine> {
     },
     log: () => undefined,
   });
-  const engine = await ProbeEngine.create(pack, artifacts, { executionProvider: cfg.provider, workers: cfg.probeWorkers, intraOpThreads: cfg.probeThreads });
+  const engine = await ProbeEngine.create(pack, artifacts, {
+    executionProvider: cfg.provider, workers: cfg.probeWorkers, intraOpThreads: cfg.probeThreads, prefixCacheMb: cfg.prefixCacheMb,
+  });
   log.log(`probe pack ${pack.manifest.id}@${pack.manifest.version} on ${cfg.provider}, layer ${pack.manifest.model.layer}, ${pack.manifest.features.length} features`);
   return engine;
 }

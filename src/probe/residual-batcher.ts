@@ -5,10 +5,18 @@
  * of its own, which the worker reads by chunked prefill (residual-worker.ts). Conversations queue up until the padded batch would exceed `tokenBudget` tokens or the oldest has
  * waited `maxWaitMs`; each flush is sorted by length so padding stays small. One batch per
  * worker is in flight at a time; the rest wait in the queue (bounded by `maxQueuedWindows`).
+ * Priority conversations (the inline guard) skip that: the next free worker takes them at once,
+ * in a batch of their own, ahead of whatever is queued; their caller bounds how many there are.
+ *
+ * With `prefixCacheBytes` (issue 15) each worker also keeps blocks of key/value state across
+ * requests (prefix-cache.ts): a conversation whose leading blocks a worker holds runs alone on
+ * that worker (when idle) and computes only the rest; one starting with the same block as a
+ * conversation already in the batch waits for the next run, to reuse that block.
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { PrefixCachePlanner, PrefixCacheStats, tokenBytes } from './prefix-cache';
 import type { RunRequest, WorkerInit, WorkerReply } from './residual-worker';
 
 export interface BatcherOptions {
@@ -27,6 +35,11 @@ export interface BatcherOptions {
   tokenBudget: number;
   maxWaitMs: number;
   maxQueuedWindows: number;
+  /** Prefix cache budget per worker in bytes (absent or 0: off; also off for a graph without
+   *  key/value cache inputs). */
+  prefixCacheBytes?: number;
+  /** Tokens per cached block (default 32). */
+  prefixBlockTokens?: number;
 }
 
 export class ExecutionProviderError extends Error {
@@ -42,6 +55,9 @@ interface Pending {
   resolve: (hidden: Float32Array) => void;
   reject: (e: Error) => void;
   enqueuedAt: number;
+  priority: boolean;
+  /** Read and fill the prefix cache (false for a truncated conversation). */
+  cache: boolean;
 }
 
 interface Slot {
@@ -59,6 +75,13 @@ export interface BatchStats {
   chunks: number;
 }
 
+/** Prefix cache counters (all zero when it is off). `bytes`: cached tensors the workers hold. */
+export interface PrefixCacheReport extends PrefixCacheStats {
+  enabled: boolean;
+  bytes: number;
+  budgetBytes: number;
+}
+
 export class ResidualBatcher {
   private readonly queue: Pending[] = [];
   private readonly slots: Slot[] = [];
@@ -67,6 +90,11 @@ export class ResidualBatcher {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: BatchStats = { batches: 0, windows: 0, tokens: 0, paddedTokens: 0, inferenceMs: 0, chunks: 0 };
+  /** Null when the prefix cache is off. */
+  private prefix: PrefixCachePlanner<Slot> | null = null;
+  /** Cached bytes each worker reported after its last run (the index's figure, measured). */
+  private readonly heldBytes = new Map<Slot, number>();
+  private cacheLayers = 0;
 
   private constructor(private readonly opts: BatcherOptions) {}
 
@@ -88,7 +116,24 @@ export class ResidualBatcher {
       await b.close();
       throw e;
     }
+    b.startPrefixCache();
     return b;
+  }
+
+  /** The prefix cache needs a graph with key/value cache inputs (reported by the workers). */
+  private startPrefixCache(): void {
+    const budget = this.opts.prefixCacheBytes ?? 0;
+    if (budget <= 0 || this.cacheLayers === 0) return;
+    const blockTokens = this.opts.prefixBlockTokens ?? 32;
+    const perToken = tokenBytes(this.cacheLayers, this.opts.kvHeads, this.opts.headDim, this.opts.dModel);
+    this.prefix = new PrefixCachePlanner<Slot>(blockTokens, blockTokens * perToken, budget);
+  }
+
+  get prefixStats(): PrefixCacheReport {
+    const p = this.prefix;
+    let bytes = 0;
+    for (const n of this.heldBytes.values()) bytes += n;
+    return { enabled: p !== null, hitTokens: p?.stats.hitTokens ?? 0, missTokens: p?.stats.missTokens ?? 0, evictedBlocks: p?.stats.evictedBlocks ?? 0, bytes, budgetBytes: p?.budgetBytes ?? 0 };
   }
 
   private spawn(file: string, init: WorkerInit): Promise<void> {
@@ -99,6 +144,7 @@ export class ResidualBatcher {
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
+          this.cacheLayers = msg.layers;
           this.slots.push(slot);
           resolve();
           this.pump();
@@ -115,12 +161,14 @@ export class ResidualBatcher {
     });
   }
 
-  /** Residuals [length, dModel] for one conversation's token ids, read in one context. */
-  run(ids: readonly number[]): Promise<Float32Array> {
+  /** Residuals [length, dModel] for one conversation's token ids, read in one context.
+   *  `prefixCache: false`: neither read nor fill the prefix cache (a truncated conversation). */
+  run(ids: readonly number[], opts: { priority?: boolean; prefixCache?: boolean } = {}): Promise<Float32Array> {
+    const priority = opts.priority === true;
     if (this.closed) return Promise.reject(new Error('batcher is closed'));
-    if (this.queue.length >= this.opts.maxQueuedWindows) return Promise.reject(new QueueFullError('probe queue is full'));
+    if (!priority && this.queue.length >= this.opts.maxQueuedWindows) return Promise.reject(new QueueFullError('probe queue is full'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ ids, resolve, reject, enqueuedAt: Date.now() });
+      this.queue.push({ ids, resolve, reject, enqueuedAt: Date.now(), priority, cache: opts.prefixCache !== false });
       this.pump();
     });
   }
@@ -133,13 +181,17 @@ export class ResidualBatcher {
     while (this.queue.length > 0) {
       const slot = this.slots.find((s) => !s.busy);
       if (!slot) return;
+      if (this.queue.some((p) => p.priority)) {
+        this.dispatch(slot, this.takeBatch(true));
+        continue;
+      }
       const oldestWait = Date.now() - this.queue[0].enqueuedAt;
       const queuedTokens = this.queue.reduce((n, p) => n + p.ids.length, 0);
       if (queuedTokens < this.opts.tokenBudget && oldestWait < this.opts.maxWaitMs) {
         this.armTimer(this.opts.maxWaitMs - oldestWait);
         return;
       }
-      this.dispatch(slot, this.takeBatch());
+      this.dispatch(slot, this.takeBatch(false));
     }
   }
 
@@ -152,10 +204,13 @@ export class ResidualBatcher {
   }
 
   /** Longest-first greedy fill of the token budget (padded size = batch x longest); a
-   *  conversation longer than a prefill chunk goes alone. */
-  private takeBatch(): Pending[] {
-    const sorted = [...this.queue].sort((a, b) => b.ids.length - a.ids.length);
-    if (sorted[0].ids.length > this.opts.chunkTokens) {
+   *  conversation longer than a prefill chunk goes alone. Priority work never shares a batch with
+   *  the backlog (that would make the guard wait for the backlog's compute). With the prefix
+   *  cache, a conversation with a cached prefix also goes alone (the cache is read by lone runs
+   *  only), and one sharing its first block with a conversation taken waits (PrefixCachePlanner). */
+  private takeBatch(priority: boolean): Pending[] {
+    const sorted = this.queue.filter((p) => p.priority === priority).sort((a, b) => b.ids.length - a.ids.length);
+    if (sorted[0].ids.length > this.opts.chunkTokens || (this.prefix?.cachedTokens(sorted[0]) ?? 0) > 0) {
       this.queue.splice(this.queue.indexOf(sorted[0]), 1);
       return [sorted[0]];
     }
@@ -164,6 +219,7 @@ export class ResidualBatcher {
     for (const p of sorted) {
       const l = Math.max(longest, p.ids.length);
       if (taken.length > 0 && (taken.length + 1) * l > this.opts.tokenBudget) continue;
+      if (taken.length > 0 && this.prefix && !this.prefix.batchable(p, taken)) continue;
       taken.push(p);
       longest = l;
     }
@@ -173,6 +229,8 @@ export class ResidualBatcher {
   }
 
   private dispatch(slot: Slot, items: Pending[]): void {
+    // A lone conversation goes to the idle worker holding most of its prefix.
+    if (this.prefix) slot = this.prefix.slotFor(items, this.slots.filter((s) => !s.busy), slot);
     const length = Math.max(...items.map((p) => p.ids.length));
     const ids = new BigInt64Array(items.length * length).fill(BigInt(this.opts.padId));
     const mask = new BigInt64Array(items.length * length);
@@ -185,7 +243,7 @@ export class ResidualBatcher {
     const seq = ++this.seq;
     this.inflight.set(seq, { items, length });
     slot.busy = true;
-    const req: RunRequest = { seq, ids, mask, batch: items.length, length, chunk: this.opts.chunkTokens };
+    const req: RunRequest = { seq, ids, mask, batch: items.length, length, chunk: this.opts.chunkTokens, prefix: this.prefix?.plan(seq, slot, items) };
     slot.worker.postMessage(req, [ids.buffer as ArrayBuffer, mask.buffer as ArrayBuffer]);
     this.stats.batches++;
     this.stats.windows += items.length;
@@ -198,6 +256,8 @@ export class ResidualBatcher {
     if (msg.type !== 'result' && msg.type !== 'error') return;
     const job = this.inflight.get(msg.seq);
     this.inflight.delete(msg.seq);
+    this.prefix?.settle(msg.seq, msg.type === 'result' ? msg.reused : null);
+    if (msg.type === 'result' && this.prefix) this.heldBytes.set(slot, msg.cacheBytes);
     if (job) {
       if (msg.type === 'error') {
         for (const p of job.items) p.reject(new Error(`inference failed: ${msg.message}`));

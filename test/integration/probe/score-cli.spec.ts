@@ -63,6 +63,29 @@ describe('probewatch score (CLI, real model)', () => {
     expect(JSON.parse(r.stdout).id).toBe('benign-1');
   });
 
+  it('shares one prefix cache across the lines of an input: later turns reuse earlier ones, scores unchanged', () => {
+    if (skip) return skipNote(skip);
+    const system = { role: 'system', content: 'You are Relay, the internal assistant of Northwind Outfitters. Answer staff questions about orders, returns and shipping, and cite the policy section you rely on.' };
+    const turns = [
+      { role: 'user', content: 'A customer wants to return hiking boots bought 40 days ago. They were worn twice. What does the policy say?' },
+      { role: 'assistant', content: 'Returns are accepted within 30 days for unworn items (policy 4.1). Worn footwear past 30 days can only come back as a warranty claim for a defect (policy 4.3).' },
+      { role: 'user', content: 'The sole is separating from the upper. Does that count as a defect, and who pays shipping?' },
+    ];
+    const lines = turns.map((_, k) => JSON.stringify({ ...base, id: `turn-${k + 1}`, messages: [system, ...turns.slice(0, k + 1)] })).join('\n') + '\n';
+    const cached = run(['score', '--input', '-'], lines);
+    const plain = run(['score', '--input', '-', '--prefix-cache-mb', '0'], lines);
+    expect([cached.code, plain.code]).toEqual([0, 0]);
+    const m = /prefix cache: (\d+) of (\d+) tokens reused/.exec(cached.stderr);
+    expect(m).not.toBeNull();
+    expect(Number(m?.[1])).toBeGreaterThan(0);
+    expect(plain.stderr).not.toMatch(/prefix cache/);
+    const [a, b] = [cached, plain].map((r) => r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { concepts: Record<string, { score: number }> }));
+    a.forEach((o, i) => {
+      for (const [c, r] of Object.entries(o.concepts)) expect(Math.abs(r.score - b[i].concepts[c].score)).toBeLessThan(1e-3);
+    });
+    expect(run(['score', '--input', '-', '--prefix-cache-mb', 'lots'], lines).code).toBe(2);
+  });
+
   it('fails clearly (exit 2) when the requested execution provider cannot load', () => {
     if (skip) return skipNote(skip);
     const r = run(['score', '--input', '-', '--provider', 'cuda'], JSON.stringify(benign) + '\n');

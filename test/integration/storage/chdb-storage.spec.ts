@@ -39,7 +39,9 @@ describe('storage on embedded ClickHouse (chDB)', () => {
     expect(w.healthy).toBe(false);
     expect(w.pendingRows).toBe(1);
     expect(logs[0]).toMatch(/insert into dead_letters failed/);
-    expect(await migrate(client, loadMigrations())).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Every migration, in order, from an empty store.
+    expect(await migrate(client, loadMigrations())).toEqual(loadMigrations().map((m) => m.version));
+    expect(loadMigrations().map((m) => m.version).slice(0, 11)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     await p;
     expect(w.pendingRows).toBe(0);
     expect(w.healthy).toBe(true);

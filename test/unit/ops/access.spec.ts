@@ -5,8 +5,8 @@ import type { ApiKeysRepository, StoredKey } from '../../../src/storage/api-keys
 const caller = (over: Partial<Caller>): Caller => ({ id: 'k', kind: 'key', name: '', role: 'reviewer', tenants: null, content: false, ...over });
 
 describe('roles and tenant scope', () => {
-  it('the ingest role only writes events (and sees who it is); admin holds every permission', () => {
-    expect(ROLE_PERMISSIONS.ingest).toEqual(['events:write', 'session:read']);
+  it('the ingest role only writes events, asks the inline guard (and sees who it is); admin holds every permission', () => {
+    expect(ROLE_PERMISSIONS.ingest).toEqual(['events:write', 'guard:check', 'session:read']);
     expect([...ROLE_PERMISSIONS.admin].sort()).toEqual([...PERMISSIONS].sort());
   });
 
