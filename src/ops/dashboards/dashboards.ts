@@ -155,6 +155,20 @@ const OPERATIONS: DashboardSpec = {
       ],
     },
     {
+      title: 'Inline guard and prefix cache',
+      panels: [
+        {
+          title: 'Guard verdicts', description: 'POST /v1/guard answers per second, by verdict (allow, flag, block; invalid and busy refusals).', kind: 'graph', span: 4, unit: 'ops', stack: true,
+          targets: [promql('sum by (verdict) (rate(probewatch_guard_requests_total[$__rate_interval]))', '{{verdict}}')],
+        },
+        { title: 'Guard latency', description: 'From request to verdict, the event durable (probewatch_guard_seconds).', kind: 'graph', span: 4, unit: 's', targets: quantiles('probewatch_guard_seconds') },
+        {
+          title: 'Prefix cache: share of tokens reused', description: 'Tokens whose key/value state and residuals came from the prefix cache, over all tokens of runs that read it.', kind: 'graph', span: 4, unit: 'percentunit',
+          targets: [promql('sum(rate(probewatch_prefix_cache_hit_tokens_total[$__rate_interval])) / (sum(rate(probewatch_prefix_cache_hit_tokens_total[$__rate_interval])) + sum(rate(probewatch_prefix_cache_miss_tokens_total[$__rate_interval])))', 'reused')],
+        },
+      ],
+    },
+    {
       title: 'Dead letters and Kafka',
       panels: [
         {
