@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import { validateCronExpression } from 'cron';
 
+import { TENANT_ID } from '../domain/access';
 import type { EventLimits } from '../ingest/event-contract';
 import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
@@ -125,7 +126,7 @@ function policyMap(raw: string | undefined, problems: string[]): Record<string, 
   const out: Record<string, ContentPolicy> = {};
   for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
     const [tenant, policy] = part.split('=').map((x) => x.trim());
-    if (!tenant || !/^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/.test(tenant) || !(CONTENT_POLICIES as readonly string[]).includes(policy ?? '')) {
+    if (!tenant || !TENANT_ID.test(tenant) || !(CONTENT_POLICIES as readonly string[]).includes(policy ?? '')) {
       problems.push(`PROBEWATCH_CONTENT_POLICY_BY_TENANT: '${part}' is not tenant=${CONTENT_POLICIES.join('|')}`);
       continue;
     }

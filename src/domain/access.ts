@@ -2,6 +2,10 @@
  * Who may do what (pure): roles, the permissions each grants, the caller of a request, and the
  * tenants a caller may see. Every route declares one permission; a route without one is refused.
  */
+/** A tenant id as the event contract takes it: 1..128 ASCII letters, digits or . _ : / @ + -,
+ *  starting with a letter or digit. Keys, tokens, report requests and settings name tenants so. */
+export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
+
 export const ROLES = ['admin', 'safety', 'reviewer', 'rule-author', 'ingest'] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -12,6 +12,7 @@ import { matchSequences, SequenceRow } from './sequence-matcher';
 import { buildWindowedRangeQuery } from './windowed-query';
 import { CompiledQuery } from './rule-types';
 import { CONCEPT_IDS } from '../domain/concepts';
+import { chMillis } from '../storage/events.repository';
 
 /** How the evaluator reads the store (a ClickHouse client in the service and the CLI). */
 export interface RuleStorePort {
@@ -28,11 +29,6 @@ const REMEMBERED_IDS = 10_000;
 
 export function alignedTick(nowMs: number, everyMs: number): number {
   return Math.floor(nowMs / everyMs) * everyMs;
-}
-
-/** ClickHouse DateTime64(3) text, UTC. */
-export function chMillis(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /** A result row's group as labels (tenant, user, …). */

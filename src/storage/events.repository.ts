@@ -26,6 +26,11 @@ export function chTime(iso: string): string {
   return new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** The same text form from epoch milliseconds. */
+export function chMillis(ms: number): string {
+  return chTime(new Date(ms).toISOString());
+}
+
 /** ISO-8601 UTC from ClickHouse's DateTime64 text form (the inverse of chTime). */
 export function fromChTime(ch: string): string {
   return ch.includes('T') ? ch : `${ch.replace(' ', 'T')}Z`;

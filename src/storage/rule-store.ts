@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ChatMessage, ProbeEvent } from '../domain/event';
 import type { ScoredEvent } from '../domain/scored-event';
 import type { AlertsRepository } from './alerts.repository';
+import { chMillis } from './events.repository';
 
 export interface RuleStore {
   rows<T>(sql: string, params: Record<string, unknown>): Promise<T[]>;
@@ -32,10 +33,6 @@ export function clickhouseRuleStore(client: ClickHouseClient, alerts?: AlertsRep
         }
       : {}),
   };
-}
-
-function chMillis(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /** Stored events with their stored results in [from, to), oldest first, read in pages of `page`. */

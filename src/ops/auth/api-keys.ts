@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-import { Caller, Role, ROLES } from '../../domain/access';
+import { Caller, Role, ROLES, TENANT_ID } from '../../domain/access';
 import type { ApiKeysRepository, StoredKey } from '../../storage/api-keys.repository';
 
 export class KeyError extends Error {}
@@ -25,7 +25,6 @@ export interface KeyInfo {
 }
 
 const KEY = /^pwk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
 const REFRESH_MS = 10_000;
 
 function sha256(s: string): string {
@@ -43,7 +42,7 @@ export function checkKeyRequest(body: unknown): { role: Role; tenants: string[] 
   if (typeof b.role !== 'string' || !(ROLES as readonly string[]).includes(b.role)) throw new KeyError(`role must be one of ${ROLES.join(', ')}`);
   let tenants: string[] | null = null;
   if (b.tenants !== undefined && b.tenants !== null) {
-    if (!Array.isArray(b.tenants) || b.tenants.some((t) => typeof t !== 'string' || !TENANT.test(t))) throw new KeyError('tenants must be a list of tenant ids (omit it for every tenant)');
+    if (!Array.isArray(b.tenants) || b.tenants.some((t) => typeof t !== 'string' || !TENANT_ID.test(t))) throw new KeyError('tenants must be a list of tenant ids (omit it for every tenant)');
     if (!b.tenants.length) throw new KeyError('tenants must not be empty (omit it for every tenant)');
     tenants = [...new Set(b.tenants as string[])].sort();
   }

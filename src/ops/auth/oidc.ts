@@ -7,7 +7,7 @@
  */
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 
-import { Caller, Role, ROLES } from '../../domain/access';
+import { Caller, Role, ROLES, TENANT_ID } from '../../domain/access';
 
 export interface OidcSettings {
   issuer: string;
@@ -18,7 +18,6 @@ export interface OidcSettings {
 
 export type OidcResult = { ok: true; caller: Caller } | { ok: false; reason: string };
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
 
 /** The caller a verified token's claims stand for, or why it stands for none. */
 export function callerFromClaims(p: JWTPayload, s: OidcSettings): OidcResult {
@@ -28,7 +27,7 @@ export function callerFromClaims(p: JWTPayload, s: OidcSettings): OidcResult {
   const rawTenants = p[s.tenantsClaim];
   let tenants: string[] | null;
   if (rawTenants === '*' || (Array.isArray(rawTenants) && rawTenants.includes('*'))) tenants = null;
-  else if (Array.isArray(rawTenants)) tenants = rawTenants.filter((t): t is string => typeof t === 'string' && TENANT.test(t));
+  else if (Array.isArray(rawTenants)) tenants = rawTenants.filter((t): t is string => typeof t === 'string' && TENANT_ID.test(t));
   else tenants = [];
   const sub = typeof p.sub === 'string' ? p.sub : '';
   const name = typeof p.client_id === 'string' ? p.client_id : typeof p.preferred_username === 'string' ? p.preferred_username : sub;

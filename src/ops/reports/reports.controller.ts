@@ -1,13 +1,12 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 
-import { actorOf, Caller } from '../../domain/access';
+import { actorOf, Caller, TENANT_ID } from '../../domain/access';
 import { parseRfc3339 } from '../../ingest/rfc3339';
 import { CallerOf, Requires } from '../../platform/access.decorators';
 import { REPORT_FORMATS, ReportFormat } from './report';
 import { ReportMeta, ReportsService } from './reports.service';
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
 const TYPES: Record<ReportFormat, string> = { json: 'application/json', csv: 'text/csv; charset=utf-8', html: 'text/html; charset=utf-8', pdf: 'application/pdf' };
 
 function visible(m: ReportMeta, c: Caller): boolean {
@@ -37,7 +36,7 @@ export class ReportsController {
     const format = (b.format ?? 'json') as ReportFormat;
     if (!REPORT_FORMATS.includes(format)) errors.push({ field: 'format', message: `must be one of ${REPORT_FORMATS.join(', ')}` });
     const tenant = b.tenant === undefined || b.tenant === null ? null : b.tenant;
-    if (tenant !== null && (typeof tenant !== 'string' || !TENANT.test(tenant))) errors.push({ field: 'tenant', message: 'must be a tenant id' });
+    if (tenant !== null && (typeof tenant !== 'string' || !TENANT_ID.test(tenant))) errors.push({ field: 'tenant', message: 'must be a tenant id' });
     for (const k of Object.keys(b)) if (!['from', 'to', 'tenant', 'format'].includes(k)) errors.push({ field: k, message: 'unknown field; expected from, to, tenant, format' });
     if (errors.length) throw new BadRequestException({ error: 'invalid_report_request', errors });
     // A tenant-scoped caller reports on one of its tenants.
