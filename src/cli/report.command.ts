@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 
 import type { AppConfig } from '../config/app-config';
 import { resolvePackDir, RuntimePaths } from '../config/runtime-paths';
-import { buildReport, render, REPORT_FORMATS, ReportFormat } from '../ops/reports/report';
+import { buildReport, render, REPORT_FORMATS, ReportFormat, reportContext } from '../ops/reports/report';
 import { requireChromium } from '../ops/reports/report-pdf';
 import { SERVICE_VERSION } from '../ops/reports/reports.service';
 import type { PackManifest } from '../probe/pack-manifest';
@@ -35,10 +35,8 @@ export async function runReport(cfg: AppConfig, paths: RuntimePaths, args: strin
   try {
     const trail = await cliTrail(cfg, client);
     const t0 = performance.now();
-    const r = await buildReport({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(values.tenant ? { tenant: values.tenant } : {}) }, {
-      repo: new ReportRepository(client), pack, serviceVersion: SERVICE_VERSION, contentPolicy: { default: cfg.contentPolicy, by_tenant: cfg.contentPolicyByTenant },
-      retentionDays: cfg.retentionDays, verify: () => trail.verify(), signingKey: trail.signingKey, publicKey: trail.publicKey,
-    });
+    const period = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...(values.tenant ? { tenant: values.tenant } : {}) };
+    const r = await buildReport(period, reportContext(cfg, new ReportRepository(client), pack, SERVICE_VERSION, trail));
     writeFileSync(values.out, await render(r, format, { chromium: cfg.reports.chromium }), { mode: 0o600 });
     const sha = (r.integrity as { body_sha256: string }).body_sha256;
     await trail.append([{ actor: CLI_ACTOR, action: 'report.generate', target: values.out, tenant: values.tenant ?? '', detail: JSON.stringify({ from: values.from, to: values.to, format, body_sha256: sha }) }]);

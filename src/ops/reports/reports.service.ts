@@ -14,7 +14,7 @@ import { ProbeEngine } from '../../probe/probe-engine';
 import { ReportRepository } from '../../storage/report.repository';
 import { CLICKHOUSE } from '../../storage/storage.module';
 import { AuditService } from '../audit/audit.service';
-import { buildReport, render, ReportFormat } from './report';
+import { buildReport, render, ReportFormat, reportContext } from './report';
 
 export interface ReportMeta {
   id: string;
@@ -126,11 +126,8 @@ export class ReportsService implements OnApplicationBootstrap {
   private async generate(meta: ReportMeta): Promise<void> {
     try {
       await this.audit.flush();
-      const r = await buildReport({ from: meta.from, to: meta.to, ...(meta.tenant ? { tenant: meta.tenant } : {}) }, {
-        repo: this.repo, pack: this.engine.pack.manifest, serviceVersion: SERVICE_VERSION,
-        contentPolicy: { default: this.cfg.contentPolicy, by_tenant: this.cfg.contentPolicyByTenant }, retentionDays: this.cfg.retentionDays,
-        verify: () => this.audit.trail.verify(), signingKey: this.audit.trail.signingKey, publicKey: this.audit.trail.publicKey,
-      });
+      const period = { from: meta.from, to: meta.to, ...(meta.tenant ? { tenant: meta.tenant } : {}) };
+      const r = await buildReport(period, reportContext(this.cfg, this.repo, this.engine.pack.manifest, SERVICE_VERSION, this.audit.trail));
       writeFileSync(this.file(meta), await render(r, meta.format, { chromium: this.cfg.reports.chromium }), { mode: 0o600 });
       const done: ReportMeta = { ...meta, status: 'ready', sha256: (r.integrity as { body_sha256: string }).body_sha256 };
       writeFileSync(this.metaFile(meta.id), JSON.stringify(done));
