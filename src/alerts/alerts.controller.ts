@@ -18,6 +18,18 @@ function who(v: unknown, field: string, caller: Caller): string {
   return v;
 }
 
+/** The alert `id` within the caller's tenants (optionally one `tenant`), or a 404 as for an unknown id. */
+export async function findAlert(alerts: AlertsRepository, id: string, tenant: unknown, caller: Caller): Promise<Record<string, string>> {
+  if (!ID.test(id)) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
+  const c = new QueryChecks({ tenant });
+  const t = c.ident('tenant');
+  c.done();
+  const scope = scopeFor(caller, t);
+  const a = scope ? await alerts.get(scope, id) : null;
+  if (!a) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
+  return a;
+}
+
 /** How a caller is named in acknowledgements and silences: the key's name, else its role and id. */
 export function callerName(c: Caller): string {
   return c.kind === 'auth-off' ? 'api (auth off)' : c.name ? `${c.name} (${c.kind} ${c.id})` : `${c.role} ${c.kind} ${c.id}`;
@@ -53,15 +65,8 @@ export class AlertsController {
     return { items, count: items.length };
   }
 
-  private async find(id: string, tenant: unknown, caller: Caller): Promise<Record<string, string>> {
-    if (!ID.test(id)) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
-    const c = new QueryChecks({ tenant });
-    const t = c.ident('tenant');
-    c.done();
-    const scope = scopeFor(caller, t);
-    const a = scope ? await this.alerts.get(scope, id) : null;
-    if (!a) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
-    return a;
+  private find(id: string, tenant: unknown, caller: Caller): Promise<Record<string, string>> {
+    return findAlert(this.alerts, id, tenant, caller);
   }
 
   /** Acknowledges the alert's series: no repeat notifications until it resolves or the ack is withdrawn. */

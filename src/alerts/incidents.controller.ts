@@ -9,9 +9,7 @@ import { AuditEvents } from '../platform/audit-events';
 import { CallerOf, Requires } from '../platform/access.decorators';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { IncidentsRepository } from '../storage/incidents.repository';
-import { callerName } from './alerts.controller';
-
-const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+import { callerName, findAlert } from './alerts.controller';
 
 interface IncidentBody { category?: IncidentCategory; summary?: string; aware_at?: string; reported_at?: string | null }
 
@@ -98,13 +96,7 @@ export class IncidentsController {
     return { alert_id: a.alert_id, withdrawn: true };
   }
 
-  private async find(id: string, tenant: unknown, caller: Caller): Promise<Record<string, string>> {
-    if (!ID.test(id)) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
-    const c = new QueryChecks({ tenant });
-    const scope = scopeFor(caller, c.ident('tenant'));
-    c.done();
-    const a = scope ? await this.alerts.get(scope, id) : null;
-    if (!a) throw new NotFoundException({ error: 'not_found', message: 'no such alert' });
-    return a;
+  private find(id: string, tenant: unknown, caller: Caller): Promise<Record<string, string>> {
+    return findAlert(this.alerts, id, tenant, caller);
   }
 }

@@ -5,17 +5,16 @@
  * 403; denied ones answer 403; without a key, 401. A tenant-scoped key sees another tenant's
  * objects as absent (404, or an empty list). Keys are hashed at rest, shown once, revocable.
  */
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 
-import { loadConfig } from '../../src/config/app-config';
 import { Caller, can, Role } from '../../src/domain/access';
-import { createApp } from '../../src/main';
 import { CLICKHOUSE } from '../../src/storage/storage.module';
+import { startInProcess } from '../support/in-process-service';
 import { realModel, skipNote } from '../support/real-model';
 import { serviceRoutes } from '../support/routes';
 import { until } from '../support/until';
@@ -40,14 +39,8 @@ describe('access control (every route x role x tenant scope)', () => {
       skip = env;
       return;
     }
-    writeFileSync(path.join(dir, 'alerting.yaml'), 'route: {receiver: quiet, group_wait: 0s}\nreceivers:\n  - name: quiet\n');
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
-      PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_METRICS_AUTH: 'true', PROBEWATCH_REPORTS_DIR: path.join(dir, 'reports') });
-    cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };
-    app = await createApp(cfg);
-    await app.init();
+    ({ app, admin } = await startInProcess(env.paths.dataDir, dir, { PROBEWATCH_METRICS_AUTH: 'true' }));
     http = app.getHttpServer();
-    admin = readFileSync(path.join(dir, 'admin.key'), 'utf8').trim();
   });
   afterAll(async () => {
     if (app) await app.close();

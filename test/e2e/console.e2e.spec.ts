@@ -6,7 +6,7 @@
  * permissions allow; hostile conversation text is shown as text; axe finds no serious
  * accessibility violation on any page. Screenshots go to test-results/console/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -15,9 +15,8 @@ import AxeBuilder from '@axe-core/playwright';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Browser, chromium, Page } from 'playwright-core';
 
-import { loadConfig } from '../../src/config/app-config';
-import { createApp } from '../../src/main';
 import { ensureChromium } from '../support/browser';
+import { startInProcess } from '../support/in-process-service';
 import { realModel, skipNote } from '../support/real-model';
 import { until } from '../support/until';
 
@@ -73,14 +72,8 @@ describe('web console (headless Chromium)', () => {
       return;
     }
     mkdirSync(SHOTS, { recursive: true });
-    writeFileSync(path.join(dir, 'alerting.yaml'), 'route: {receiver: quiet, group_wait: 0s}\nreceivers:\n  - name: quiet\n');
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
-      PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_REPORTS_DIR: path.join(dir, 'reports') });
-    cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };
-    app = await createApp(cfg);
-    await app.listen(0, '127.0.0.1');
+    ({ app, admin } = await startInProcess(env.paths.dataDir, dir, {}, { listen: true }));
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    admin = readFileSync(path.join(dir, 'admin.key'), 'utf8').trim();
     for (const role of ['safety', 'reviewer', 'ingest'] as const) {
       const r = await api('POST', '/v1/keys', { role, name: `console ${role}` });
       expect(r.status).toBe(201);

@@ -4,16 +4,15 @@
  * event, a broken policy edit rejected at file:line:col while the last good policy keeps working,
  * and a guard call answered while the asynchronous queue is full and its backlog still waiting.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 
-import { loadConfig } from '../../src/config/app-config';
 import { PipelineService } from '../../src/ingest/pipeline.service';
-import { createApp } from '../../src/main';
+import { startInProcess } from '../support/in-process-service';
 import { realModel, skipNote } from '../support/real-model';
 import { until } from '../support/until';
 
@@ -41,16 +40,9 @@ describe('inline guard (POST /v1/guard, real model)', () => {
       skip = env;
       return;
     }
-    writeFileSync(path.join(dir, 'alerting.yaml'), 'route: {receiver: quiet, group_wait: 0s}\nreceivers:\n  - name: quiet\n');
     writeFileSync(policyFile, POLICY);
-    const cfg = loadConfig({ ...process.env, PROBEWATCH_DATA_DIR: env.paths.dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
-      PROBEWATCH_GUARD_FILE: policyFile, PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false',
-      PROBEWATCH_QUEUE_CAPACITY: '100', PROBEWATCH_REPORTS_DIR: path.join(dir, 'reports') });
-    cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };
-    app = await createApp(cfg);
-    await app.init();
+    ({ app, admin } = await startInProcess(env.paths.dataDir, dir, { PROBEWATCH_GUARD_FILE: policyFile, PROBEWATCH_QUEUE_CAPACITY: '100' }));
     http = app.getHttpServer();
-    admin = readFileSync(path.join(dir, 'admin.key'), 'utf8').trim();
   });
   afterAll(async () => {
     if (app) await app.close();
