@@ -193,7 +193,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     long_rows = [r for r, src in zip(sa.rows, sa.sources) if src == "scenarios-long"]
     for concept in CONCEPTS_ORDER:
         arch = arch_of(sel["chosen"][concept])
-        if concept not in finals:
+        if concept not in finals or finals[concept][1]["architecture"] != arch.to_json():  # another architecture: train again
             probe, report = final_concept(sa, feat, concept, arch, seed)
             report["text_baseline"] = split_report(concept, extra=long_rows)
             report["registry_source"] = registry_source_check(w, convs, h, concept, arch, probe, feat, layer)

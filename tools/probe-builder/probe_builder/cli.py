@@ -32,14 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=1234)
     b.add_argument("--model", default="smollm2-135m", choices=MODEL_CHOICES, help="which registry model to build on")
     b.add_argument("--pack-id", default=None, help="default: <model>-safety")
-    b.add_argument("--pack-version", default="2.2.0")
+    b.add_argument("--pack-version", default="2.3.0")
     b.add_argument("--d-sae", type=int, default=4096)
     b.add_argument("--k", type=int, default=32)
     b.add_argument("--steps", type=int, default=1000)
     b.add_argument("--batch", type=int, default=2048)
-    b.add_argument("--select", choices=["full", "aggregation"], default="full",
-                   help="full: layer, scope, regularisation and aggregation by families-out CV; aggregation: keep the 2.0.0 "
-                        "build's layer, scope and regularisation and re-select the aggregation only")
+    b.add_argument("--select", choices=["full", "aggregation", "trainer"], default="full",
+                   help="full: layer, scope, regularisation, aggregation, trainer and length term by families-out CV; aggregation: keep "
+                        "the 2.0.0 build's layer, scope and regularisation and re-select the aggregation, trainer and length term; "
+                        "trainer: also keep the 2.2.0 build's aggregation and re-select the trainer and length term only")
     b.add_argument("--fresh-eval", action="store_true", help="recompute the final probes and every figure (activations stay cached)")
     b.add_argument("--sae-dir", type=Path, default=None, help="use this SAELens SAE instead of training one (its hook fixes the layer)")
 

@@ -23,7 +23,7 @@ def select(per_concept: int | None, controls: int | None, seed: int) -> list[tup
     rng = random.Random(seed)
     out = []
     for c in CONCEPTS:
-        rows = [s for s in load_concept(c) if is_test(s.family)]
+        rows = [s for s in load_concept(c) if is_test(s.family) and s.signal is None]
         pairs = sorted({s.pair for s in rows})
         if per_concept is not None:
             pairs = set(rng.sample(pairs, min(per_concept, len(pairs))))

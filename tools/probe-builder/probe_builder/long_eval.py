@@ -39,7 +39,7 @@ def run(pack_dir: Path, model_dir: Path, reading: str, seed: int = 1234, pairs_p
     ct = ChatTokenizer(str(model_dir / "tokenizer.json"), cfg["chat_template"], cfg["bos_token"], cfg["eos_token"])
     sess = ort.InferenceSession(str(model_dir / "residual.onnx"), providers=["CPUExecutionProvider"])
     name = f"hidden_{m['model']['layer']}"
-    pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family)]
+    pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
     controls = [s for s in load_controls() if is_test(s.family)]
     rows = compose_long(pairs, controls, seed, pairs_per_concept=pairs_per_concept, n_controls=n_controls)
     scored = []

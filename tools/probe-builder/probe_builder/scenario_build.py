@@ -29,6 +29,9 @@ from .token_probes import TokenProbe
 # The whole conversation is read in context, up to the model's context length (the runtime reads
 # it the same way, by chunked prefill); longer ones keep the system prompt and the newest tokens.
 CONTEXT_TOKENS = 8192
+# The second long set: passages not in the first, to give the probes more in-context examples.
+LONG2_PAIRS = 20
+LONG2_CONTROLS = 16
 
 
 def scenario_files(root: Path = SCENARIO_DIR) -> list[str]:
@@ -39,16 +42,23 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
     """Harvest each scenario file (cached per file, re-harvested when the file's ids change)."""
     out = w.root / "scenarios"
     out.mkdir(parents=True, exist_ok=True)
-    pairs = [s for c in CONCEPTS for s in load_concept(c)]
-    long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=lambda a, b: is_test(a) == is_test(b), max_chars=18_000)
-    long_path = out / "long.jsonl"
-    fresh = out / "long.jsonl.new"
-    write_jsonl(long_rows, fresh)
-    if long_path.exists() and long_path.read_bytes() == fresh.read_bytes():
-        fresh.unlink()
-    else:
-        fresh.replace(long_path)
-    files = scenario_files() + ["long.jsonl"]
+    # the passages embedded in filler: the short hand-written pairs (the hand-written long ones, with a
+    # `signal`, are long already)
+    pairs = [s for c in CONCEPTS for s in load_concept(c) if s.signal is None]
+    same = lambda a, b: is_test(a) == is_test(b)
+    long_rows = compose_long(pairs, load_controls(), w.seed, same_partition=same, max_chars=18_000)
+    # A second, disjoint set of passages (issue 16: long training data): new pairs, new filler.
+    used = frozenset(r.pair[len("long-"):] for r in long_rows if r.pair)
+    long2_rows = compose_long(pairs, load_controls(), w.seed + 1, pairs_per_concept=LONG2_PAIRS, n_controls=LONG2_CONTROLS,
+                              same_partition=same, max_chars=18_000, prefix="long2", exclude_pairs=used)
+    for name, rows in (("long.jsonl", long_rows), ("long2.jsonl", long2_rows)):
+        path, fresh = out / name, out / f"{name}.new"
+        write_jsonl(rows, fresh)
+        if path.exists() and path.read_bytes() == fresh.read_bytes():
+            fresh.unlink()
+        else:
+            fresh.replace(path)
+    files = scenario_files() + ["long.jsonl", "long2.jsonl"]
     ct = w.chat_tokenizer()
     sess = kv = None
     for name in files:
@@ -92,8 +102,11 @@ def kv_graph(w, layers: list[int]) -> Path:
 
 def criterion(r: dict) -> float:
     """Held-out-family quality: the mean of AUROC against minimal-pair negatives, against controls,
-    and against minimal-pair negatives in the long conversations (when the fold has any)."""
-    parts = [r["auroc_pairs"], r["auroc_vs_controls"]] + ([r["auroc_pairs_long"]] if r.get("auroc_pairs_long") is not None else [])
+    and, when the folds have long conversations, of long positives against their minimal-pair
+    negatives and against the controls. The last term is what a length-dependent calibration
+    costs: without it, a calibration that never flags a long conversation scored as well as one
+    that does (2.2.0's harmful_intent: 0.82 against the controls, long recall 0)."""
+    parts = [r["auroc_pairs"], r["auroc_vs_controls"]] + [r[k] for k in ("auroc_pairs_long", "auroc_long_vs_controls") if r.get(k) is not None]
     return float(np.mean(parts))
 
 
@@ -128,6 +141,11 @@ PRIOR_SELECTION = {
     "deception": (("assistant",), 0.01),
     "sycophancy": (("assistant",), 0.01),
 }
+# What the 2.2.0 build's aggregation selection chose, kept by `--select trainer`.
+PRIOR_AGGREGATION = {"harmful_intent": ("rolling", 64), "prompt_injection": ("rolling", 16), "deception": ("mean", 1), "sycophancy": ("rolling", 64)}
+# mean: logistic regression on scope means; mined: plus the windows the read decides on
+# (token_probes.fit_mined_probe). Mean pooling has no windows to mine.
+TRAINERS = ("mean", "mined")
 
 
 def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
@@ -155,12 +173,16 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
         return table[concept][key]["criterion"]
 
     layers = [l for l in SELECT_LAYERS if l in sa.layers]
-    if mode == "aggregation":
+    if mode in ("aggregation", "trainer"):
         layer = PRIOR_SELECTION["layer"]
         res["layer_criterion"] = {"12": 0.8979, "15": 0.9191, "18": 0.9231}  # the 2.0.0 build's figures
         res["mode"] = ("aggregation only: layer (criterion above), scope and C from the 2.0.0 build's full selection on the same "
                        "DEV split, except deception's scope (the assistant alone, see PRIOR_SELECTION); the aggregation and the "
                        "calibration's length term re-selected on the current data")
+        if mode == "trainer":
+            res["mode"] = ("trainer only: layer, scope and C as in the aggregation mode, the aggregation as the 2.2.0 build chose it "
+                           "(PRIOR_AGGREGATION); the trainer (mean or mined windows) and the calibration's length term re-selected "
+                           "on the current data")
     else:
         for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
             for l in layers:
@@ -175,7 +197,7 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
     chosen = {}
     for c in CONCEPTS:
         table = res["per_concept"]
-        if mode == "aggregation":
+        if mode in ("aggregation", "trainer"):
             roles, C = PRIOR_SELECTION[c]
             base = Arch((layer,), roles, "mean", c=C)
         else:
@@ -188,11 +210,14 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
         # Each with and without the calibration's length term (length_adjusted): it helps where
         # long benign conversations' maxima crowd out short requests, and can hurt elsewhere.
         aggs = ([("mean", 1)] if c not in NON_DILUTING else []) + list(AGG_GRID)
-        cands = [Arch((layer,), base.roles, a, win, c=base.c, length=ln) for a, win in aggs for ln in (False, True)]
+        if mode == "trainer":
+            aggs = [PRIOR_AGGREGATION[c]]
+        cands = [Arch((layer,), base.roles, a, win, trainer=tr, c=base.c, length=ln)
+                 for a, win in aggs for tr in TRAINERS if not (tr == "mined" and a == "mean") for ln in (False, True)]
         best = max(cands, key=lambda a: run(table, c, a))
         chosen[c] = best.to_json()
         two = Arch(tuple(sorted((layer, second))), best.roles, best.aggregation, best.window, c=best.c, length=best.length)
-        if mode == "aggregation":
+        if mode in ("aggregation", "trainer"):
             continue
         n_scope = int(np.isin(sa.role, [ROLE_CODE[r] for r in best.roles]).sum())
         gb = n_scope * sa.layer(layer).shape[1] * 2 * 4 / 1e9
@@ -330,7 +355,8 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
                        "fpr_hard_negatives": round(float((s_pairs[m][yp[m] == 0] >= threshold).mean()), 4) if (yp[m] == 0).any() else None,
                        "n": {"positives": int((yp[m] == 1).sum()), "hard_negatives": int((yp[m] == 0).sum())}}
     report_len_pos = by_length_and_position(sa, te_pairs, te_ctl, y, scores_all, threshold)
-    long_m = np.array([sa.sources[i] == "scenarios-long" for i in te_pairs])
+    # long: the composed conversations and the hand-written long ones (both carry a `signal`)
+    long_m = np.array([rows[i].signal is not None for i in te_pairs])
     long_ctl_m = np.array([sa.sources[i] == "scenarios-long" for i in te_ctl])
     report = {
         "architecture": arch.to_json(),
@@ -346,6 +372,9 @@ def final_concept(sa: ScenarioActs, feat: Featurizer, concept: str, arch: Arch, 
             "fpr_controls": _rates(s_ctl, threshold),
             "fpr_hard_negatives": _rates(neg, threshold),
             "long_conversations": {"auroc_pairs": auc(yp[long_m], s_pairs[long_m]) if long_m.any() else None,
+                                   "auroc_vs_controls": auc(np.r_[np.ones(int((yp[long_m] == 1).sum())), np.zeros(len(s_ctl))],
+                                                            np.r_[s_pairs[long_m][yp[long_m] == 1], s_ctl]) if long_m.any() else None,
+                                   "n_pairs": int((yp[long_m] == 1).sum()),
                                    "recall": round(float((s_pairs[long_m][yp[long_m] == 1] >= threshold).mean()), 4) if long_m.any() else None,
                                    "fpr_long_controls": _rates(s_ctl[long_ctl_m], threshold)},
             "per_subtype": per_sub,

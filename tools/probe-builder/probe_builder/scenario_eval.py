@@ -29,7 +29,8 @@ from sklearn.metrics import roc_auc_score
 
 from .chat import ROLE_CODE
 from .scenarios import CONCEPTS, SCENARIO_DIR, Scenario, _read
-from .token_probes import Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_rolling_probe, length_slope
+from .token_probes import (Tokens, TokenProbe, aggregate_scores, fit_mean_from_means, fit_mean_probe, fit_mined_probe, fit_rolling_probe,
+                           length_slope)
 
 FOLDS = 5
 TARGET_FPR = 0.01
@@ -151,7 +152,7 @@ class Arch:
     roles: tuple[str, ...]
     aggregation: str  # mean | max | rolling
     window: int = 1
-    trainer: str = "mean"  # mean (logistic on scope means) | rolling (end to end)
+    trainer: str = "mean"  # mean (logistic on scope means) | mined (plus the windows the read decides on) | rolling (end to end)
     c: float = 0.1
     length: bool = False  # calibration with a length term (length_adjusted)
 
@@ -174,6 +175,7 @@ class Featurizer:
         self._norm_ok: dict[int, np.ndarray] = {}
         self._all: dict = {}
         self._means: dict = {}
+        self._sig: dict = {}
 
     def layer_stats(self, l: int) -> tuple[float, float]:
         if l not in self.stats:
@@ -192,6 +194,7 @@ class Featurizer:
         if key not in self._all:
             self._all.clear()  # one scope in memory at a time, released before the next is built
             self._means.clear()
+            self._sig.clear()
             sa = self.sa
             mask = np.isin(sa.role, [ROLE_CODE[r] for r in arch.roles])
             for l in arch.layers:
@@ -210,6 +213,7 @@ class Featurizer:
             # A composed long conversation teaches the mean trainer through its labelled passage
             # (read in the long context), not through the mean of thousands of filler tokens.
             sig = sa.sig[idx]
+            self._sig[key] = sig
             if sig.any():
                 ts = Tokens(x[sig], t.conv[sig], t.n_conv)
                 has = ts.counts > 0
@@ -221,6 +225,11 @@ class Featurizer:
         self.all_tokens(arch)
         return self._means[(arch.layers, arch.roles)]
 
+    def signal(self, arch: Arch) -> np.ndarray:
+        """Per scope token of all_tokens(arch): whether it lies in a long conversation's labelled passage."""
+        self.all_tokens(arch)
+        return self._sig[(arch.layers, arch.roles)]
+
     def tokens(self, arch: Arch, convs: np.ndarray) -> Tokens:
         return self.all_tokens(arch).subset(np.asarray(convs, np.int64))
 
@@ -229,6 +238,11 @@ def fit_fold(feat: "Featurizer", arch: Arch, convs: np.ndarray, y: np.ndarray, s
     """fit() on cached scope means (mean trainer) or on the conversations' tokens."""
     has = feat.all_tokens(arch).counts[convs] > 0  # a conversation with nothing in scope teaches nothing
     convs, y = convs[has], y[has]
+    if arch.trainer == "mined":
+        window = 1 if arch.aggregation == "max" else arch.window
+        p = fit_mined_probe(feat.all_tokens(arch), feat.means(arch), convs, y, feat.signal(arch), window, arch.c, seed)
+        p.aggregation, p.window = arch.aggregation, arch.window
+        return p
     if arch.trainer == "mean":
         p = fit_mean_from_means(feat.means(arch)[convs], y, arch.c, seed)
         p.aggregation, p.window = arch.aggregation, arch.window
@@ -340,8 +354,12 @@ def summarize(rows, y, scores: dict[int, tuple[float, float]], pairs, ctls) -> d
         "auroc_pairs": auc([1] * len(pos) + [0] * len(neg), np.r_[s(pos), s(neg)]),
         "auroc_pairs_long": auc([1] * len(lpos) + [0] * len(lneg), np.r_[s(lpos), s(lneg)]) if lpos and lneg else None,
         "auroc_vs_controls": auc([1] * len(pos) + [0] * len(ci), np.r_[s(pos), s(ci)]),
+        # a long positive against benign traffic of every length: what a length-dependent
+        # calibration or a benign window winning the max in a long conversation costs
+        "auroc_long_vs_controls": auc([1] * len(lpos) + [0] * len(ci), np.r_[s(lpos), s(ci)]) if lpos and ci else None,
         "auroc_all_negatives": auc([1] * len(pos) + [0] * (len(neg) + len(ci)), np.r_[s(pos), s(neg), s(ci)]),
         "recall_at_1pct_train_fpr": round(float(flag(pos).mean()), 4),
+        "recall_long_at_1pct_train_fpr": round(float(flag(lpos).mean()), 4) if lpos else None,
         "fpr_controls": round(float(flag(ci).mean()), 4),
         "fpr_hard_negatives": round(float(flag(neg).mean()), 4),
         "per_subtype_auroc_pairs": per_sub,

@@ -52,12 +52,13 @@ def load_controls(root: Path = SCENARIO_DIR) -> list[Scenario]:
 
 def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pairs_per_concept: int = 16,
                  n_controls: int = 48, min_chars: int = 8_000, max_chars: int = 22_000,
-                 same_partition=lambda a, b: True) -> list[Scenario]:
+                 same_partition=lambda a, b: True, prefix: str = "long", exclude_pairs: frozenset = frozenset()) -> list[Scenario]:
     """Long conversations (about 2k-5.5k tokens) where the signal is a small part: a minimal pair's
     messages embedded among the turns of benign controls, both sides of the pair with the same
     filler, so the pair stays minimal. Long controls concatenate several controls. The scenario's
     system message (if any) stays first; filler never includes another system message.
-    `same_partition(family_a, family_b)` keeps filler inside the scenario's split."""
+    `same_partition(family_a, family_b)` keeps filler inside the scenario's split. Ids start with
+    `prefix`; `exclude_pairs` (pair ids) are not embedded again, so a second set adds new passages."""
     import random
 
     rng = random.Random(seed)
@@ -80,7 +81,7 @@ def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pai
         for s in pairs:
             if s.concept == concept and s.pair:
                 by_pair.setdefault(s.pair, {})[s.label] = s
-        chosen = rng.sample(sorted(p for p, d in by_pair.items() if len(d) == 2), pairs_per_concept)
+        chosen = rng.sample(sorted(p for p, d in by_pair.items() if len(d) == 2 and p not in exclude_pairs), pairs_per_concept)
         for pair in chosen:
             pos = by_pair[pair][1]
             fill = filler(pos.family, rng.randint(min_chars, max_chars))
@@ -91,13 +92,13 @@ def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pai
                 body = [m for m in s.messages if m[0] != "system"]
                 msgs = tuple(system + fill[:cut] + body + fill[cut:])
                 start = len(system) + cut
-                out.append(Scenario(f"long-{s.id}", f"long-{pair}", concept, s.subtype, s.family, label, msgs,
+                out.append(Scenario(f"{prefix}-{s.id}", f"{prefix}-{pair}", concept, s.subtype, s.family, label, msgs,
                                     (start, start + len(body))))
     for n in range(n_controls):
         first = rng.choice(ctl_by_id)
         system = [m for m in first.messages if m[0] == "system"]
         msgs = tuple(system + [m for m in first.messages if m[0] != "system"] + filler(first.family, rng.randint(min_chars, max_chars)))
-        out.append(Scenario(f"long-ctl-{n}", None, "control", "long_session", first.family, 0, msgs))
+        out.append(Scenario(f"{prefix}-ctl-{n}", None, "control", "long_session", first.family, 0, msgs))
     return out
 
 

@@ -121,14 +121,7 @@ def aggregate_scores(s: np.ndarray, t: Tokens, aggregation: str, window: int = 1
         return out, lo, ln
     if aggregation == "max":
         window = 1
-    c = np.concatenate([[0.0], np.cumsum(s.astype(np.float64))])
-    idx = np.arange(len(s))
-    seg_start = starts[t.conv]
-    seg_len = counts[t.conv]
-    win = np.minimum(window, seg_len)
-    begin = idx - win + 1
-    valid = begin >= seg_start
-    r = np.where(valid, (c[idx + 1] - c[np.maximum(begin, 0)]) / win, -np.inf)
+    r, win = rolling_means(s, t, window)
     # argmax per segment
     order = np.lexsort((-r, t.conv))
     first = np.searchsorted(t.conv[order], np.arange(n))
@@ -137,6 +130,74 @@ def aggregate_scores(s: np.ndarray, t: Tokens, aggregation: str, window: int = 1
     lo[has] = (best - win[best] + 1)[has]
     ln[has] = win[best][has]
     return out, lo, ln
+
+
+def rolling_means(s: np.ndarray, t: Tokens, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per token: the mean of the `window` in-scope scores ending at it (the whole scope so far when
+    the scope is shorter than `window`), and that window's length; -inf where the window would
+    reach back past the conversation's first token."""
+    starts, counts = t.starts, t.counts
+    c = np.concatenate([[0.0], np.cumsum(s.astype(np.float64))])
+    idx = np.arange(len(s))
+    seg_start = starts[t.conv]
+    win = np.minimum(window, counts[t.conv])
+    begin = idx - win + 1
+    valid = begin >= seg_start
+    return np.where(valid, (c[idx + 1] - c[np.maximum(begin, 0)]) / np.maximum(win, 1), -np.inf), win
+
+
+def mined_windows(r: np.ndarray, win: np.ndarray, t: Tokens, convs: np.ndarray, y: np.ndarray, sig: np.ndarray,
+                  window: int, k_long: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows the aggregation would read, as training examples: (first token, length, label).
+
+    * a positive: its best window; in a composed long conversation, its best window ending inside
+      the labelled passage (the filler around it is not the signal);
+    * a negative: its best window, and in a conversation longer than four windows its `k_long`
+      best non-overlapping windows (the benign windows that win the max in a long conversation)."""
+    starts, counts = t.starts, t.counts
+    lo, ln, lab = [], [], []
+    for ci, label in zip(convs, y):
+        a, n = int(starts[ci]), int(counts[ci])
+        if n == 0:
+            continue
+        rr = r[a:a + n].copy()
+        if label == 1:
+            sg = sig[a:a + n]
+            if sg.any():
+                rr[~sg] = -np.inf
+            k = 1
+        else:
+            k = k_long if n > 4 * window else 1
+        for _ in range(k):
+            e = int(np.argmax(rr))
+            if not np.isfinite(rr[e]):
+                break
+            l = int(win[a + e])
+            lo.append(a + e - l + 1); ln.append(l); lab.append(label)
+            rr[max(0, e - window + 1):e + window] = -np.inf
+    return np.array(lo, np.int64), np.array(ln, np.int64), np.array(lab, np.int64)
+
+
+def fit_mined_probe(t: Tokens, means: np.ndarray, convs: np.ndarray, y: np.ndarray, sig: np.ndarray, window: int,
+                    c: float, seed: int, rounds: int = 2) -> TokenProbe:
+    """A probe for max-of-rolling-means read (`window` 1 = max), trained on what that read sees.
+
+    Starts from the logistic regression on the conversations' scope means (`means[convs]`), then
+    `rounds` times: reads every training conversation with the current probe, takes the windows it
+    would decide on (mined_windows: each positive's best window, inside the passage for a long one;
+    each negative's best windows, several in a long one) and refits on the scope means plus those
+    window means. This is the hard-negative mining of detection training, applied to the max: the
+    benign windows that beat a late request in a long conversation become negatives, and the
+    request read in that long context a positive. `t` holds every conversation's scope tokens;
+    `convs` index it."""
+    m = means[convs]
+    p = fit_mean_from_means(m, y, c, seed)
+    for _ in range(rounds):
+        r, win = rolling_means(t.x @ p.w.astype(np.float32) + np.float32(p.b), t, window)
+        lo, ln, lab = mined_windows(r, win, t, convs, y, sig, window)
+        wm = np.stack([t.x[a:a + n].mean(0) for a, n in zip(lo, ln)]) if len(lo) else np.zeros((0, t.x.shape[1]), np.float32)
+        p = fit_mean_from_means(np.concatenate([m, wm]), np.concatenate([y, lab]), c, seed)
+    return p
 
 
 def fit_mean_probe(t: Tokens, y: np.ndarray, c: float, seed: int, sample_weight: np.ndarray | None = None) -> TokenProbe:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from probe_builder.token_probes import (TokenProbe, Tokens, aggregate_scores, contributions, fit_mean_probe, fit_rolling_probe,
+from probe_builder.token_probes import (TokenProbe, Tokens, aggregate_scores, contributions, fit_mean_probe, fit_mined_probe, fit_rolling_probe,
                                        length_slope)
 
 
@@ -83,6 +83,50 @@ def test_rolling_training_finds_a_short_signal_that_mean_pooling_dilutes() -> No
     auc_mean = roc_auc_score(y[te], mean_p.logit(t_te))
     auc_roll = roc_auc_score(y[te], roll_p.logit(t_te))
     assert auc_roll > 0.95 and auc_roll > auc_mean + 0.2, (auc_mean, auc_roll)
+
+
+def test_mined_windows_teach_what_wins_the_max_in_a_long_benign_conversation() -> None:
+    """Short positives carry the signal direction and a surface direction together; long benign
+    conversations carry a burst of the surface direction alone somewhere in 500 tokens; long
+    positives carry the signal (with the surface) in a marked passage. Trained on scope means,
+    the probe leans on the surface, and a long benign conversation's burst can win its max; with the
+    mined windows the benign bursts are negatives and the probe reads the signal."""
+    rng = np.random.default_rng(5)
+    d, window = 16, 8
+    sig_dir = np.zeros(d); sig_dir[2] = 1.0
+    surf = np.zeros(d); surf[7] = 1.0
+    xs, conv, sig, y = [], [], [], []
+    for c in range(480):
+        kind = c % 4  # 0 short positive, 1 short negative, 2 long positive, 3 long negative
+        n = int(rng.integers(12, 24)) if kind < 2 else 500
+        x = rng.normal(size=(n, d))
+        s = np.zeros(n, bool)
+        if kind == 0:
+            x += 1.4 * sig_dir + 1.5 * surf
+        elif kind == 2:
+            k = int(rng.integers(0, n - window))
+            x[k:k + window] += 1.4 * sig_dir + 1.5 * surf
+            s[k:k + window] = True
+        elif kind == 3:
+            k = int(rng.integers(0, n - window))
+            x[k:k + window] += 2.0 * surf
+        xs.append(x); conv += [c] * n; sig.append(s); y.append(int(kind in (0, 2)))
+    t = Tokens(np.concatenate(xs).astype(np.float32), np.array(conv), 480)
+    sig_tok, y = np.concatenate(sig), np.array(y)
+    tr = np.arange(320)
+    te = np.arange(320, 480)
+    means = t.means()
+    means[2::4] = [t.x[(t.conv == c) & sig_tok].mean(0) for c in range(2, 480, 4)]  # long positives: the passage
+    mean_p = fit_mean_probe(t.subset(tr), y[tr], 1.0, 0)
+    mean_p.aggregation, mean_p.window = "rolling", window
+    mined_p = fit_mined_probe(t, means, tr, y[tr], sig_tok, window, 1.0, 0)
+    mined_p.aggregation, mined_p.window = "rolling", window
+    long_te = te[te % 4 >= 2]
+    auc_mean = roc_auc_score(y[long_te], mean_p.logit(t)[long_te])
+    auc_mined = roc_auc_score(y[long_te], mined_p.logit(t)[long_te])
+    assert auc_mined > 0.95 and auc_mined > auc_mean + 0.1, (auc_mean, auc_mined)
+    # the mined probe leans on the signal direction far more than on the surface; the mean-trained one less so
+    assert mined_p.w[2] / abs(mined_p.w[7]) > 1.5 * mean_p.w[2] / abs(mean_p.w[7]), (mined_p.w[[2, 7]], mean_p.w[[2, 7]])
 
 
 def test_length_slope_measures_how_the_benign_max_grows_with_length() -> None:
