@@ -14,7 +14,7 @@ export interface GuardPolicyStatus {
   hash: string;
   loadedAt: string;
   concepts: GuardPolicy['concepts'];
-  lastReload: { ok: boolean; at: string; trigger: 'start' | 'watch'; problems: string[] };
+  lastReload: { ok: boolean; at: string; trigger: 'start' | 'watch' | 'api'; problems: string[] };
 }
 
 /**
@@ -65,7 +65,8 @@ export class GuardPolicyService implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  reload(trigger: 'watch'): GuardPolicyStatus {
+  /** Reads the file again (on a change, or asked through POST /v1/guard/reload by `actor`). */
+  reload(trigger: 'watch' | 'api', actor = 'guard policy watch'): GuardPolicyStatus {
     const file = this.cfg.guard.file;
     const at = new Date().toISOString();
     let problems: string[];
@@ -85,7 +86,7 @@ export class GuardPolicyService implements OnApplicationBootstrap, OnModuleDestr
       this.status = { file, source: 'file', hash: policy.hash, loadedAt: at, concepts: policy.concepts, lastReload: { ok: true, at, trigger, problems } };
       this.log.log(`guard policy reloaded (${trigger}): ${policy.hash}`);
     }
-    this.audit.record('guard policy watch', policy ? 'guard.policy.reload' : 'guard.policy.reload.rejected', file, '', { hash: this.active.hash, problems });
+    this.audit.record(actor, policy ? 'guard.policy.reload' : 'guard.policy.reload.rejected', file, '', { hash: this.active.hash, problems, trigger });
     return this.status;
   }
 

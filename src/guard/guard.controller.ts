@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 
-import { Caller, can } from '../domain/access';
+import { actorOf, Caller, can } from '../domain/access';
 import type { FieldError } from '../domain/event';
 import type { ScoredEvent } from '../domain/scored-event';
 import type { ConceptId } from '../domain/concepts';
@@ -99,5 +99,18 @@ export class GuardController {
   @Get('policy')
   policy(): GuardPolicyStatus {
     return this.policies.status;
+  }
+
+  /**
+   * Reads the policy file now, without waiting for the file watch (a mounted ConfigMap or a network
+   * file system may not report changes). A broken file is refused at file:line:col and the last good
+   * policy stays, as with the watch; the answer is the status either way, and the audit trail
+   * records who asked.
+   */
+  @Requires('alerting:reload')
+  @Post('reload')
+  @HttpCode(200)
+  reload(@CallerOf() caller: Caller): GuardPolicyStatus {
+    return this.policies.reload('api', actorOf(caller));
   }
 }

@@ -93,6 +93,12 @@ export const OPENAPI = {
         responses: { 200: { description: '{file, source, hash, loadedAt, concepts, lastReload: {ok, at, trigger, problems}}' } },
       },
     },
+    '/v1/guard/reload': {
+      post: {
+        summary: 'Read the guard policy file now (besides the file watch). A broken file is refused at file:line:col and the last good policy stays; the answer is the status either way (lastReload.ok says which), and the audit trail records the caller',
+        responses: { 200: { description: 'the status, as GET /v1/guard/policy' } },
+      },
+    },
     '/v1/alerts': {
       get: {
         summary: 'List alerts, each with its delivery state (firing, acknowledged, silenced, inhibited, resolved), the silences muting it and its acknowledgement',

@@ -131,6 +131,22 @@ describe('inline guard (POST /v1/guard, real model)', () => {
     const after = await asAdmin().post('/v1/guard').send(conversation('acme', NERVE)).expect(200);
     expect(after.body.policy.hash).toBe(good.hash);
     expect(after.body.verdict).toBe('flag');
+
+    // POST /v1/guard/reload reads the file at once (ahead of the watch's debounce), under the same
+    // rules: a broken file is refused at file:line:col, a good one replaces the policy, and the
+    // audit trail names the caller.
+    writeFileSync(policyFile, 'concepts:\n  harmful_intent: {flag: 0.5, block: 1.5}\n');
+    const refused = (await asAdmin().post('/v1/guard/reload').expect(200)).body;
+    expect(refused.lastReload).toMatchObject({ ok: false, trigger: 'api' });
+    expect(refused.lastReload.problems).toEqual([expect.stringMatching(new RegExp(`^${policyFile.replace(/[.\\/]/g, '\\$&')}:2:\\d+: concepts\\.harmful_intent\\.block must be`))]);
+    expect(refused.hash).toBe(good.hash);
+    writeFileSync(policyFile, 'concepts:\n  harmful_intent: {flag: 0.4, block: never}\n');
+    const reloaded = (await asAdmin().post('/v1/guard/reload').expect(200)).body;
+    expect(reloaded.lastReload).toMatchObject({ ok: true, trigger: 'api' });
+    expect(reloaded.hash).not.toBe(good.hash);
+    expect(reloaded.concepts.harmful_intent).toEqual({ flag: 0.4, block: 'never' });
+    const trail = (await asAdmin().get('/v1/audit').query({ action: 'guard.policy.reload', limit: 1000 }).expect(200)).body.items;
+    expect(trail.some((e: { actor: string; detail: string }) => JSON.parse(e.detail).trigger === 'api' && e.actor.startsWith('key:'))).toBe(true);
   });
 
   it('answers while the asynchronous queue is full (429 for events) and before its backlog drains', async () => {
