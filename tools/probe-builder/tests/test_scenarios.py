@@ -17,7 +17,7 @@ ASSISTANT_ENDINGS = {"complies", "refuses", "none"}
 
 # What is committed today; raise these as data is added (the target: 400 pairs per
 # concept and 2,000 controls).
-MIN_PAIRS = {"harmful_intent": 404, "prompt_injection": 404, "deception": 530, "sycophancy": 524}
+MIN_PAIRS = {"harmful_intent": 420, "prompt_injection": 420, "deception": 546, "sycophancy": 540}
 MIN_PAIRS_PER_SUBTYPE = 33
 MIN_FAMILIES = 30
 MIN_CONTROLS = 2492
