@@ -88,7 +88,7 @@ export class AlertsService implements OnApplicationBootstrap {
     const log = (level: 'log' | 'warn' | 'error', msg: string): void => this.log[level](msg);
     this.worker = new DeliveryWorker(
       repo, () => this.config, cfg.alerting.instanceId, { kafka: { send: (t, m) => this.sendKafka(t, m) } },
-      { maxAttempts: cfg.alerting.maxAttempts, baseDelayMs: cfg.alerting.retryBaseMs, maxDelayMs: 5 * 60_000, concurrency: 16, pollMs: Math.min(500, cfg.alerting.tickMs) },
+      { maxAttempts: cfg.alerting.maxAttempts, baseDelayMs: cfg.alerting.retryBaseMs, maxDelayMs: 5 * 60_000, concurrency: 16, pollMs: Math.min(500, cfg.alerting.tickMs), takeoverMs: cfg.alerting.takeoverMs },
       log,
       (receiver, integration, outcome, seconds) => {
         metrics.notifications.inc({ receiver, integration: integration.replace(/\[\d+\]$/, ''), outcome });

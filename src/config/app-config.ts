@@ -44,7 +44,7 @@ export interface AppConfig {
   pipelineConcurrency: number;
   writer: { maxRows: number; flushMs: number; maxBackoffMs: number };
   /** Alert delivery: alerting.yaml (routes, receivers), the dispatcher's tick, the retry policy. */
-  alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; externalUrl: string; instanceId: string };
+  alerting: { file: string; watch: boolean; tickMs: number; silenceStaleDays: number; maxAttempts: number; retryBaseMs: number; takeoverMs: number; externalUrl: string; instanceId: string };
   /** The inline guard (POST /v1/guard): its policy file (watched) and its own bound of requests in flight. */
   guard: { file: string; maxInFlight: number };
   /** Access control: on unless PROBEWATCH_AUTH=off. */
@@ -103,6 +103,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_NOTIFY_TICK_MS', default: '1000', meaning: 'how often alert groups are looked at (group_wait and group_interval resolve to this)' },
   { name: 'PROBEWATCH_NOTIFY_ATTEMPTS', default: '6', meaning: 'delivery attempts per notification before it is recorded dead' },
   { name: 'PROBEWATCH_NOTIFY_RETRY_MS', default: '1000', meaning: 'first retry delay (doubles per attempt, at most 5 minutes)' },
+  { name: 'PROBEWATCH_NOTIFY_TAKEOVER_SECONDS', default: '600', meaning: 'adopt and deliver another instance\'s notifications nobody has touched this long (an instance gone for good); 0 never' },
   { name: 'PROBEWATCH_SILENCE_STALE_DAYS', default: '30', meaning: 'a silence that has muted nothing for this long is flagged stale' },
   { name: 'PROBEWATCH_EXTERNAL_URL', default: 'http://<HOST>:<PORT>', meaning: 'base of the links in notifications' },
   { name: 'PROBEWATCH_AUTH', default: 'on', meaning: 'off turns access control off (a warning at every start); otherwise every route but /healthz, /readyz and /docs needs a key' },
@@ -223,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       silenceStaleDays: int('PROBEWATCH_SILENCE_STALE_DAYS', 30, 1, 3650),
       maxAttempts: int('PROBEWATCH_NOTIFY_ATTEMPTS', 6, 1, 100),
       retryBaseMs: int('PROBEWATCH_NOTIFY_RETRY_MS', 1000, 1, 3_600_000),
+      takeoverMs: int('PROBEWATCH_NOTIFY_TAKEOVER_SECONDS', 600, 0, 86_400) * 1000,
       externalUrl: '',
       instanceId,
     },

@@ -175,6 +175,22 @@ export class AlertDeliveryRepository {
     return rows.map(AlertDeliveryRepository.fromRow);
   }
 
+  /**
+   * Other instances' notifications that nobody has touched since `staleBefore`: still pending or
+   * retrying, due before then and not written since. An instance that is alive attempts its own
+   * by their due time, so these belong to one that is gone (or stuck).
+   */
+  async orphaned(instance: string, staleBefore: string, limit: number): Promise<NotificationRecord[]> {
+    const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(
+      `SELECT ${AlertDeliveryRepository.COLUMNS} FROM notifications FINAL
+       WHERE instance != {instance:String} AND outcome IN ('pending', 'retrying')
+         AND next_attempt_at < parseDateTime64BestEffort({stale:String}, 3) AND updated_at < parseDateTime64BestEffort({stale:String}, 3)
+       ORDER BY next_attempt_at LIMIT {limit:UInt32}`,
+      { instance, stale: staleBefore, limit },
+    );
+    return rows.map(AlertDeliveryRepository.fromRow);
+  }
+
   /** The newest notification of each (group, receiver) this instance made: what a group last said. */
   async lastPerGroup(instance: string, since: string): Promise<NotificationRecord[]> {
     const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(

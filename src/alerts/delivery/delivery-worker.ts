@@ -4,6 +4,14 @@
  * the last attempt or a permanent refusal), so a restart resumes the pending ones. The promise is
  * at-least-once: a notification sent just before a crash, whose outcome was not yet written, is
  * sent again after the restart. A slow receiver holds only its own delivery slot.
+ *
+ * Takeover: an instance that is gone for good would leave its pending notifications in the log.
+ * Every worker therefore adopts other instances' notifications that nobody has touched for
+ * `takeoverMs` (overdue and unwritten that long: an instance that is alive attempts its own by their
+ * due time, and retries are at most `maxDelayMs` apart). Adopting writes the row again under this
+ * instance, so the newest row names one owner. No lease or heartbeat: if two instances adopt the
+ * same row at once, or the owner comes back at that moment, the notification can go out twice,
+ * which is inside the at-least-once promise.
  */
 import type { AlertDeliveryRepository, NotificationRecord } from '../../storage/alert-delivery.repository';
 import type { AlertingConfig } from '../alerting/alerting-config';
@@ -17,14 +25,17 @@ export interface DeliveryOptions {
   maxDelayMs: number;
   concurrency: number;
   pollMs: number;
+  /** Adopt other instances' notifications untouched this long (0: never). */
+  takeoverMs?: number;
 }
 
-export const DEFAULT_DELIVERY: DeliveryOptions = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 5 * 60_000, concurrency: 16, pollMs: 500 };
+export const DEFAULT_DELIVERY: DeliveryOptions = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 5 * 60_000, concurrency: 16, pollMs: 500, takeoverMs: 10 * 60_000 };
 
 export interface DeliveryStats {
   sent: number;
   retried: number;
   dead: number;
+  adopted: number;
 }
 
 export class DeliveryWorker {
@@ -35,7 +46,8 @@ export class DeliveryWorker {
   private polling: Promise<void> | null = null;
   private again = false;
   private stopped = false;
-  readonly stats: DeliveryStats = { sent: 0, retried: 0, dead: 0 };
+  readonly stats: DeliveryStats = { sent: 0, retried: 0, dead: 0, adopted: 0 };
+  private lastTakeover = -Infinity;
 
   constructor(
     private readonly repo: AlertDeliveryRepository,
@@ -87,6 +99,11 @@ export class DeliveryWorker {
     const free = this.opts.concurrency - this.inFlight.size;
     if (free <= 0) return;
     const now = this.now();
+    const takeover = this.opts.takeoverMs ?? 0;
+    if (takeover > 0 && now - this.lastTakeover >= Math.min(10_000, takeover)) {
+      this.lastTakeover = now;
+      await this.adoptOrphans(now, takeover);
+    }
     const readAt = performance.now();
     const rows = await this.repo.undelivered(this.instance, free + this.inFlight.size + 50);
     for (const [id, at] of this.settled) if (at < readAt - 60_000) this.settled.delete(id);
@@ -101,6 +118,18 @@ export class DeliveryWorker {
         if (!this.stopped) void this.poll();
       });
       this.inFlight.set(n.notification_id, p);
+    }
+  }
+
+  /** Writes other instances' long-untouched notifications again under this instance (see the header). */
+  private async adoptOrphans(now: number, takeoverMs: number): Promise<void> {
+    const rows = await this.repo.orphaned(this.instance, new Date(now - takeoverMs).toISOString(), 100);
+    if (!rows.length) return;
+    const at = new Date(now).toISOString();
+    await this.repo.saveNotifications(rows.map((n) => ({ ...n, instance: this.instance, updated_at: at })));
+    this.stats.adopted += rows.length;
+    for (const n of rows) {
+      this.log('warn', `notification ${n.notification_id} to ${n.receiver}/${n.integration} adopted from instance ${n.instance}, untouched for ${Math.round((now - Date.parse(n.updated_at)) / 1000)} s`);
     }
   }
 

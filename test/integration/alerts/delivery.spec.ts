@@ -353,6 +353,52 @@ receivers:
     await b.worker.stop();
   });
 
+  it('adopts and delivers the pending notification of an instance that is gone, once nobody has touched it for the takeover time', async () => {
+    const yaml = `
+route: {receiver: team, group_by: [rule], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
+receivers:
+  - name: team
+    webhook_configs: [{url: '${sink.url}/takeover'}]
+`;
+    const gone = setup(yaml);
+    let up = false;
+    sink.respond = (r) => (r.path === '/takeover' && !up ? { status: 503 } : { status: 200 });
+    const a = alertOf('Takeover rule', 't7', {});
+    await alerts.store([a]);
+    await writer.flushSoon();
+    await gone.d.raised([a]);
+    await gone.step(0);
+    await gone.worker.stop(); // the instance is gone for good; its notification waits for a retry
+    const [left] = await repo.list({ tenants: ['t7'], alertId: a.alert_id, limit: 10 });
+    expect(left).toMatchObject({ instance: gone.instance, outcome: 'retrying', attempts: 1 });
+    const mine = async () => (await repo.list({ tenants: ['t7'], alertId: a.alert_id, limit: 10 })).find((n) => n.notification_id === left.notification_id)!;
+
+    up = true;
+    const { config } = readAlertingConfig('alerting.yaml', yaml, {});
+    let t = gone.clock.t + 30_000;
+    const logs: string[] = [];
+    const heir = new DeliveryWorker(repo, () => config!, 'heir', { kafka: null }, { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, concurrency: 8, pollMs: 20, takeoverMs: 60_000 },
+      (_l, m) => logs.push(m), undefined, () => t);
+    // Untouched for 30 s of a 60 s takeover time: still the other instance's, and not sent.
+    await heir.poll();
+    await heir.idle();
+    expect(await mine()).toMatchObject({ instance: gone.instance, outcome: 'retrying' });
+    expect(sink.on('/takeover')).toHaveLength(1);
+    // Past it: adopted under this instance and delivered, once.
+    t = gone.clock.t + 62_000;
+    await heir.poll();
+    await heir.idle();
+    expect(await mine()).toMatchObject({ instance: 'heir', outcome: 'sent', attempts: 2 });
+    expect(sink.on('/takeover')).toHaveLength(2);
+    expect(logs).toContain(`notification ${left.notification_id} to team/webhook_configs[0] adopted from instance ${gone.instance}, untouched for 62 s`);
+    // A later poll finds nothing more of it to send.
+    t += 120_000;
+    await heir.poll();
+    await heir.idle();
+    expect(sink.on('/takeover')).toHaveLength(2);
+    await heir.stop();
+  });
+
   it('email: sends HTML and text through a real SMTP server, carrying the evidence', async () => {
     const mails: string[] = [];
     const smtp = new SMTPServer({
