@@ -12,6 +12,7 @@ import { RuleSetService } from '../rules/rule-set.service';
 import { AlertDeliveryRepository } from '../storage/alert-delivery.repository';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { EventsRepository } from '../storage/events.repository';
+import { RuleHistoryRepository } from '../storage/rule-history.repository';
 import { AlertingConfig, formatAlertingProblem, readAlertingConfig } from './alerting/alerting-config';
 import { AlertDispatcher } from './delivery/dispatcher';
 import { DeliveryWorker } from './delivery/delivery-worker';
@@ -73,6 +74,7 @@ export class AlertsService implements OnApplicationBootstrap {
     alerts: AlertsRepository,
     eventsRepo: EventsRepository,
     rules: RuleSetService,
+    ruleHistory: RuleHistoryRepository,
     private readonly metrics: Metrics,
     private readonly audit: AuditEvents,
   ) {
@@ -98,7 +100,8 @@ export class AlertsService implements OnApplicationBootstrap {
     this.dispatcher = new AlertDispatcher({
       repo,
       config: () => this.config,
-      evidence: async (a) => evidenceOf(a, await eventsRepo.get({ tenants: [a.tenant] }, a.event_id), rules.state.hash),
+      // the rule set in force when the alert was raised (a reload since then may have changed the rule)
+      evidence: async (a) => evidenceOf(a, await eventsRepo.get({ tenants: [a.tenant] }, a.event_id), (await ruleHistory.hashAt(cfg.alerting.instanceId, a.starts_at)) ?? rules.state.hash),
       latestAlerts: (fps) => alerts.latestOf(fps),
       silences: () => this.silenceList,
       instance: cfg.alerting.instanceId,

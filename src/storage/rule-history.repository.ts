@@ -72,6 +72,18 @@ export class RuleHistoryRepository {
     }));
   }
 
+  /** The hash of the set `instance` had in force at `at`: its newest accepted set loaded by then; null when none is recorded. */
+  async hashAt(instance: string, at: string): Promise<string | null> {
+    const res = await this.client.query({
+      query: `SELECT hash FROM rule_set_history
+              WHERE ok = 1 AND instance = {instance:String} AND at <= parseDateTime64BestEffort({at:String}, 3) ORDER BY at DESC LIMIT 1`,
+      query_params: { instance, at },
+      format: 'JSONEachRow',
+    });
+    const [row] = await res.json<{ hash: string }>();
+    return row ? String(row.hash) : null;
+  }
+
   /**
    * The newest accepted set whose sources were recorded, from any instance; null when none was.
    * Throws when that row's sources cannot be read (the caller treats it as none recorded).

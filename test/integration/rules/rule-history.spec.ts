@@ -51,6 +51,14 @@ describe('rule-set history on embedded ClickHouse', () => {
     await repo.record(change('2026-11-24T10:00:00.000Z', { hash: 'h4', instance: 'host-b', sources: { 'default.yaml': 'newer' } }));
     expect(await repo.latestGoodSet()).toMatchObject({ hash: 'h4', instance: 'host-b', sources: { 'default.yaml': 'newer' } });
 
+    // The set an instance had in force at a moment: its newest accepted one loaded by then
+    // (what an alert raised at that moment names in its notification).
+    expect(await repo.hashAt('host-a', '2026-11-21T09:59:59.999Z')).toBeNull();
+    expect(await repo.hashAt('host-a', '2026-11-21T10:00:00.000Z')).toBe('h1');
+    expect(await repo.hashAt('host-a', '2026-11-23T12:00:00.000Z')).toBe('h1'); // h2 was rejected; h3 is host-b's
+    expect(await repo.hashAt('host-b', '2026-11-23T12:00:00.000Z')).toBe('h3');
+    expect(await repo.hashAt('host-b', '2026-11-30T00:00:00.000Z')).toBe('h4');
+
     // The history API reads as before (sources are not listed there).
     const listed = await repo.list(10);
     expect(listed.map((r) => r.hash)).toEqual(['h4', 'h3', 'h2', 'h1', 'h0']);
