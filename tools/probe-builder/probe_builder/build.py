@@ -205,14 +205,15 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
         proto = Protocol(sa, concept, seed)
         dev = np.concatenate([proto.pairs, proto.controls])
         dev = dev[~proto.test[dev]]
-        t = feat.tokens(arch, dev)
+        # on every conversation's tokens in place (a DEV subset, or a rescaled copy, of 4M+ token
+        # rows would not fit beside them), spans marked for the DEV conversations only
+        t = feat.all_tokens(arch)
         _, lo, ln = aggregate_scores(probe.token_scores(t), t, probe.aggregation, probe.window)
-        starts = t.starts
         in_span = np.zeros(len(t.conv), bool)
-        for c in range(t.n_conv):
+        for c in dev:
             if ln[c] > 0:
                 in_span[lo[c]:lo[c] + ln[c]] = True
-        means = span_means(p, t.x * np.float32(scale), t.conv, t.n_conv, in_span)
+        means = span_means(p, t.x, t.conv, t.n_conv, in_span, scale=scale)[dev]
         w_raw = probe.w / scale
         ranked[concept] = rank_features(p, w_raw, means, proto.y[dev], FEATURES_PER_CONCEPT)
         arrays[f"probe-{concept}"] = w_raw.astype(np.float32)
@@ -358,7 +359,7 @@ def feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed) -> dict[i
 
     from .chat import ROLE_CODE
     from .feature_cards import distinctive_words, label, top_contexts
-    from .scenario_eval import Protocol
+    from .scenario_eval import PROMPT_ONLY_SOURCE, Protocol
 
     acts = sa.layer(layer)
     encoded: dict[int, np.ndarray] = {}
@@ -371,7 +372,11 @@ def feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed) -> dict[i
         return (ct.tok.decode([int(i) for i in ids[a:peak]]) + "«" + ct.tok.decode([int(ids[peak])]) + "»"
                 + ct.tok.decode([int(i) for i in ids[peak + 1:b]]))
 
-    ctx = top_contexts(p, feats, acts, sa.conv, sa.pos, text)
+    # harvested rows only: the prompt-only copies (with_prompt_only) repeat a harvested conversation's
+    # first tokens, and would show the same context twice in a card and count twice in its rates
+    n_h = sa.n_harvested
+    harvested = np.array([src != PROMPT_ONLY_SOURCE for src in sa.sources])
+    ctx = top_contexts(p, feats, acts[:n_h], sa.conv[:n_h], sa.pos[:n_h], text)
     background = Counter()
     for r in sa.rows[::7]:
         for _, t in r.messages:
@@ -387,24 +392,25 @@ def feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed) -> dict[i
         concept, r = owner[f]
         proto = Protocol(sa, concept, seed)
         roles = CONCEPT_ROLES[concept]
-        mask = np.isin(sa.role, [ROLE_CODE[x] for x in roles])
+        mask = np.isin(sa.role[:n_h], [ROLE_CODE[x] for x in roles])
         sub = p.select(np.array([f]))
         fires = np.zeros(len(sa.rows), bool)
         rows = np.flatnonzero(mask)
         for i in range(0, len(rows), 65536):
             z = encode(sub, acts[rows[i:i + 65536]].astype(np.float32))[:, 0]
             fires[np.unique(sa.conv[rows[i:i + 65536]][z > 0])] = True
-        pos = [i for i in proto.pairs if proto.y[i] == 1]
-        neg = [i for i in proto.pairs if proto.y[i] == 0]
+        pos = [i for i in proto.pairs if proto.y[i] == 1 and harvested[i]]
+        neg = [i for i in proto.pairs if proto.y[i] == 0 and harvested[i]]
+        ctl = [i for i in proto.controls if harvested[i]]
         rates = {"positives": float(fires[pos].mean()), "hard_negatives": float(fires[neg].mean()),
-                 "controls": float(fires[proto.controls].mean())}
+                 "controls": float(fires[ctl].mean())}
         active_pos = Counter(sa.rows[i].subtype for i in pos if fires[i])
         subtype = None
         if active_pos:
             st, n = active_pos.most_common(1)[0]
             total = Counter(sa.rows[i].subtype for i in pos)[st]
             subtype = st if n / total > 1.5 * rates["positives"] else None
-        fired = [i for i in np.concatenate([proto.pairs, proto.controls]) if fires[i]]
+        fired = [i for i in np.concatenate([proto.pairs, proto.controls]) if fires[i] and harvested[i]]
         precision = float(np.mean([proto.y[i] for i in fired])) if fired else None
         contexts = [c["context"] for c in ctx[f]]
         words = distinctive_words(contexts, background)

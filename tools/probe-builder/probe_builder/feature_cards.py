@@ -25,14 +25,15 @@ there here about into out our all any its it's i'm don't can't would could shoul
 just also then than more some such only very much may might must one two please thanks thank hello okay""".split())
 
 
-def span_means(p: SaeParams, x_raw: np.ndarray, conv: np.ndarray, n_conv: int, in_span: np.ndarray, chunk: int = 8192) -> np.ndarray:
+def span_means(p: SaeParams, x_raw: np.ndarray, conv: np.ndarray, n_conv: int, in_span: np.ndarray, chunk: int = 8192,
+               scale: float = 1.0) -> np.ndarray:
     """Mean activation of every SAE feature over each conversation's deciding-span tokens.
-    x_raw rows are sorted by conversation; in_span marks the span tokens."""
+    x_raw rows (times `scale`: the raw residual) are sorted by conversation; in_span marks the span tokens."""
     idx = np.flatnonzero(in_span)
     sums = np.zeros((n_conv, p.d_sae), np.float32)
     for i in range(0, len(idx), chunk):
         rows = idx[i:i + chunk]
-        z = encode(p, x_raw[rows].astype(np.float32))
+        z = encode(p, x_raw[rows].astype(np.float32) * np.float32(scale))
         np.add.at(sums, conv[rows], z) if len(rows) < 64 else _add_grouped(sums, z, conv[rows])
     counts = np.bincount(conv[idx], minlength=n_conv).astype(np.float32)
     return sums / np.maximum(counts, 1)[:, None]

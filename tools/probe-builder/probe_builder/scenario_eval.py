@@ -180,7 +180,8 @@ class Featurizer:
     def layer_stats(self, l: int) -> tuple[float, float]:
         if l not in self.stats:
             a = self.sa.layer(l)
-            norms = np.linalg.norm(a.astype(np.float32), axis=1)
+            # in chunks: a float32 copy of a whole layer (4M+ tokens) would not fit beside it
+            norms = np.concatenate([np.linalg.norm(a[b:b + 262144].astype(np.float32), axis=1) for b in range(0, len(a), 262144)])
             outlier = float(np.median(norms) * OUTLIER_FACTOR)
             keep = norms <= outlier
             self.stats[l] = (outlier, float(norms[keep].mean() / np.sqrt(a.shape[1])))

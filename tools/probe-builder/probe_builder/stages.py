@@ -37,10 +37,32 @@ def _save_harvest(path: Path, h: Harvest) -> None:
     np.savez(path, conv=h.conv, role=h.role, token=h.token, pos=h.pos, **{f"L{l}": a for l, a in h.acts.items()})
 
 
+class _LazyLayers(dict):
+    """layer -> activations, each read from the .npz when first asked for (a build reads one or two
+    of the harvested layers; all of them at once would take gigabytes it needs elsewhere)."""
+
+    def __init__(self, z) -> None:
+        super().__init__()
+        self._z = z
+        self._names = {int(k[1:]): k for k in z.files if k.startswith("L")}
+
+    def __missing__(self, layer: int) -> np.ndarray:
+        self[layer] = a = self._z[self._names[layer]]
+        return a
+
+    def __contains__(self, layer: object) -> bool:
+        return layer in self._names
+
+    def keys(self):  # type: ignore[override]
+        return self._names.keys()
+
+    def items(self):  # type: ignore[override]
+        return ((l, self[l]) for l in self._names)
+
+
 def load_harvest(path: Path) -> Harvest:
     z = np.load(path)
-    acts = {int(k[1:]): z[k] for k in z.files if k.startswith("L")}
-    return Harvest(acts, z["conv"], z["role"], z["token"], z["pos"])
+    return Harvest(_LazyLayers(z), z["conv"], z["role"], z["token"], z["pos"])
 
 
 def stage_convert(w: Work, layers: list[int]) -> dict:
