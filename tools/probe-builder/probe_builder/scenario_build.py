@@ -181,8 +181,8 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
                        "calibration's length term re-selected on the current data")
         if mode == "trainer":
             res["mode"] = ("trainer only: layer, scope and C as in the aggregation mode, the aggregation as the 2.2.0 build chose it "
-                           "(PRIOR_AGGREGATION); the trainer (mean or mined windows) and the calibration's length term re-selected "
-                           "on the current data")
+                           "(PRIOR_AGGREGATION; where that was mean pooling, rolling 64 is tried beside it); the trainer (mean or mined "
+                           "windows) and the calibration's length term re-selected on the current data")
     else:
         for c in CONCEPTS:  # concept-major: consecutive runs share a scope's gathered tokens
             for l in layers:
@@ -211,7 +211,9 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
         # long benign conversations' maxima crowd out short requests, and can hurt elsewhere.
         aggs = ([("mean", 1)] if c not in NON_DILUTING else []) + list(AGG_GRID)
         if mode == "trainer":
-            aggs = [PRIOR_AGGREGATION[c]]
+            # the prior aggregation; a concept that pooled by mean also tries the rolling-64 read,
+            # which the mined trainer was made for (mean pooling dilutes one message in a long conversation)
+            aggs = [PRIOR_AGGREGATION[c]] + ([("rolling", 64)] if PRIOR_AGGREGATION[c][0] == "mean" else [])
         cands = [Arch((layer,), base.roles, a, win, trainer=tr, c=base.c, length=ln)
                  for a, win in aggs for tr in TRAINERS if not (tr == "mined" and a == "mean") for ln in (False, True)]
         best = max(cands, key=lambda a: run(table, c, a))

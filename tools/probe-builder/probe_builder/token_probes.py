@@ -79,7 +79,7 @@ class TokenProbe:
     platt_length: float = 0.0
 
     def token_scores(self, t: Tokens) -> np.ndarray:
-        return t.x.astype(np.float32) @ self.w.astype(np.float32) + np.float32(self.b)
+        return np.asarray(t.x, np.float32) @ self.w.astype(np.float32) + np.float32(self.b)
 
     def logit(self, t: Tokens) -> np.ndarray:
         return aggregate_scores(self.token_scores(t), t, self.aggregation, self.window)[0]
