@@ -230,6 +230,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
             "evaluation": report,
         }
     feats = sorted({r["feature"] for rs in ranked.values() for r in rs})
+    feat.release()  # the feature cards read the layer, not the scope's rows
     cards = feature_labels(p, feats, ranked, sa, feat, layer, scale, ct, seed)
     row_of = {f: i for i, f in enumerate(feats)}
     arrays["sae-encoder"] = p.W_enc[:, feats].T.astype(np.float32)

@@ -32,6 +32,8 @@ CONTEXT_TOKENS = 8192
 # The second long set: passages not in the first, to give the probes more in-context examples.
 LONG2_PAIRS = 20
 LONG2_CONTROLS = 16
+LONG3_PAIRS = 12
+LONG3_CONTROLS = 10
 
 
 def scenario_files(root: Path = SCENARIO_DIR) -> list[str]:
@@ -51,14 +53,19 @@ def stage_scenario_harvest(w, layers: list[int]) -> ScenarioActs:
     used = frozenset(r.pair[len("long-"):] for r in long_rows if r.pair)
     long2_rows = compose_long(pairs, load_controls(), w.seed + 1, pairs_per_concept=LONG2_PAIRS, n_controls=LONG2_CONTROLS,
                               same_partition=same, max_chars=18_000, prefix="long2", exclude_pairs=used)
-    for name, rows in (("long.jsonl", long_rows), ("long2.jsonl", long2_rows)):
+    # A third set: the passage is the newest part, after 4k-7k tokens (what a monitor reads last and
+    # must not miss; in the first two sets a passage rarely sits that deep).
+    used |= frozenset(r.pair[len("long2-"):] for r in long2_rows if r.pair)
+    long3_rows = compose_long(pairs, load_controls(), w.seed + 2, pairs_per_concept=LONG3_PAIRS, n_controls=LONG3_CONTROLS,
+                              same_partition=same, min_chars=16_000, max_chars=28_000, prefix="long3", exclude_pairs=used, position=(1.0, 1.0))
+    for name, rows in (("long.jsonl", long_rows), ("long2.jsonl", long2_rows), ("long3.jsonl", long3_rows)):
         path, fresh = out / name, out / f"{name}.new"
         write_jsonl(rows, fresh)
         if path.exists() and path.read_bytes() == fresh.read_bytes():
             fresh.unlink()
         else:
             fresh.replace(path)
-    files = scenario_files() + ["long.jsonl", "long2.jsonl"]
+    files = scenario_files() + ["long.jsonl", "long2.jsonl", "long3.jsonl"]
     ct = w.chat_tokenizer()
     sess = kv = None
     for name in files:

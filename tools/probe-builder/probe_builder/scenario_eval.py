@@ -210,6 +210,9 @@ class Featurizer:
                     x[b:b + 262144, j * d:(j + 1) * d] = a[idx[b:b + 262144]].astype(np.float32) / np.float32(self.stats[l][1])
             t = Tokens(x, sa.conv[idx], len(sa.rows))
             self._all[key] = t
+            # The layers themselves are not needed beside the scope's rows: release them (a scope of 5M
+            # rows in float32 and a cached layer would not both fit in 24 GB); the next scope reads them again.
+            sa._cache.clear()
             means = t.means()
             # A composed long conversation teaches the mean trainer through its labelled passage
             # (read in the long context), not through the mean of thousands of filler tokens.
@@ -221,6 +224,12 @@ class Featurizer:
                 means[has] = ts.means()[has]
             self._means[key] = means
         return self._all[key]
+
+    def release(self) -> None:
+        """Drops the cached scope (its float32 rows are the largest array of a build)."""
+        self._all.clear()
+        self._means.clear()
+        self._sig.clear()
 
     def means(self, arch: Arch) -> np.ndarray:
         self.all_tokens(arch)

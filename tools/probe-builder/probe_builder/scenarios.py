@@ -52,13 +52,15 @@ def load_controls(root: Path = SCENARIO_DIR) -> list[Scenario]:
 
 def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pairs_per_concept: int = 16,
                  n_controls: int = 48, min_chars: int = 8_000, max_chars: int = 22_000,
-                 same_partition=lambda a, b: True, prefix: str = "long", exclude_pairs: frozenset = frozenset()) -> list[Scenario]:
+                 same_partition=lambda a, b: True, prefix: str = "long", exclude_pairs: frozenset = frozenset(),
+                 position: tuple[float, float] = (0.0, 0.85)) -> list[Scenario]:
     """Long conversations (about 2k-5.5k tokens) where the signal is a small part: a minimal pair's
     messages embedded among the turns of benign controls, both sides of the pair with the same
     filler, so the pair stays minimal. Long controls concatenate several controls. The scenario's
     system message (if any) stays first; filler never includes another system message.
     `same_partition(family_a, family_b)` keeps filler inside the scenario's split. Ids start with
-    `prefix`; `exclude_pairs` (pair ids) are not embedded again, so a second set adds new passages."""
+    `prefix`; `exclude_pairs` (pair ids) are not embedded again, so a second set adds new passages.
+    `position`: where the passage goes, as a fraction of the filler before it (1.0: last)."""
     import random
 
     rng = random.Random(seed)
@@ -85,7 +87,7 @@ def compose_long(pairs: list[Scenario], controls: list[Scenario], seed: int, pai
         for pair in chosen:
             pos = by_pair[pair][1]
             fill = filler(pos.family, rng.randint(min_chars, max_chars))
-            cut = int(len(fill) * rng.uniform(0.0, 0.85))
+            cut = int(len(fill) * rng.uniform(*position))
             for label in (1, 0):
                 s = by_pair[pair][label]
                 system = [m for m in s.messages if m[0] == "system"]
