@@ -183,6 +183,8 @@ describe('web console (headless Chromium)', () => {
 
     // Search: harmful_intent at or above 0.5 finds the harmful event, not the benign one.
     await page.goto(`${base}/console#/events`);
+    // the page has loaded its list (a form filled while a render is still under way can be replaced)
+    await page.locator('main[aria-busy="false"] form.filters').waitFor();
     await page.getByLabel('Concept').selectOption('harmful_intent');
     await page.getByLabel('Minimum score').fill('0.5');
     await page.getByRole('button', { name: 'Search' }).click();
