@@ -69,6 +69,9 @@ export interface NotificationRecord {
 }
 
 
+/** A notifications row as read: the record with its times as ClickHouse text. */
+type NotificationRow = NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string };
+
 export class AlertDeliveryRepository {
   constructor(private readonly client: ClickHouseClient) {}
 
@@ -160,14 +163,14 @@ export class AlertDeliveryRepository {
   private static readonly COLUMNS = `notification_id, instance, receiver, integration, group_key, status, alert_ids, firing, resolved, tenants, payload, outcome, attempts,
     last_error, toString(created_at) AS created_text, toString(next_attempt_at) AS next_attempt_text, toString(updated_at) AS updated_text`;
 
-  private static fromRow(row: NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }): NotificationRecord {
+  private static fromRow(row: NotificationRow): NotificationRecord {
     const { created_text, next_attempt_text, updated_text, ...r } = row;
     return { ...r, attempts: Number(r.attempts), created_at: fromChTime(created_text), next_attempt_at: fromChTime(next_attempt_text), updated_at: fromChTime(updated_text) };
   }
 
   /** This instance's notifications still to be delivered (pending or awaiting a retry). */
   async undelivered(instance: string, limit: number): Promise<NotificationRecord[]> {
-    const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(
+    const rows = await this.rows<NotificationRow>(
       `SELECT ${AlertDeliveryRepository.COLUMNS} FROM notifications FINAL
        WHERE instance = {instance:String} AND outcome IN ('pending', 'retrying') ORDER BY next_attempt_at LIMIT {limit:UInt32}`,
       { instance, limit },
@@ -181,7 +184,7 @@ export class AlertDeliveryRepository {
    * by their due time, so these belong to one that is gone (or stuck).
    */
   async orphaned(instance: string, staleBefore: string, limit: number): Promise<NotificationRecord[]> {
-    const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(
+    const rows = await this.rows<NotificationRow>(
       `SELECT ${AlertDeliveryRepository.COLUMNS} FROM notifications FINAL
        WHERE instance != {instance:String} AND outcome IN ('pending', 'retrying')
          AND next_attempt_at < parseDateTime64BestEffort({stale:String}, 3) AND updated_at < parseDateTime64BestEffort({stale:String}, 3)
@@ -193,7 +196,7 @@ export class AlertDeliveryRepository {
 
   /** The newest notification of each (group, receiver) this instance made: what a group last said. */
   async lastPerGroup(instance: string, since: string): Promise<NotificationRecord[]> {
-    const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(
+    const rows = await this.rows<NotificationRow>(
       `SELECT ${AlertDeliveryRepository.COLUMNS} FROM notifications FINAL
        WHERE instance = {instance:String} AND created_at >= parseDateTime64BestEffort({since:String}, 3)
        ORDER BY created_at DESC LIMIT 1 BY group_key, receiver`,
@@ -208,7 +211,7 @@ export class AlertDeliveryRepository {
     if (q.alertId !== undefined) cond.push('has(alert_ids, {alertId:String})');
     if (q.receiver !== undefined) cond.push('receiver = {receiver:String}');
     if (q.outcome !== undefined) cond.push('outcome = {outcome:String}');
-    const rows = await this.rows<NotificationRecord & { created_text: string; next_attempt_text: string; updated_text: string }>(
+    const rows = await this.rows<NotificationRow>(
       `SELECT ${AlertDeliveryRepository.COLUMNS} FROM notifications FINAL ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''}
        ORDER BY created_at DESC, notification_id LIMIT {limit:UInt32}`,
       {

@@ -46,6 +46,9 @@ function alertOf(rule: string, tenant: string, labels: Record<string, string>, s
   return { alert_id: alertId(fp, ev), fingerprint: fp, rule, severity, labels: all, annotations: { summary: `${rule} for ${tenant}` }, value: 0.9, event_id: ev, tenant, starts_at: at, ts: at, kind };
 }
 
+/** Delivery options that retry within milliseconds, for tests on a clock they move. */
+const FAST = { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, concurrency: 8, pollMs: 20 };
+
 describe('alert delivery (chDB, real receivers)', () => {
   let client: ClickHouseClient;
   let repo: AlertDeliveryRepository;
@@ -77,7 +80,7 @@ describe('alert delivery (chDB, real receivers)', () => {
     const silences: Silence[] = [];
     const instance = `test-${++instanceN}`;
     const logs: string[] = [];
-    const worker = new DeliveryWorker(repo, () => config, instance, { kafka: null }, { maxAttempts: opts.maxAttempts ?? 4, baseDelayMs: 20, maxDelayMs: 200, concurrency: 8, pollMs: 20 },
+    const worker = new DeliveryWorker(repo, () => config, instance, { kafka: null }, { ...FAST, maxAttempts: opts.maxAttempts ?? FAST.maxAttempts },
       (_l, m) => logs.push(m), undefined, () => clock.t);
     const d = new AlertDispatcher({
       repo, config: () => config, evidence: async () => EVIDENCE, latestAlerts: (fps) => alerts.latestOf(fps), silences: () => silences,
@@ -311,7 +314,7 @@ receivers:
     up = true;
     const { config } = readAlertingConfig('alerting.yaml', yaml, {});
     const later = first.clock.t + 5000;
-    const worker = new DeliveryWorker(repo, () => config!, first.instance, { kafka: null }, { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, concurrency: 8, pollMs: 20 },
+    const worker = new DeliveryWorker(repo, () => config!, first.instance, { kafka: null }, FAST,
       undefined, undefined, () => later);
     const d = new AlertDispatcher({ repo, config: () => config!, evidence: async () => null, latestAlerts: (fps) => alerts.latestOf(fps), silences: () => [],
       instance: first.instance, externalURL: 'http://x', now: () => later });
@@ -377,7 +380,7 @@ receivers:
     const { config } = readAlertingConfig('alerting.yaml', yaml, {});
     let t = gone.clock.t + 30_000;
     const logs: string[] = [];
-    const heir = new DeliveryWorker(repo, () => config!, 'heir', { kafka: null }, { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, concurrency: 8, pollMs: 20, takeoverMs: 60_000 },
+    const heir = new DeliveryWorker(repo, () => config!, 'heir', { kafka: null }, { ...FAST, takeoverMs: 60_000 },
       (_l, m) => logs.push(m), undefined, () => t);
     // Untouched for 30 s of a 60 s takeover time: still the other instance's, and not sent.
     await heir.poll();

@@ -78,6 +78,10 @@ class ScenarioActs:
             self._cache[l] = a if self.extra is None else np.concatenate([a, a[self.extra]])
         return self._cache[l]
 
+    def release_layers(self) -> None:
+        """Drops the cached layers (read again from the .npz files when next asked for)."""
+        self._cache.clear()
+
     def data_key(self) -> str:
         """Identifies the conversations (harvested and derived), for caches keyed on the data."""
         return hashlib.sha256("\n".join(r.id for r in self.rows).encode()).hexdigest()[:16]
@@ -212,7 +216,7 @@ class Featurizer:
             self._all[key] = t
             # The layers themselves are not needed beside the scope's rows: release them (a scope of 5M
             # rows in float32 and a cached layer would not both fit in 24 GB); the next scope reads them again.
-            sa._cache.clear()
+            sa.release_layers()
             means = t.means()
             # A composed long conversation teaches the mean trainer through its labelled passage
             # (read in the long context), not through the mean of thousands of filler tokens.
