@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { resolvePackDir, resolveRuntimePaths, RuntimePaths } from '../config/runtime-paths';
 import { setupModel } from '../probe/model-setup';
 import { EngineOptions, ProbeEngine } from '../probe/probe-engine';
+import { parseTurnView } from '../domain/concepts';
 import { loadProbePack, PackError, ProbePack } from '../probe/probe-pack.loader';
 import { stderrReporter } from './progress-reporter';
 import { scoreStream } from './score.command';
@@ -17,7 +18,9 @@ commands:
           [--pack ID|DIR] [--provider cpu|cuda|webgpu] [--workers N] [--threads N]
           [--prefix-cache-mb N]              prefix cache shared by all lines (default 256, 0: off): a line
                                              extending an earlier conversation computes only its new tokens
-  eval    --input FILE [--out FILE] [--pack ID|DIR]
+          [--turn-view all|off|CONCEPT,…]    concepts that also read the newest turn with the system prompt
+                                             alone and keep the higher score (default $PROBEWATCH_TURN_VIEW)
+  eval    --input FILE [--out FILE] [--pack ID|DIR] [--turn-view all|off|CONCEPT,…]
                                              the pack measured on labelled events (JSONL: event + labels
                                              {concept: 0|1}): AUROC, recall, false positives at threshold
   alerting lint [FILE]                       check an alerting file (default $PROBEWATCH_ALERTING_FILE or ./alerting.yaml)
@@ -59,6 +62,17 @@ function cacheMb(v: string): number {
   return n;
 }
 
+/** `--turn-view`, else PROBEWATCH_TURN_VIEW, else the engine's default. */
+function turnView(flag: string | undefined): Partial<EngineOptions> {
+  const raw = flag ?? process.env.PROBEWATCH_TURN_VIEW;
+  if (raw === undefined) return {};
+  try {
+    return { turnViewConcepts: parseTurnView(raw) };
+  } catch (e) {
+    throw new UsageError(`${flag !== undefined ? '--turn-view' : 'PROBEWATCH_TURN_VIEW'}: ${(e as Error).message}`);
+  }
+}
+
 function provider(v: string | undefined): EngineOptions['executionProvider'] {
   if (v === undefined || v === 'cpu' || v === 'cuda' || v === 'webgpu') return v ?? 'cpu';
   throw new UsageError(`--provider must be cpu, cuda or webgpu (got '${v}')`);
@@ -90,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
             workers: { type: 'string' },
             threads: { type: 'string' },
             'prefix-cache-mb': { type: 'string' },
+            'turn-view': { type: 'string' },
             verbose: { type: 'boolean' },
           },
         });
@@ -100,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
           workers: values.workers ? Number(values.workers) : 1,
           intraOpThreads: values.threads ? Number(values.threads) : 0,
           ...(values['prefix-cache-mb'] !== undefined ? { prefixCacheMb: cacheMb(values['prefix-cache-mb']) } : {}),
+          ...turnView(values['turn-view']),
         }, Boolean(values.verbose));
         try {
           const s = await scoreStream(engine, values.input, values.output);
@@ -114,12 +130,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval': {
         const { values } = parseArgs({
           args: rest,
-          options: { input: { type: 'string', short: 'i' }, out: { type: 'string' }, pack: { type: 'string' }, threads: { type: 'string' }, verbose: { type: 'boolean' } },
+          options: { input: { type: 'string', short: 'i' }, out: { type: 'string' }, pack: { type: 'string' }, threads: { type: 'string' }, 'turn-view': { type: 'string' }, verbose: { type: 'boolean' } },
         });
         if (!values.input) throw new UsageError('eval needs --input FILE (JSONL events with labels)');
         if (values.input !== '-' && !existsSync(values.input)) throw new UsageError(`input file ${values.input} not found`);
         const { evaluateFile, formatEval } = await import('./eval.command');
-        const engine = await openEngine(paths, values.pack, { intraOpThreads: values.threads ? Number(values.threads) : 0 }, Boolean(values.verbose));
+        const engine = await openEngine(paths, values.pack, { intraOpThreads: values.threads ? Number(values.threads) : 0, ...turnView(values['turn-view']) }, Boolean(values.verbose));
         try {
           const report = await evaluateFile(engine, values.input, (m) => process.stderr.write(`${m}\n`));
           process.stdout.write(`${formatEval(report)}\n`);

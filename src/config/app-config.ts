@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { validateCronExpression } from 'cron';
 
 import { TENANT_ID } from '../domain/access';
+import { ConceptId, DEFAULT_TURN_VIEW, parseTurnView } from '../domain/concepts';
 import type { EventLimits } from '../ingest/event-contract';
 import { KAFKA_CONFIG_DOC, KafkaSettings, parseKafkaSettings } from '../kafka/kafka-settings';
 import { CONTENT_POLICIES, ContentPolicy } from '../storage/content-policy';
@@ -25,6 +26,8 @@ export interface AppConfig {
   probeThreads: number;
   /** Prefix cache per inference worker, in MiB (0: off). */
   prefixCacheMb: number;
+  /** Concepts that also read the newest turn with the system prompt alone (PROBEWATCH_TURN_VIEW; empty: off). */
+  turnView: ConceptId[];
   rulesDir: string;
   /** Reload rule files when they change on disk. */
   rulesWatch: boolean;
@@ -77,6 +80,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_PROBE_WORKERS', default: '1', meaning: 'inference worker threads' },
   { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
   { name: 'PROBEWATCH_PREFIX_CACHE_MB', default: '256', meaning: 'prefix cache per inference worker (key/value state and residuals of conversation prefixes, LRU): a turn that extends an earlier one computes only its new tokens; 0 turns it off' },
+  { name: 'PROBEWATCH_TURN_VIEW', default: DEFAULT_TURN_VIEW, meaning: 'concepts (comma-separated, all or off) that also read the newest turn (from the last user message on) with the system prompt alone, and keep the higher of that score and the whole conversation\'s' },
   { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
   { name: 'PROBEWATCH_RULES_WATCH', default: 'true', meaning: 'reload rule files when they change (also POST /v1/rules/reload)' },
   { name: 'PROBEWATCH_RULES_TICK_MS', default: '1000', meaning: 'scheduler tick: how often due windowed/sequence rules are looked for' },
@@ -123,6 +127,15 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
 ];
 
 /** `acme=full,globex=hash` into {tenant: policy}; every bad pair is a problem. */
+function turnView(raw: string | undefined, problems: string[]): ConceptId[] {
+  try {
+    return parseTurnView(raw ?? DEFAULT_TURN_VIEW);
+  } catch (e) {
+    problems.push(`PROBEWATCH_TURN_VIEW: ${(e as Error).message}`);
+    return [];
+  }
+}
+
 function policyMap(raw: string | undefined, problems: string[]): Record<string, ContentPolicy> {
   const out: Record<string, ContentPolicy> = {};
   for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -201,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     probeWorkers: int('PROBEWATCH_PROBE_WORKERS', 1, 1, 64),
     probeThreads: int('PROBEWATCH_PROBE_THREADS', 0, 0, 256),
     prefixCacheMb: int('PROBEWATCH_PREFIX_CACHE_MB', 256, 0, 1_048_576),
+    turnView: turnView(env.PROBEWATCH_TURN_VIEW, problems),
     rulesDir: path.resolve(env.PROBEWATCH_RULES_DIR ?? path.join(paths.projectRoot, 'rules')),
     rulesWatch: bool('PROBEWATCH_RULES_WATCH', true),
     rulesTickMs: int('PROBEWATCH_RULES_TICK_MS', 1000, 100, 3_600_000),

@@ -42,6 +42,11 @@ export interface ConceptResult {
   tokens_in_scope: number;
   /** The tokens that decided the score: [start, end) conversation token indices. */
   span?: { start: number; end: number };
+  /** 'turn' when the score came from the newest turn read with the system prompt alone (the
+   *  engine's turn view), which scored higher than the whole conversation read in context;
+   *  absent when the conversation in context decided. `span` and the evidence index the whole
+   *  conversation's tokens either way. */
+  view?: 'turn';
   /** The span's tokens that pushed the score up most; `activation` is each token's exact
    *  contribution to the logit (the logit is the probe's bias plus all the span's contributions).
    *  Absent in results from packs before 2.0. */

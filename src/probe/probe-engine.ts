@@ -5,8 +5,9 @@ import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
 import type { ProbePack } from './probe-pack.loader';
 import { BatchStats, PrefixCacheReport, ResidualBatcher } from './residual-batcher';
-import { ConversationScorer, fitContext } from './scoring';
-import type { ScoredEvent, TokenLocator } from '../domain/scored-event';
+import { ConversationScorer, fitContext, newestTurn, viewTokenIndex } from './scoring';
+import type { ConceptResult, ScoredEvent, TokenLocator } from '../domain/scored-event';
+import { ConceptId, DEFAULT_TURN_VIEW, parseTurnView } from '../domain/concepts';
 
 export interface EngineOptions {
   executionProvider: 'cpu' | 'cuda' | 'webgpu';
@@ -17,6 +18,13 @@ export interface EngineOptions {
   maxQueuedWindows: number;
   /** Prefix cache per worker, in MiB (PROBEWATCH_PREFIX_CACHE_MB; 0: off). */
   prefixCacheMb: number;
+  /**
+   * The turn view (PROBEWATCH_TURN_VIEW): these concepts also read the newest turn with the
+   * system prompt alone, at most `turnViewTokens` tokens of it (fitContext's policy), and keep
+   * whichever reading scores higher. Empty: off.
+   */
+  turnViewConcepts: readonly ConceptId[];
+  turnViewTokens: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -27,6 +35,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxWaitMs: 10,
   maxQueuedWindows: 1024,
   prefixCacheMb: 256,
+  turnViewConcepts: parseTurnView(DEFAULT_TURN_VIEW),
+  turnViewTokens: 1024,
 };
 
 /** Event in, calibrated concept scores and feature evidence out. */
@@ -35,6 +45,7 @@ export class ProbeEngine {
     readonly pack: ProbePack,
     private readonly tokenizer: ChatTokenizer,
     private readonly batcher: ResidualBatcher,
+    private readonly turnView: { concepts: readonly ConceptId[]; tokens: number },
   ) {}
 
   static async create(pack: ProbePack, artifacts: ModelArtifacts, options: Partial<EngineOptions> = {}): Promise<ProbeEngine> {
@@ -59,7 +70,7 @@ export class ProbeEngine {
       maxQueuedWindows: opts.maxQueuedWindows,
       prefixCacheBytes: Math.floor(opts.prefixCacheMb * 1024 * 1024),
     });
-    return new ProbeEngine(pack, tokenizer, batcher);
+    return new ProbeEngine(pack, tokenizer, batcher, { concepts: opts.turnViewConcepts, tokens: opts.turnViewTokens });
   }
 
   get stats(): BatchStats {
@@ -82,15 +93,26 @@ export class ProbeEngine {
     const fit = fitContext(roles, enc.msg, this.pack.manifest.runtime.context_tokens);
     const kept = fit.kept.flatMap(([a, b]) => ids.slice(a, b));
     const scorer = new ConversationScorer(this.pack);
+    const d = this.pack.manifest.model.d_model;
+    const turn = this.scoreTurn(event, enc, opts);
+    turn.catch(() => undefined); // awaited below; this keeps a failure meanwhile from being "unhandled"
     if (kept.length > 0) {
       // A truncated conversation bypasses the prefix cache: past the context its kept tail slides
       // with every new turn, so its blocks would never be read again and would only evict others.
       const hidden = await this.batcher.run(kept, { ...opts, prefixCache: fit.dropped === undefined });
-      const d = this.pack.manifest.model.d_model;
       let row = 0;
       for (const [a, b] of fit.kept) {
         scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), ids.slice(a, b), roles.slice(a, b), a);
         row += b - a;
+      }
+    }
+    const locate = (i: number): ReturnType<TokenLocator> => locateToken(enc, i);
+    const concepts = scorer.finish((id) => this.tokenizer.decodeToken(id), locate);
+    const turnScorer = await turn;
+    if (turnScorer) {
+      const byTurn = turnScorer.finish((id) => this.tokenizer.decodeToken(id), locate);
+      for (const c of this.turnView.concepts) {
+        if (byTurn[c].in_scope && byTurn[c].score > concepts[c].score) concepts[c] = { ...byTurn[c], view: 'turn' } as ConceptResult;
       }
     }
     return {
@@ -100,8 +122,35 @@ export class ProbeEngine {
       ...(fit.dropped ? { dropped: fit.dropped } : {}),
       tokens: ids.length,
       tokens_scored: kept.length,
-      concepts: scorer.finish((id) => this.tokenizer.decodeToken(id), (i) => locateToken(enc, i)),
+      concepts,
     };
+  }
+
+  /**
+   * The turn view, read beside the whole conversation: a probe trained on conversations of a
+   * few hundred tokens can lose a request that comes after thousands of benign ones (issue 16),
+   * and a monitor exists for the newest turn. Its residuals are the newest turn's with only the
+   * system prompt before it (usually already in the prefix cache), so the view costs the turn's
+   * tokens once more. Undefined when off or when the turn is the whole conversation.
+   */
+  private async scoreTurn(event: ProbeEvent, whole: EncodedConversation, opts: { priority?: boolean }): Promise<ConversationScorer | undefined> {
+    if (this.turnView.concepts.length === 0) return undefined;
+    const view = newestTurn(event.messages);
+    if (!view) return undefined;
+    const enc = this.tokenizer.encode(view.messages);
+    const fit = fitContext(enc.roles, enc.msg, Math.min(this.turnView.tokens, this.pack.manifest.runtime.context_tokens));
+    const index = viewTokenIndex(enc, whole, view.index);
+    const kept = fit.kept.flatMap(([a, b]) => enc.ids.slice(a, b));
+    if (kept.length === 0) return undefined;
+    const hidden = await this.batcher.run(kept, { ...opts, prefixCache: true });
+    const d = this.pack.manifest.model.d_model;
+    const scorer = new ConversationScorer(this.pack);
+    let row = 0;
+    for (const [a, b] of fit.kept) {
+      scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), enc.ids.slice(a, b), enc.roles.slice(a, b), index.slice(a, b));
+      row += b - a;
+    }
+    return scorer;
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,7 @@ async function startEngine(cfg: AppConfig): Promise<ProbeEngine> {
   });
   const engine = await ProbeEngine.create(pack, artifacts, {
     executionProvider: cfg.provider, workers: cfg.probeWorkers, intraOpThreads: cfg.probeThreads, prefixCacheMb: cfg.prefixCacheMb,
+    turnViewConcepts: cfg.turnView,
   });
   log.log(`probe pack ${pack.manifest.id}@${pack.manifest.version} on ${cfg.provider}, layer ${pack.manifest.model.layer}, ${pack.manifest.features.length} features`);
   return engine;

@@ -95,9 +95,10 @@ export class ConversationScorer {
 
   /**
    * hidden: [T, d] residuals of a run of consecutive tokens (row-major, rows beyond `roles.length`
-   * ignored); roles/ids: those tokens; offset: index of the first one in the conversation.
+   * ignored); roles/ids: those tokens; offset: index of the first one in the conversation, or
+   * each token's index in the conversation (a view whose tokens are not one run of it).
    */
-  addWindow(hidden: Float32Array, ids: readonly number[], roles: readonly number[], offset: number): void {
+  addWindow(hidden: Float32Array, ids: readonly number[], roles: readonly number[], offset: number | readonly number[]): void {
     const { d, pack } = this;
     const outlier = pack.manifest.runtime.outlier_norm;
     for (let t = 0; t < roles.length; t++) {
@@ -111,7 +112,7 @@ export class ConversationScorer {
       for (const a of inScope) {
         let s = 0;
         for (let j = 0; j < d; j++) s += a.w[j] * hidden[base + j];
-        a.index.push(offset + t);
+        a.index.push(typeof offset === 'number' ? offset + t : offset[t]);
         a.id.push(ids[t]);
         a.s.push(s);
         for (const r of a.rows) a.fa.push(this.feat[r]);
@@ -239,3 +240,46 @@ export function fitContext(roles: readonly number[], msg: readonly number[], lim
   kept.push([n - tail, n]);
   return { kept, dropped: { start: head, end: n - tail } };
 }
+
+/** The newest turn of a conversation, as a shorter conversation of its own (see newestTurn). */
+export interface TurnView<M> {
+  messages: M[];
+  /** For each of the view's messages, its index in the whole conversation. */
+  index: number[];
+}
+
+/**
+ * The newest turn read with the system prompt alone: the leading system messages, then
+ * everything from the last user message on (the newest message alone when the conversation has
+ * no user message after its system prompt). Undefined when that is the whole conversation, so
+ * there is nothing the view leaves out.
+ */
+export function newestTurn<M extends { role: string }>(messages: readonly M[]): TurnView<M> | undefined {
+  let lead = 0;
+  while (lead < messages.length && messages[lead].role === 'system') lead++;
+  let start = messages.length - 1;
+  while (start >= lead && messages[start].role !== 'user') start--;
+  if (start < lead) start = messages.length - 1;
+  if (start <= lead) return undefined;
+  const index = [...Array(lead).keys(), ...Array.from({ length: messages.length - start }, (_, k) => start + k)];
+  return { messages: index.map((i) => messages[i]), index };
+}
+
+/**
+ * Token indices of a view's tokens in the whole conversation, given both encodings and the
+ * view's message index map. Message contents are tokenized one by one (ChatTokenizer.encode), so
+ * a message's tokens are the same in both; template markup maps to -1 (no concept reads it).
+ */
+export function viewTokenIndex(view: { msg: readonly number[] }, whole: { msg: readonly number[] }, messageIndex: readonly number[]): number[] {
+  const firstWhole = new Map<number, number>();
+  whole.msg.forEach((m, t) => {
+    if (m >= 0 && !firstWhole.has(m)) firstWhole.set(m, t);
+  });
+  const firstView = new Map<number, number>();
+  return view.msg.map((m, t) => {
+    if (m < 0) return -1;
+    if (!firstView.has(m)) firstView.set(m, t);
+    return (firstWhole.get(messageIndex[m]) as number) + (t - (firstView.get(m) as number));
+  });
+}
+
