@@ -27,6 +27,8 @@ export interface ConceptEval {
 
 export interface EvalReport {
   pack: { id: string; version: string };
+  /** The concepts that also read the newest turn alone (the engine's turn view; empty: off). */
+  turn_view: ConceptId[];
   events: number;
   failed: number;
   concepts: Record<ConceptId, ConceptEval>;
@@ -138,11 +140,11 @@ export async function evaluateFile(engine: ProbeEngine, input: string, onError: 
       max_abs_diff_vs_reference: round(maxDiff),
     };
   }
-  return { pack: { id: engine.pack.manifest.id, version: engine.pack.manifest.version }, events: rows.length, failed, concepts };
+  return { pack: { id: engine.pack.manifest.id, version: engine.pack.manifest.version }, turn_view: [...engine.turnViewConcepts], events: rows.length, failed, concepts };
 }
 
 export function formatEval(r: EvalReport): string {
-  const lines = [`pack ${r.pack.id}@${r.pack.version}: ${r.events} labelled events${r.failed ? `, ${r.failed} failed` : ''}`,
+  const lines = [`pack ${r.pack.id}@${r.pack.version}: ${r.events} labelled events${r.failed ? `, ${r.failed} failed` : ''}; turn view: ${r.turn_view.length ? r.turn_view.join(', ') : 'off'}`,
     'concept            pos   neg   AUROC   threshold  recall  FPR (95% upper)'];
   for (const [c, e] of Object.entries(r.concepts)) {
     if (!e.positives && !e.negatives) continue;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 
 import type { ProbeEvent } from '../domain/event';
-import { ChatTokenizer, EncodedConversation } from './chat-tokenizer';
+import { ChatTokenizer, EncodedConversation, ROLE_CODES } from './chat-tokenizer';
 import type { ModelArtifacts } from './model-setup';
 import type { ProbePack } from './probe-pack.loader';
 import { BatchStats, PrefixCacheReport, ResidualBatcher } from './residual-batcher';
@@ -25,6 +25,10 @@ export interface EngineOptions {
    */
   turnViewConcepts: readonly ConceptId[];
   turnViewTokens: number;
+  /** The turn view is read only after this many tokens of earlier (non-system) messages: below
+   *  it, the whole conversation read in context already catches what the view would (measured
+   *  on the held-out scenarios; see the README), and the view only adds false positives. */
+  turnViewAfterTokens: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -37,6 +41,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   prefixCacheMb: 256,
   turnViewConcepts: parseTurnView(DEFAULT_TURN_VIEW),
   turnViewTokens: 1024,
+  turnViewAfterTokens: 512,
 };
 
 /** Event in, calibrated concept scores and feature evidence out. */
@@ -45,7 +50,7 @@ export class ProbeEngine {
     readonly pack: ProbePack,
     private readonly tokenizer: ChatTokenizer,
     private readonly batcher: ResidualBatcher,
-    private readonly turnView: { concepts: readonly ConceptId[]; tokens: number },
+    private readonly turnView: { concepts: readonly ConceptId[]; tokens: number; after: number },
   ) {}
 
   static async create(pack: ProbePack, artifacts: ModelArtifacts, options: Partial<EngineOptions> = {}): Promise<ProbeEngine> {
@@ -70,7 +75,12 @@ export class ProbeEngine {
       maxQueuedWindows: opts.maxQueuedWindows,
       prefixCacheBytes: Math.floor(opts.prefixCacheMb * 1024 * 1024),
     });
-    return new ProbeEngine(pack, tokenizer, batcher, { concepts: opts.turnViewConcepts, tokens: opts.turnViewTokens });
+    return new ProbeEngine(pack, tokenizer, batcher, { concepts: opts.turnViewConcepts, tokens: opts.turnViewTokens, after: opts.turnViewAfterTokens });
+  }
+
+  /** The concepts that also read the newest turn alone (empty: the turn view is off). */
+  get turnViewConcepts(): readonly ConceptId[] {
+    return this.turnView.concepts;
   }
 
   get stats(): BatchStats {
@@ -131,12 +141,21 @@ export class ProbeEngine {
    * few hundred tokens can lose a request that comes after thousands of benign ones (issue 16),
    * and a monitor exists for the newest turn. Its residuals are the newest turn's with only the
    * system prompt before it (usually already in the prefix cache), so the view costs the turn's
-   * tokens once more. Undefined when off or when the turn is the whole conversation.
+   * tokens once more. Undefined when off, when the turn is the whole conversation, or when fewer
+   * than `turnViewAfterTokens` tokens of earlier messages come before it.
    */
   private async scoreTurn(event: ProbeEvent, whole: EncodedConversation, opts: { priority?: boolean }): Promise<ConversationScorer | undefined> {
     if (this.turnView.concepts.length === 0) return undefined;
     const view = newestTurn(event.messages);
     if (!view) return undefined;
+    const firstOfTurn = view.index.find((i) => event.messages[i].role !== 'system') as number;
+    let earlier = 0;
+    for (let t = 0; t < whole.ids.length; t++) {
+      const m = whole.msg[t];
+      if (m >= firstOfTurn) break;
+      if (m >= 0 && whole.roles[t] !== ROLE_CODES.system) earlier++;
+    }
+    if (earlier < this.turnView.after) return undefined;
     const enc = this.tokenizer.encode(view.messages);
     const fit = fitContext(enc.roles, enc.msg, Math.min(this.turnView.tokens, this.pack.manifest.runtime.context_tokens));
     const index = viewTokenIndex(enc, whole, view.index);

@@ -27,15 +27,19 @@ describe('probewatch eval (CLI, real model)', () => {
   it('measures every concept on labelled events and matches the builder\'s scores', () => {
     if (skip) return skipNote(skip);
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'eval-')), 'report.json');
-    const r = spawnSync(process.execPath, [BIN, 'eval', '--input', FIXTURE, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 580_000 });
+    // The builder's reference reads each conversation whole, in context; so does the runtime with
+    // the turn view off (long-context.spec.ts checks the turn view against the turn scored alone).
+    const r = spawnSync(process.execPath, [BIN, 'eval', '--input', FIXTURE, '--out', out, '--turn-view', 'off'], { cwd: ROOT, encoding: 'utf8', timeout: 580_000 });
     expect(r.stderr).not.toMatch(/failed/);
     expect(r.status).toBe(0);
     const lines = readFileSync(FIXTURE, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { labels: Record<string, number> });
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       events: number;
+      turn_view: string[];
       concepts: Record<string, { positives: number; negatives: number; auroc: number | null; max_abs_diff_vs_reference: number | null }>;
     };
     expect(report.events).toBe(lines.length);
+    expect(report.turn_view).toEqual([]);
     for (const [c, e] of Object.entries(report.concepts)) {
       expect(e.positives).toBe(lines.filter((l) => l.labels[c] === 1).length);
       expect(e.negatives).toBe(lines.filter((l) => l.labels[c] === 0).length);

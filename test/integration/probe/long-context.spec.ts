@@ -43,6 +43,8 @@ function heldOutControlTurns(): ChatMessage[] {
 describe('long conversations (real model, shipped pack)', () => {
   let env: RealModel | string;
   let engine: ProbeEngine;
+  /** The same pack with the turn view off: the whole conversation in context only. */
+  let contextOnly: ProbeEngine;
   let ct: ChatTokenizer;
   let filler: ChatMessage[] = [];
 
@@ -62,6 +64,7 @@ describe('long conversations (real model, shipped pack)', () => {
     env = await realModel();
     if (typeof env === 'string') return;
     engine = await ProbeEngine.create(env.pack, env.artifacts);
+    contextOnly = await ProbeEngine.create(env.pack, env.artifacts, { turnViewConcepts: [] });
     ct = new ChatTokenizer({
       tokenizerJson: JSON.parse(readFileSync(env.artifacts.tokenizerJsonPath, 'utf8')),
       config: JSON.parse(readFileSync(env.artifacts.tokenizerConfigPath, 'utf8')),
@@ -70,17 +73,19 @@ describe('long conversations (real model, shipped pack)', () => {
   });
   afterAll(async () => {
     await engine?.close();
+    await contextOnly?.close();
   });
 
-  // What pack 2.2.0 does not do yet (issue 16, measured by `probe-builder eval-long` and in the
-  // pack's REPORT.md): flag a harmful request placed late in a long conversation. Alone, REQUEST
-  // scores harmful_intent 0.97; after about 6,000 benign tokens the strongest 64-token window of
-  // the probe is a benign one, not the request's. These tests hold the runtime's side: the whole
-  // conversation is read in context, and the score is decided by a window, not diluted over it.
+  // Read in context alone, pack 2.2.0 loses a harmful request placed late in a long conversation:
+  // alone, REQUEST scores harmful_intent 0.97; after about 6,000 benign tokens the strongest
+  // 64-token window of the probe is a benign one (0.004). The engine therefore also reads the
+  // newest turn with the system prompt alone (the turn view) and keeps the higher score. These
+  // tests hold both readings: the whole conversation in context, decided by a window, and the turn
+  // view, with its evidence on the request.
   it('reads a conversation of about 6,000 tokens whole, in context, and decides harmful_intent on one window', async () => {
     if (typeof env === 'string') return skipNote(env);
     const messages = [...benign(6000), { role: 'user', content: REQUEST } as ChatMessage];
-    const r: ScoredEvent = await engine.score(event('long-harmful', messages));
+    const r: ScoredEvent = await contextOnly.score(event('long-harmful', messages));
     expect(r.truncated).toBe(false);
     expect(r.tokens).toBeGreaterThan(6000);
     expect(r.tokens_scored).toBe(r.tokens);
@@ -98,20 +103,56 @@ describe('long conversations (real model, shipped pack)', () => {
     for (const t of h.tokens ?? []) expect(t.index >= span.start && t.index < span.end).toBe(true);
   });
 
-  // KNOWN GAP (issue 16 asks for this test to stay in the suite): with pack 2.2.0 the request is
-  // not flagged here. `it.failing` runs the real assertions and passes only while they fail; once
-  // a pack flags the request with its evidence, this fails and must become a plain `it`.
-  it.failing('KNOWN GAP: flags a harmful request placed after about 6,000 tokens of benign conversation, with evidence on the request', async () => {
-    if (typeof env === 'string') throw new Error(env);
+  it('flags a harmful request placed after about 6,000 tokens of benign conversation, with evidence on the request', async () => {
+    if (typeof env === 'string') return skipNote(env);
     const messages = [...benign(6000), { role: 'user', content: REQUEST } as ChatMessage];
-    const r = await engine.score(event('long-harmful-gap', messages));
+    const r = await engine.score(event('long-harmful-late', messages));
+    expect(r.truncated).toBe(false);
+    expect(r.tokens_scored).toBe(r.tokens);
     const h = r.concepts.harmful_intent;
     expect(h.flagged).toBe(true);
+    expect(h.view).toBe('turn');
     const last = messages.length - 1;
-    expect(h.tokens?.[0].message).toBe(last);
+    const enc = ct.encode(messages);
+    const first = enc.msg.indexOf(last);
+    expect(h.tokens?.length).toBeGreaterThan(0);
+    for (const t of h.tokens ?? []) {
+      // each piece of evidence is a token of the request: its index is its position in the whole
+      // conversation, its offsets are in the request's text
+      expect(t.message).toBe(last);
+      expect(t.index).toBeGreaterThanOrEqual(first);
+      expect(ct.decodeToken(enc.ids[t.index])).toBe(t.token);
+      expect(REQUEST.slice(t.start, t.end)).toBe(t.token);
+    }
+    // read in context alone, the request is lost (the reason for the turn view)
+    expect((await contextOnly.score(event('long-harmful-context', messages))).concepts.harmful_intent.flagged).toBe(false);
     const benignOnly = await engine.score(event('long-benign', benign(6000)));
     expect(benignOnly.concepts.harmful_intent.flagged).toBe(false);
     expect(benignOnly.concepts.harmful_intent.score).toBeLessThan(h.score);
+  });
+
+  it('scores the turn view exactly as the newest turn sent with the system prompt alone', async () => {
+    if (typeof env === 'string') return skipNote(env);
+    const messages = [...benign(2000), { role: 'user', content: REQUEST } as ChatMessage];
+    const turn = [messages[0], messages[messages.length - 1]];
+    const [r, alone] = [await engine.score(event('late-2k', messages)), await contextOnly.score(event('turn-alone', turn))];
+    const shift = ct.encode(messages).msg.indexOf(messages.length - 1) - ct.encode(turn).msg.indexOf(1);
+    for (const c of ['harmful_intent', 'prompt_injection'] as const) {
+      const [a, b] = [r.concepts[c], alone.concepts[c]];
+      if (a.view !== 'turn') continue; // the whole conversation scored higher
+      expect(Math.abs(a.score - b.score)).toBeLessThan(1e-3);
+      expect(a.tokens?.map((t) => [t.index - shift, t.token, t.start, t.end])).toEqual(b.tokens?.map((t) => [t.index, t.token, t.start, t.end]));
+      expect(a.tokens?.map((t) => t.message)).toEqual(b.tokens?.map(() => messages.length - 1));
+    }
+    expect(r.concepts.harmful_intent.view).toBe('turn');
+    // after fewer than 512 tokens of earlier messages there is no turn view: the conversation in
+    // context decides alone
+    const short = [messages[0], { role: 'user', content: 'Can you check the store hours for Sunday?' }, { role: 'assistant', content: 'Sunday hours are 10:00 to 17:00 at every Northwind store.' }, messages[messages.length - 1]] as ChatMessage[];
+    const [s, sc] = [await engine.score(event('short-late', short)), await contextOnly.score(event('short-late-ctx', short))];
+    for (const c of Object.keys(s.concepts) as Array<keyof typeof s.concepts>) {
+      expect(s.concepts[c].view).toBeUndefined();
+      expect(Math.abs(s.concepts[c].score - sc.concepts[c].score)).toBeLessThan(1e-3);
+    }
   });
 
   it('does not flag the benign conversation of about 6,000 tokens', async () => {

@@ -64,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     bb.add_argument("--out", type=Path, required=True)
 
     ee = sub.add_parser("eval-events", help="the TEST scenarios as labelled events with the builder's own scores, for `probewatch eval`")
-    ee.add_argument("--pack", type=Path, required=True)
-    ee.add_argument("--model-dir", type=Path, required=True, help="the converted model `probewatch setup` prepared (data/models/...)")
+    ee.add_argument("--pack", type=Path)
+    ee.add_argument("--model-dir", type=Path, help="the converted model `probewatch setup` prepared (data/models/...)")
     ee.add_argument("--out", type=Path, required=True)
     ee.add_argument("--per-concept", type=int, default=None, help="at most this many minimal pairs per concept (default: all)")
     ee.add_argument("--controls", type=int, default=None, help="at most this many controls (default: all)")
+    ee.add_argument("--long", action="store_true", help="add the held-out long conversations (composed and hand-written)")
+    ee.add_argument("--no-reference", action="store_true", help="leave out the builder's own scores (no model run; --pack and --model-dir unused)")
 
     el = sub.add_parser("eval-long", help="a pack on the held-out composed long conversations, read in context or in windows")
     el.add_argument("--pack", type=Path, required=True)
@@ -111,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"| sub-type out: mean {r['subtype_out']['mean_auroc_pairs']}, min {r['subtype_out']['min_auroc_pairs']}")
         print(a.out)
     elif a.cmd == "eval-events":
-        from .eval_events import write_eval_events
-        print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls))
+        from .eval_events import write_eval_events, write_events_only
+        if not a.no_reference and (a.pack is None or a.model_dir is None):
+            ap.error("eval-events needs --pack and --model-dir (or --no-reference)")
+        if a.no_reference:
+            print(write_events_only(a.out, a.per_concept, a.controls, a.long))
+        else:
+            print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls, long=a.long))
     elif a.cmd == "eval-long":
         from .long_eval import run as eval_long
         res = eval_long(a.pack, a.model_dir, a.reading, pairs_per_concept=a.pairs_per_concept, n_controls=a.controls,

@@ -16,10 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from .scenario_eval import is_test
-from .scenarios import CONCEPTS, load_concept, load_controls
+from .scenarios import CONCEPTS, compose_long, load_concept, load_controls
 
 
-def select(per_concept: int | None, controls: int | None, seed: int) -> list[tuple[object, dict]]:
+def select(per_concept: int | None, controls: int | None, seed: int, long: bool = False) -> list[tuple[object, dict]]:
+    """TEST minimal pairs and controls. `long` adds the held-out long conversations: the set
+    `eval-long` composes (TEST pairs embedded in TEST controls, seed 1234, 12 pairs per concept,
+    16 long controls) and the hand-written long pairs of TEST families."""
     rng = random.Random(seed)
     out = []
     for c in CONCEPTS:
@@ -29,14 +32,29 @@ def select(per_concept: int | None, controls: int | None, seed: int) -> list[tup
             pairs = set(rng.sample(pairs, min(per_concept, len(pairs))))
         out += [(s, {c: s.label}) for s in rows if s.pair in pairs]
     ctl = [s for s in load_controls() if is_test(s.family)]
+    if long:
+        all_pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
+        for r in compose_long(all_pairs, ctl, 1234, pairs_per_concept=12, n_controls=16):
+            out.append((r, {c: 0 for c in CONCEPTS} if r.concept == "control" else {r.concept: r.label}))
+        out += [(s, {s.concept: s.label}) for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is not None]
     if controls is not None:
         ctl = rng.sample(ctl, min(controls, len(ctl)))
     out += [(s, {c: 0 for c in CONCEPTS}) for s in ctl]
     return out
 
 
-def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: int | None = None, controls: int | None = None,
+def write_events_only(out: Path, per_concept: int | None = None, controls: int | None = None, long: bool = False,
                       seed: int = 1234) -> int:
+    """The same events without the builder's reference scores (no model run here)."""
+    lines = [json.dumps({"id": s.id, "tenant": "eval", "source": "scenarios", "model": "scenario",
+                         "messages": [{"role": r, "content": c} for r, c in s.messages], "labels": labels}, ensure_ascii=False)
+             for s, labels in select(per_concept, controls, seed, long)]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: int | None = None, controls: int | None = None,
+                      seed: int = 1234, long: bool = False) -> int:
     import onnxruntime as ort
 
     from .bench_reference import load_pack, score_event
@@ -50,7 +68,7 @@ def write_eval_events(pack_dir: Path, model_dir: Path, out: Path, per_concept: i
     name = f"hidden_{m['model']['layer']}"
     rt = m["runtime"]
     lines = []
-    for s, labels in select(per_concept, controls, seed):
+    for s, labels in select(per_concept, controls, seed, long):
         messages = [{"role": r, "content": c} for r, c in s.messages]
         enc = ct.encode(messages)
         if "context_tokens" in rt:  # whole conversation in context, as the runtime reads it
