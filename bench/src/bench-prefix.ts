@@ -97,7 +97,7 @@ export async function benchPrefix(paths: RuntimePaths, pack: ProbePack, out: str
   const tokens = traffic.events.map((e) => ct.encode(e.messages).ids.length);
   const totalTokens = tokens.reduce((a, b) => a + b, 0);
   const runs: Record<string, { events_per_s: number; seconds: number; tokens_computed_per_event: number; padded_tokens_per_event: number;
-    hit_tokens: number; miss_tokens: number; cache_bytes: number; evicted_blocks: number; batches: number }> = {};
+    hit_tokens: number; miss_tokens: number; cache_bytes: number; evicted_blocks: number; batches: number; turn_views: number; turn_view_tokens: number }> = {};
   const scores: Record<string, ScoredEvent[]> = {};
   const mb = DEFAULT_ENGINE_OPTIONS.prefixCacheMb;
   // The default budget, and twice it: how much of the gap is evictions under the default.
@@ -118,6 +118,8 @@ export async function benchPrefix(paths: RuntimePaths, pack: ProbePack, out: str
         cache_bytes: p.bytes,
         evicted_blocks: p.evictedBlocks,
         batches: engine.stats.batches,
+        turn_views: engine.turnViewsRead.views,
+        turn_view_tokens: engine.turnViewsRead.tokens,
       };
       scores[name] = m.scored;
       process.stderr.write(`${name}: ${runs[name].events_per_s} events/s, ${runs[name].tokens_computed_per_event} tokens computed per event\n`);
@@ -140,6 +142,7 @@ export async function benchPrefix(paths: RuntimePaths, pack: ProbePack, out: str
       ...(conversations < 200 ? { scaled_down: `${conversations} conversations instead of the issue's 200, to keep the bench under ~8 minutes on ${os.cpus().length} CPUs without the cache` } : {}),
     },
     cache: { mb, block_tokens: 32, workers: DEFAULT_ENGINE_OPTIONS.workers },
+    turn_view: { concepts: DEFAULT_ENGINE_OPTIONS.turnViewConcepts, after_tokens: DEFAULT_ENGINE_OPTIONS.turnViewAfterTokens },
     without_cache: runs.without_cache,
     with_cache: runs.with_cache,
     events_per_s_ratio: round(runs.with_cache.events_per_s / runs.without_cache.events_per_s),
@@ -149,7 +152,7 @@ export async function benchPrefix(paths: RuntimePaths, pack: ProbePack, out: str
     [`tokens_computed_ratio_${2 * mb}mb`]: round(runs.without_cache.tokens_computed_per_event / runs[`with_cache_${2 * mb}mb`].tokens_computed_per_event),
     max_abs_score_difference: maxDiff,
     max_abs_score_difference_note: 'with the default cache against without it, over every concept of every event; scores are reported to 4 decimals',
-    note: 'events/s: whole engine.score (tokenization, inference, SAE features, scoring). tokens computed: tokens run through the model (without the cache every token of every event; with it, prefix cache misses). padded_tokens_per_event adds batch padding.',
+    note: 'events/s: whole engine.score (tokenization, inference, SAE features, scoring), with the default turn view. tokens computed: tokens run through the model (without the cache every token of every event and of every turn view; with it, prefix cache misses). padded_tokens_per_event adds batch padding. turn_views: events whose newest turn was also read alone, and that reading\'s tokens.',
   };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -78,6 +78,9 @@ export class ProbeEngine {
     return new ProbeEngine(pack, tokenizer, batcher, { concepts: opts.turnViewConcepts, tokens: opts.turnViewTokens, after: opts.turnViewAfterTokens });
   }
 
+  /** Turn views read so far, and their tokens (benchmarks report the view's cost with them). */
+  readonly turnViewsRead = { views: 0, tokens: 0 };
+
   /** The concepts that also read the newest turn alone (empty: the turn view is off). */
   get turnViewConcepts(): readonly ConceptId[] {
     return this.turnView.concepts;
@@ -161,6 +164,8 @@ export class ProbeEngine {
     const index = viewTokenIndex(enc, whole, view.index);
     const kept = fit.kept.flatMap(([a, b]) => enc.ids.slice(a, b));
     if (kept.length === 0) return undefined;
+    this.turnViewsRead.views++;
+    this.turnViewsRead.tokens += kept.length;
     const hidden = await this.batcher.run(kept, { ...opts, prefixCache: true });
     const d = this.pack.manifest.model.d_model;
     const scorer = new ConversationScorer(this.pack);
