@@ -3,10 +3,9 @@
 export const CONCEPT_IDS = ['deception', 'sycophancy', 'harmful_intent', 'prompt_injection'] as const;
 export type ConceptId = (typeof CONCEPT_IDS)[number];
 
-/** PROBEWATCH_TURN_VIEW's default: the concepts whose signal sits in one message. On the held-out
- *  scenarios the turn view also lifted deception and sycophancy recall, but it took their
- *  false-positive rate on controls past 1% (see the README). */
-export const DEFAULT_TURN_VIEW = 'harmful_intent,prompt_injection';
+/** PROBEWATCH_TURN_VIEW's default: every concept (measured on the held-out scenarios; see the
+ *  builder README, "The turn view"). */
+export const DEFAULT_TURN_VIEW = 'all';
 
 /**
  * PROBEWATCH_TURN_VIEW (and `--turn-view`): `off`, `all`, or a comma-separated list of concepts.

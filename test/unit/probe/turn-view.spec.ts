@@ -45,7 +45,7 @@ describe('PROBEWATCH_TURN_VIEW', () => {
     expect(parseTurnView('off')).toEqual([]);
     expect(parseTurnView(' harmful_intent , prompt_injection,harmful_intent')).toEqual(['harmful_intent', 'prompt_injection']);
     expect(() => parseTurnView('harmful,deception')).toThrow(/'harmful' is not a concept/);
-    expect(loadConfig({}).turnView).toEqual(['harmful_intent', 'prompt_injection']);
+    expect(loadConfig({}).turnView).toEqual(['deception', 'sycophancy', 'harmful_intent', 'prompt_injection']);
     expect(loadConfig({ PROBEWATCH_TURN_VIEW: 'off' }).turnView).toEqual([]);
     expect(() => loadConfig({ PROBEWATCH_TURN_VIEW: 'bogus' })).toThrow(/PROBEWATCH_TURN_VIEW: 'bogus' is not a concept/);
   });

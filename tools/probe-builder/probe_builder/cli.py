@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ee.add_argument("--per-concept", type=int, default=None, help="at most this many minimal pairs per concept (default: all)")
     ee.add_argument("--controls", type=int, default=None, help="at most this many controls (default: all)")
     ee.add_argument("--long", action="store_true", help="add the held-out long conversations (composed and hand-written)")
+    ee.add_argument("--stream", action="store_true", help="the held-out long set cut as it streams (the event that carries each passage as its newest turn); implies --no-reference")
     ee.add_argument("--no-reference", action="store_true", help="leave out the builder's own scores (no model run; --pack and --model-dir unused)")
 
     el = sub.add_parser("eval-long", help="a pack on the held-out composed long conversations, read in context or in windows")
@@ -114,10 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(a.out)
     elif a.cmd == "eval-events":
         from .eval_events import write_eval_events, write_events_only
+        a.no_reference = a.no_reference or a.stream
         if not a.no_reference and (a.pack is None or a.model_dir is None):
             ap.error("eval-events needs --pack and --model-dir (or --no-reference)")
         if a.no_reference:
-            print(write_events_only(a.out, a.per_concept, a.controls, a.long))
+            print(write_events_only(a.out, a.per_concept, a.controls, a.long, stream=a.stream))
         else:
             print(write_eval_events(a.pack, a.model_dir, a.out, a.per_concept, a.controls, long=a.long))
     elif a.cmd == "eval-long":

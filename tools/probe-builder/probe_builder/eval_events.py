@@ -43,12 +43,37 @@ def select(per_concept: int | None, controls: int | None, seed: int, long: bool 
     return out
 
 
+def streaming_cut() -> list[tuple[str, list[tuple[str, str]], dict]]:
+    """The held-out long set as a monitor sees it while it streams: each long positive and its
+    minimal pair cut just after the passage (the event that carries it as the newest turn), and
+    each long control cut after the turn of the user messages at 25%, 50% and 75% of its user
+    messages (three events per control)."""
+    pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
+    ctl = [s for s in load_controls() if is_test(s.family)]
+    rows = compose_long(pairs, ctl, 1234, pairs_per_concept=12, n_controls=16)
+    rows += [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is not None]
+    out = []
+    for r in rows:
+        if r.concept == "control":
+            users = [i for i, (role, _) in enumerate(r.messages) if role == "user"]
+            for q in (25, 50, 75):
+                end = users[len(users) * q // 100] + 1
+                while end < len(r.messages) and r.messages[end][0] != "user":
+                    end += 1
+                out.append((f"{r.id}-at{q}", list(r.messages[:end]), {c: 0 for c in CONCEPTS}))
+        else:
+            out.append((r.id, list(r.messages[:r.signal[1]]), {r.concept: r.label}))
+    return out
+
+
 def write_events_only(out: Path, per_concept: int | None = None, controls: int | None = None, long: bool = False,
-                      seed: int = 1234) -> int:
-    """The same events without the builder's reference scores (no model run here)."""
-    lines = [json.dumps({"id": s.id, "tenant": "eval", "source": "scenarios", "model": "scenario",
-                         "messages": [{"role": r, "content": c} for r, c in s.messages], "labels": labels}, ensure_ascii=False)
-             for s, labels in select(per_concept, controls, seed, long)]
+                      seed: int = 1234, stream: bool = False) -> int:
+    """The same events without the builder's reference scores (no model run here); `stream`: the
+    streaming cut of the long set instead."""
+    rows = streaming_cut() if stream else [(s.id, s.messages, labels) for s, labels in select(per_concept, controls, seed, long)]
+    lines = [json.dumps({"id": i, "tenant": "eval", "source": "scenarios", "model": "scenario",
+                         "messages": [{"role": r, "content": c} for r, c in msgs], "labels": labels}, ensure_ascii=False)
+             for i, msgs, labels in rows]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
 
