@@ -19,7 +19,7 @@ commands:
           [--prefix-cache-mb N]              prefix cache shared by all lines (default 256, 0: off): a line
                                              extending an earlier conversation computes only its new tokens
           [--turn-view all|off|CONCEPT,…]    concepts that also read the newest turn with the system prompt
-                                             alone and keep the higher score (default $PROBEWATCH_TURN_VIEW)
+                                             alone; a flagged, higher score there wins (default $PROBEWATCH_TURN_VIEW)
   eval    --input FILE [--out FILE] [--pack ID|DIR] [--turn-view all|off|CONCEPT,…]
                                              the pack measured on labelled events (JSONL: event + labels
                                              {concept: 0|1}): AUROC, recall, false positives at threshold

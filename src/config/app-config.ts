@@ -80,7 +80,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_PROBE_WORKERS', default: '1', meaning: 'inference worker threads' },
   { name: 'PROBEWATCH_PROBE_THREADS', default: '0 (ORT default)', meaning: 'threads per inference worker' },
   { name: 'PROBEWATCH_PREFIX_CACHE_MB', default: '256', meaning: 'prefix cache per inference worker (key/value state and residuals of conversation prefixes, LRU): a turn that extends an earlier one computes only its new tokens; 0 turns it off' },
-  { name: 'PROBEWATCH_TURN_VIEW', default: DEFAULT_TURN_VIEW, meaning: 'concepts (comma-separated, all or off) that also read the newest turn (from the last user message on) with the system prompt alone, and keep the higher of that score and the whole conversation\'s' },
+  { name: 'PROBEWATCH_TURN_VIEW', default: DEFAULT_TURN_VIEW, meaning: 'concepts (comma-separated, all or off) that also read the newest turn (from the last user message on) with the system prompt alone, after 512 tokens of earlier messages; a flagged, higher turn score is the result' },
   { name: 'PROBEWATCH_RULES_DIR', default: './rules', meaning: 'directory of rule files (*.yaml)' },
   { name: 'PROBEWATCH_RULES_WATCH', default: 'true', meaning: 'reload rule files when they change (also POST /v1/rules/reload)' },
   { name: 'PROBEWATCH_RULES_TICK_MS', default: '1000', meaning: 'scheduler tick: how often due windowed/sequence rules are looked for' },

@@ -43,7 +43,7 @@ export interface ConceptResult {
   /** The tokens that decided the score: [start, end) conversation token indices. */
   span?: { start: number; end: number };
   /** 'turn' when the score came from the newest turn read with the system prompt alone (the
-   *  engine's turn view), which scored higher than the whole conversation read in context;
+   *  engine's turn view), which was flagged and scored higher than the whole conversation read in context;
    *  absent when the conversation in context decided. `span` and the evidence index the whole
    *  conversation's tokens either way. */
   view?: 'turn';

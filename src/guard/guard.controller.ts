@@ -28,7 +28,7 @@ function withGuardDefaults(value: unknown, receivedAt: Date): unknown {
 /** The deciding concept's evidence; its token text only for callers allowed raw content (as GET /v1/events/:id). */
 function evidenceOf(scored: ScoredEvent, concept: ConceptId, withContent: boolean): Record<string, unknown> {
   const r = scored.concepts[concept];
-  const evidence = { concept, span: r.span ?? null, tokens: r.tokens ?? [], features: r.features };
+  const evidence = { concept, span: r.span ?? null, ...(r.view ? { view: r.view } : {}), tokens: r.tokens ?? [], features: r.features };
   return withContent ? evidence : { ...(withoutContent({ concepts: { [concept]: evidence } }).concepts as Record<string, Record<string, unknown>>)[concept], content_withheld: true };
 }
 

@@ -20,8 +20,8 @@ export interface EngineOptions {
   prefixCacheMb: number;
   /**
    * The turn view (PROBEWATCH_TURN_VIEW): these concepts also read the newest turn with the
-   * system prompt alone, at most `turnViewTokens` tokens of it (fitContext's policy), and keep
-   * whichever reading scores higher. Empty: off.
+   * system prompt alone, at most `turnViewTokens` tokens of it (fitContext's policy); when that
+   * reading is flagged and scores higher, it is the result. Empty: off.
    */
   turnViewConcepts: readonly ConceptId[];
   turnViewTokens: number;
@@ -125,7 +125,12 @@ export class ProbeEngine {
     if (turnScorer) {
       const byTurn = turnScorer.finish((id) => this.tokenizer.decodeToken(id), locate);
       for (const c of this.turnView.concepts) {
-        if (byTurn[c].in_scope && byTurn[c].score > concepts[c].score) concepts[c] = { ...byTurn[c], view: 'turn' } as ConceptResult;
+        // The view can raise an alert the whole conversation misses; below its threshold it
+        // leaves the conversation's score alone, so it does not reorder conversations it does not
+        // flag (on whole transcripts whose signal is not in the newest turn, taking the higher
+        // score lowered harmful_intent's AUROC against controls from 0.88 to 0.63).
+        const t = byTurn[c];
+        if (t.in_scope && t.flagged && t.score > concepts[c].score) concepts[c] = { ...t, view: 'turn' } as ConceptResult;
       }
     }
     return {

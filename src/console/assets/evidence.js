@@ -81,7 +81,7 @@ function evidenceParts(ev, pack, concepts, cid, draw) {
     ev.truncated ? h('p', { class: 'warn' }, `Truncated: tokens ${ev.dropped?.start}–${ev.dropped?.end} were dropped from the middle (the system prompt and the newest tokens were read).`) : null,
     h('h2', {}, `Conversation, highlighted for ${cid ?? 'no concept'}`),
     c?.span ? h('p', { class: 'muted' }, `Deciding span: tokens ${c.span.start}–${c.span.end} of ${ev.tokens}. Highlight strength is each token's contribution to the probe's logit.`) : null,
-    c?.view === 'turn' ? h('p', { class: 'muted' }, 'Decided on the newest turn read with the system prompt alone (the turn view), which scored higher than the whole conversation read in context.') : null,
+    c?.view === 'turn' ? h('p', { class: 'muted' }, 'Decided on the newest turn read with the system prompt alone (the turn view): it was flagged there, and scored higher than the whole conversation read in context.') : null,
     withheld
       ? h('p', { class: 'warn' }, ev.content_withheld ? 'The conversation text is withheld: your key does not grant content.' : 'No conversation text is stored for this event (content policy).')
       : h('ol', { class: 'conversation' }, ev.messages.map((m, i) => h('li', { class: `msg role-${m.role}` },
