@@ -164,7 +164,15 @@ export class ProbeEngine {
       if (m >= 0 && whole.roles[t] !== ROLE_CODES.system) earlier++;
     }
     if (earlier < this.turnView.after) return undefined;
-    const enc = this.tokenizer.encode(view.messages);
+    let enc: EncodedConversation;
+    try {
+      enc = this.tokenizer.encode(view.messages);
+    } catch {
+      // A chat template that insists on its own role order (e.g. strict user/assistant
+      // alternation) may refuse the shortened conversation it accepted whole: then there is no
+      // turn view, and the whole conversation decides, as it does with the view off.
+      return undefined;
+    }
     const fit = fitContext(enc.roles, enc.msg, Math.min(this.turnView.tokens, this.pack.manifest.runtime.context_tokens));
     const index = viewTokenIndex(enc, whole, view.index);
     const kept = fit.kept.flatMap(([a, b]) => enc.ids.slice(a, b));
