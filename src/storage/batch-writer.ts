@@ -10,6 +10,14 @@ export interface WriterOptions {
   maxRows: number;
   flushMs: number;
   maxBackoffMs: number;
+  /**
+   * Tables inserted after every other table of the same flush (default: `events`). An event's
+   * `events` row is its commit marker: the accept-log replay counts an event with one as stored
+   * and does not score it again. So it must reach the store only after the event's
+   * concept_scores and feature_activations rows; a flush that fails (or a process killed) before
+   * them leaves no `events` row, and the event is replayed whole.
+   */
+  commitLast?: readonly string[];
 }
 
 type Row = Record<string, unknown>;
@@ -107,7 +115,9 @@ export class BatchWriter {
   }
 
   private async flushAll(): Promise<void> {
-    for (const table of [...this.buffers.keys()]) {
+    const last = new Set(this.opts.commitLast ?? ['events']);
+    const tables = [...this.buffers.keys()];
+    for (const table of [...tables.filter((t) => !last.has(t)), ...tables.filter((t) => last.has(t))]) {
       const batch = this.buffers.get(table) ?? [];
       if (batch.length === 0) continue;
       this.buffers.set(table, []);

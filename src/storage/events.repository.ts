@@ -95,10 +95,12 @@ export class EventsRepository {
       tenant: event.tenant, feature: f.feature, ts, event_id: event.id, concept, activation: f.activation, mean_activation: f.mean_activation,
       top_token: f.top_tokens[0]?.token ?? '', top_token_index: f.top_tokens[0]?.index ?? 0,
     })));
+    // `events` last: the writer inserts it after the others (its commit marker for the replay),
+    // and queued last, a flush it triggers by size already holds the other rows.
     await Promise.all([
-      this.writer.write('events', [eventRow]),
       this.writer.write('concept_scores', scoreRows),
       this.writer.write('feature_activations', featureRows),
+      this.writer.write('events', [eventRow]),
     ]);
   }
 

@@ -17,6 +17,31 @@ function recordingClient(): { client: ClickHouseClient; inserted: Array<Record<s
 }
 
 describe('batch writer', () => {
+  it('inserts an event\'s events row (its commit marker) after its other tables, and not at all when one of them fails', async () => {
+    const order: string[] = [];
+    let failScores = true;
+    const client = {
+      insert: async ({ table }: { table: string }) => {
+        if (table === 'concept_scores' && failScores) {
+          failScores = false;
+          throw new Error('killed mid-flush');
+        }
+        order.push(table);
+      },
+    } as unknown as ClickHouseClient;
+    const w = new BatchWriter(client, { maxRows: 100, flushMs: 5, maxBackoffMs: 100 });
+    // written in the order EventsRepository.store writes them
+    const done = Promise.all([w.write('events', [{ id: 1 }]), w.write('concept_scores', [{ id: 1 }]), w.write('feature_activations', [{ id: 1 }])]);
+    await new Promise((r) => setTimeout(r, 30));
+    // the first flush failed on concept_scores: the events row did not go in before it
+    expect(order).not.toContain('events');
+    await done;
+    expect(order.indexOf('events')).toBeGreaterThan(order.indexOf('concept_scores'));
+    expect(order.indexOf('events')).toBeGreaterThan(order.indexOf('feature_activations'));
+    expect(order.filter((t) => t === 'events')).toHaveLength(1);
+    await w.close();
+  });
+
   it('a row quoting hostile text with a lone surrogate is stored (U+FFFD), not retried forever', async () => {
     const { client, inserted } = recordingClient();
     const w = new BatchWriter(client, { maxRows: 100, flushMs: 10, maxBackoffMs: 100 });
