@@ -126,7 +126,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   ...KAFKA_CONFIG_DOC,
 ];
 
-/** `acme=full,globex=hash` into {tenant: policy}; every bad pair is a problem. */
+/** PROBEWATCH_TURN_VIEW into concepts; a bad value is a problem. */
 function turnView(raw: string | undefined, problems: string[]): ConceptId[] {
   try {
     return parseTurnView(raw ?? DEFAULT_TURN_VIEW);
@@ -136,6 +136,7 @@ function turnView(raw: string | undefined, problems: string[]): ConceptId[] {
   }
 }
 
+/** `acme=full,globex=hash` into {tenant: policy}; every bad pair is a problem. */
 function policyMap(raw: string | undefined, problems: string[]): Record<string, ContentPolicy> {
   const out: Record<string, ContentPolicy> = {};
   for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {

@@ -106,18 +106,13 @@ export class ProbeEngine {
     const fit = fitContext(roles, enc.msg, this.pack.manifest.runtime.context_tokens);
     const kept = fit.kept.flatMap(([a, b]) => ids.slice(a, b));
     const scorer = new ConversationScorer(this.pack);
-    const d = this.pack.manifest.model.d_model;
     const turn = this.scoreTurn(event, enc, opts);
     turn.catch(() => undefined); // awaited below; this keeps a failure meanwhile from being "unhandled"
     if (kept.length > 0) {
       // A truncated conversation bypasses the prefix cache: past the context its kept tail slides
       // with every new turn, so its blocks would never be read again and would only evict others.
       const hidden = await this.batcher.run(kept, { ...opts, prefixCache: fit.dropped === undefined });
-      let row = 0;
-      for (const [a, b] of fit.kept) {
-        scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), ids.slice(a, b), roles.slice(a, b), a);
-        row += b - a;
-      }
+      this.addRuns(scorer, hidden, fit.kept, enc);
     }
     const locate = (i: number): ReturnType<TokenLocator> => locateToken(enc, i);
     const concepts = scorer.finish((id) => this.tokenizer.decodeToken(id), locate);
@@ -180,14 +175,22 @@ export class ProbeEngine {
     this.turnViewsRead.views++;
     this.turnViewsRead.tokens += kept.length;
     const hidden = await this.batcher.run(kept, { ...opts, prefixCache: true });
-    const d = this.pack.manifest.model.d_model;
     const scorer = new ConversationScorer(this.pack);
+    this.addRuns(scorer, hidden, fit.kept, enc, index);
+    return scorer;
+  }
+
+  /**
+   * Feeds the residuals of the kept runs (`hidden`: their rows, run after run) to the scorer.
+   * `index`: each token's position in the whole conversation, when `enc` is a view of it.
+   */
+  private addRuns(scorer: ConversationScorer, hidden: Float32Array, runs: ReadonlyArray<[number, number]>, enc: EncodedConversation, index?: readonly number[]): void {
+    const d = this.pack.manifest.model.d_model;
     let row = 0;
-    for (const [a, b] of fit.kept) {
-      scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), enc.ids.slice(a, b), enc.roles.slice(a, b), index.slice(a, b));
+    for (const [a, b] of runs) {
+      scorer.addWindow(hidden.subarray(row * d, (row + b - a) * d), enc.ids.slice(a, b), enc.roles.slice(a, b), index ? index.slice(a, b) : a);
       row += b - a;
     }
-    return scorer;
   }
 
   async close(): Promise<void> {

@@ -20,9 +20,7 @@ from .scenarios import CONCEPTS, compose_long, load_concept, load_controls
 
 
 def select(per_concept: int | None, controls: int | None, seed: int, long: bool = False) -> list[tuple[object, dict]]:
-    """TEST minimal pairs and controls. `long` adds the held-out long conversations: the set
-    `eval-long` composes (TEST pairs embedded in TEST controls, seed 1234, 12 pairs per concept,
-    16 long controls) and the hand-written long pairs of TEST families."""
+    """TEST minimal pairs and controls. `long` adds the held-out long conversations (held_out_long)."""
     rng = random.Random(seed)
     out = []
     for c in CONCEPTS:
@@ -33,14 +31,21 @@ def select(per_concept: int | None, controls: int | None, seed: int, long: bool 
         out += [(s, {c: s.label}) for s in rows if s.pair in pairs]
     ctl = [s for s in load_controls() if is_test(s.family)]
     if long:
-        all_pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
-        for r in compose_long(all_pairs, ctl, 1234, pairs_per_concept=12, n_controls=16):
-            out.append((r, {c: 0 for c in CONCEPTS} if r.concept == "control" else {r.concept: r.label}))
-        out += [(s, {s.concept: s.label}) for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is not None]
+        out += [(r, {c: 0 for c in CONCEPTS} if r.concept == "control" else {r.concept: r.label}) for r in held_out_long()]
     if controls is not None:
         ctl = rng.sample(ctl, min(controls, len(ctl)))
     out += [(s, {c: 0 for c in CONCEPTS}) for s in ctl]
     return out
+
+
+def held_out_long() -> list:
+    """The held-out long conversations: the set `eval-long` composes (TEST pairs embedded in TEST
+    controls, seed 1234, 12 pairs per concept, 16 long controls), then the hand-written long pairs
+    of TEST families."""
+    pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
+    ctl = [s for s in load_controls() if is_test(s.family)]
+    rows = compose_long(pairs, ctl, 1234, pairs_per_concept=12, n_controls=16)
+    return rows + [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is not None]
 
 
 def streaming_cut() -> list[tuple[str, list[tuple[str, str]], dict]]:
@@ -48,12 +53,8 @@ def streaming_cut() -> list[tuple[str, list[tuple[str, str]], dict]]:
     minimal pair cut just after the passage (the event that carries it as the newest turn), and
     each long control cut after the turn of the user messages at 25%, 50% and 75% of its user
     messages (three events per control)."""
-    pairs = [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is None]
-    ctl = [s for s in load_controls() if is_test(s.family)]
-    rows = compose_long(pairs, ctl, 1234, pairs_per_concept=12, n_controls=16)
-    rows += [s for c in CONCEPTS for s in load_concept(c) if is_test(s.family) and s.signal is not None]
     out = []
-    for r in rows:
+    for r in held_out_long():
         if r.concept == "control":
             users = [i for i, (role, _) in enumerate(r.messages) if role == "user"]
             for q in (25, 50, 75):
