@@ -35,7 +35,9 @@ from .stages import SWEEP_LAYERS, Work, stage_convert, stage_harvest_labeled, st
 
 OUTLIER_FACTOR = 10.0
 FEATURES_PER_CONCEPT = 12
-SCENARIO_LAYERS = [12, 15, 18]  # 6 and 9 trailed on every concept in the first builds
+# The layers the scenarios are harvested at, per model. SmolLM2 (30 blocks): 6 and 9 trailed on every
+# concept in the first builds. Gemma 3 270M (18 blocks): the same relative depths, about 0.5 to 0.85.
+SCENARIO_LAYERS = {"smollm2-135m": [12, 15, 18], "gemma3-270m": [9, 12, 15]}
 
 
 def log(msg: str) -> None:
@@ -167,7 +169,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
     conv_info = stage_convert(w, w.layers)
     convs, enc, provenance, composition = stage_labeled(w)
     h = stage_harvest_labeled(w, enc)
-    sa = with_prompt_only(stage_scenario_harvest(w, SCENARIO_LAYERS))
+    sa = with_prompt_only(stage_scenario_harvest(w, SCENARIO_LAYERS[model]))
     sel = stage_select(w, sa, select)
     layer = int(sel["chosen_layer"])
     if sae_dir:

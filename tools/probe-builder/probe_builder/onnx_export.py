@@ -95,12 +95,10 @@ def build_graph(
     cfg = model.config
     if not layers or min(layers) < start_layer or max(layers) > cfg.n_layers:
         raise ValueError(f"layers must be within {start_layer}..{cfg.n_layers}, got {list(layers)}")
-    if isinstance(cfg, Gemma3Config):
-        if kv_cache:
-            raise NotImplementedError("chunked prefill (kv_cache) is built for the Llama graph only")
-        return build_gemma3_graph(model, layers, progress, start_layer, logits)
     if kv_cache and (start_layer or logits):
         raise ValueError("kv_cache graphs start at the embeddings and return residuals only")
+    if isinstance(cfg, Gemma3Config):
+        return build_gemma3_graph(model, layers, progress, start_layer, logits, kv_cache)
     n_blocks = max(layers)
     hd, H, KV, D = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.d_model
     rep = H // KV
@@ -268,8 +266,11 @@ def build_gemma3_graph(
     progress: Callable[[int, int, str], None] | None = None,
     start_layer: int = 0,
     logits: bool = False,
+    kv_cache: bool = False,
 ) -> onnx.ModelProto:
-    """Gemma 3 blocks start_layer..max(layers); same inputs/outputs as `build_graph`.
+    """Gemma 3 blocks start_layer..max(layers); same inputs/outputs as `build_graph`, including
+    its key/value cache for chunked prefill (past/present [batch, kv_heads, tokens, head_dim]
+    per block, keys after RoPE; a local layer's window then reaches back into the cache).
 
     Per block (HF Gemma3DecoderLayer): h += post_attn_norm(attn(attn_norm(h))), then
     h += post_ffw_norm(mlp(ffn_norm(h))). Attention: per-head RMSNorm of q and k (q_norm,
@@ -316,18 +317,22 @@ def build_gemma3_graph(
     else:
         h = "hidden_in"
 
-    seq_len = g.op("Slice", [g.op("Shape", ["attention_mask"], "mask_shape"), "c_one1", g.const("c_two1", i64(2))], "seq_len")
+    # The mask covers past + seq tokens; with a cache the chunk's queries sit after `past` of them.
+    c_two1 = g.const("c_two1", i64(2))
+    total_len = g.op("Slice", [g.op("Shape", ["attention_mask"], "mask_shape"), "c_one1", c_two1], "total_len")
+    past_len = (g.op("Slice", [g.op("Shape", ["past_key_0"], "past_shape"), c_two1, g.const("c_three1", i64(3))], "past_len")
+                if kv_cache else "c_zero1")
     tables = {}
     for kind, theta, sc in (("local", cfg.rope_theta_local, 1.0), ("global", cfg.rope_theta, cfg.rope_scale_global)):
         cos_t, sin_t = _rope_table(theta, hd, sc)
         tables[kind] = (
-            g.op("Slice", [g.const(f"rope_cos_{kind}", cos_t), "c_zero1", seq_len, "c_zero1"], f"cos_{kind}"),
-            g.op("Slice", [g.const(f"rope_sin_{kind}", sin_t), "c_zero1", seq_len, "c_zero1"], f"sin_{kind}"),
+            g.op("Slice", [g.const(f"rope_cos_{kind}", cos_t), past_len, total_len, "c_zero1"], f"cos_{kind}"),
+            g.op("Slice", [g.const(f"rope_sin_{kind}", sin_t), past_len, total_len, "c_zero1"], f"sin_{kind}"),
         )
-    t_scalar = g.op("Squeeze", [seq_len, "c_zero1"], "t_scalar")
-    pos = g.op("Range", [g.const("c_zero0", np.array(0, dtype=np.int64)), t_scalar, g.const("c_one0", np.array(1, dtype=np.int64))], "pos")
-    q_pos = g.op("Unsqueeze", [pos, "c_one1"], "q_pos")  # [T,1]
-    k_pos = g.op("Unsqueeze", [pos, "c_zero1"], "k_pos")  # [1,T]
+    total0 = g.op("Squeeze", [total_len, "c_zero1"], "t_scalar")
+    one0 = g.const("c_one0", np.array(1, dtype=np.int64))
+    q_pos = g.op("Unsqueeze", [g.op("Range", [g.op("Squeeze", [past_len, "c_zero1"], "past0"), total0, one0], "qpos"), "c_one1"], "q_pos")  # [T,1]
+    k_pos = g.op("Unsqueeze", [g.op("Range", [g.const("c_zero0", np.array(0, dtype=np.int64)), total0, one0], "kpos"), "c_zero1"], "k_pos")  # [1,P+T]
     dist = g.op("Sub", [q_pos, k_pos], "dist")  # i - j
     causal = g.op("Where", [g.op("Less", [dist, g.const("c_zero0b", np.array(0, dtype=np.int64))], "future"), neg_big, zero_f], "causal")
     too_far = g.op("Not", [g.op("Less", [dist, g.const("c_window", np.array(cfg.sliding_window, dtype=np.int64))], "in_window")], "too_far")
@@ -344,6 +349,8 @@ def build_gemma3_graph(
     out_names: dict[int, str] = {}
     if start_layer in layers:
         out_names[start_layer] = h
+    kv_inputs: list[onnx.ValueInfoProto] = []
+    kv_outputs: list[onnx.ValueInfoProto] = []
 
     def vec(name: str) -> str:
         return g.const(name.replace(".weight", ""), model.tensor(name).reshape(-1))
@@ -361,8 +368,16 @@ def build_gemma3_graph(
         k = _rms_norm(g, g.op("Reshape", [k, shape_kv], "k4"), vec(p + "attn_k_norm.weight"), eps)  # [B,T,KV,hd]
         v = g.op("Reshape", [v, shape_kv], "v4")
         q = _rope(g, g.op("Transpose", [q], "qt", perm=[0, 2, 3, 1, 4]), cos, sin, half)  # [B,KV,rep,T,hd]
-        k = _rope(g, g.op("Unsqueeze", [g.op("Transpose", [k], "kt", perm=[0, 2, 1, 3]), ax2], "k5"), cos, sin, half)  # [B,KV,1,T,hd]
-        v = g.op("Unsqueeze", [g.op("Transpose", [v], "vt", perm=[0, 2, 1, 3]), ax2], "v5")
+        k = _rope(g, g.op("Transpose", [k], "kt", perm=[0, 2, 1, 3]), cos, sin, half)  # [B,KV,T,hd]
+        v = g.op("Transpose", [v], "vt", perm=[0, 2, 1, 3])
+        if kv_cache:
+            for kind_, t in (("key", k), ("value", v)):
+                kv_inputs.append(helper.make_tensor_value_info(f"past_{kind_}_{i}", TensorProto.FLOAT, ["batch", KV, "past", hd]))
+                kv_outputs.append(helper.make_tensor_value_info(f"present_{kind_}_{i}", TensorProto.FLOAT, ["batch", KV, "total", hd]))
+                g.nodes.append(helper.make_node("Concat", [f"past_{kind_}_{i}", t], [f"present_{kind_}_{i}"], name=f"present_{kind_}_{i}", axis=2))
+            k, v = f"present_key_{i}", f"present_value_{i}"
+        k = g.op("Unsqueeze", [k, ax2], "k5")  # [B,KV,1,P+T,hd]
+        v = g.op("Unsqueeze", [v, ax2], "v5")
         kT = g.op("Transpose", [k], "kT", perm=[0, 1, 2, 4, 3])
         scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, kT], "qk"), scale], "qks"), bias[kind]], "scores")
         probs = g.op("Softmax", [scores], "probs", axis=-1)
@@ -401,8 +416,8 @@ def build_gemma3_graph(
         g.inits = [t for t in g.inits if t.name != "token_embd"]
     first = (helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]) if start_layer == 0
              else helper.make_tensor_value_info("hidden_in", TensorProto.FLOAT, ["batch", "seq", D]))
-    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])]
-    graph = helper.make_graph(g.nodes, "gemma3_residual", inputs, outputs, g.inits)
+    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total" if kv_cache else "seq"])]
+    graph = helper.make_graph(g.nodes, "gemma3_residual", inputs + kv_inputs, outputs + kv_outputs, g.inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="probe-builder")
     m.ir_version = 8
     m.metadata_props.extend(
@@ -411,6 +426,7 @@ def build_gemma3_graph(
             onnx.StringStringEntryProto(key="layers", value=",".join(str(x) for x in sorted(set(layers)))),
             onnx.StringStringEntryProto(key="max_positions", value=str(MAX_POSITIONS)),
             onnx.StringStringEntryProto(key="architecture", value="gemma3"),
+            onnx.StringStringEntryProto(key="kv_cache", value="1" if kv_cache else "0"),
         ]
     )
     tick(total, "done")

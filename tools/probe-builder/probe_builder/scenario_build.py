@@ -127,8 +127,9 @@ C_GRID = (0.01, 0.1)
 # Layers the selection compares (all are harvested). Layers 6 and 9 trailed 15 and 18 on every
 # concept in the first experiments (harmful_intent held-out pairs AUROC 0.73/0.74 vs 0.80), and
 # layer 12 trailed in the 2.0.0 build (held-out criterion 0.898 vs 0.919 and 0.923 for 15 and
-# 18), so they are not swept on every build.
-SELECT_LAYERS = (15, 18)
+# 18), so they are not swept on every build: the selection compares the two deepest harvested layers
+# (SmolLM2: 15 and 18; Gemma 3 270M: 12 and 15).
+SELECT_LAYERS = 2
 AGG_GRID = (("max", 1), ("rolling", 16), ("rolling", 64))
 NON_DILUTING = ("harmful_intent", "prompt_injection")
 # Two-layer probes (measured, not shipped) hold both layers' scope tokens in float32.
@@ -179,7 +180,7 @@ def stage_select(w, sa: ScenarioActs, mode: str = "full") -> dict:
             path.write_text(json.dumps(res, indent=1))
         return table[concept][key]["criterion"]
 
-    layers = [l for l in SELECT_LAYERS if l in sa.layers]
+    layers = sorted(sa.layers)[-SELECT_LAYERS:]
     if mode in ("aggregation", "trainer"):
         layer = PRIOR_SELECTION["layer"]
         res["layer_criterion"] = {"12": 0.8979, "15": 0.9191, "18": 0.9231}  # the 2.0.0 build's figures

@@ -117,6 +117,31 @@ def test_tail_graph_continues_from_hidden_state(gemma, gemma_onnx, tmp_path):
     assert logits.shape == (3, ids.shape[1], gemma.config.vocab_size)
 
 
+def test_chunked_prefill_matches_a_single_pass_across_the_sliding_window(gemma, gemma_onnx, tmp_path):
+    """The key/value-cache graph (the runtime's chunked prefill and prefix reuse) gives every token
+    the residual of one pass, including local layers whose window reaches back into the cache."""
+    from probe_builder.prefill import cache_layout, residuals
+
+    kv = ort.InferenceSession(str(export(gemma, [3, G_LAYERS], tmp_path / "kv.onnx", kv_cache=True)), providers=["CPUExecutionProvider"])
+    cfg = gemma.config
+    assert cache_layout(kv) == (G_LAYERS, cfg.n_kv_heads, cfg.head_dim)
+    rng = np.random.default_rng(3)
+    seq = [2] + rng.integers(5, cfg.vocab_size, 21).tolist()  # 22 tokens: several windows of 4
+    ids, mask = _batch([seq])
+    single = gemma_onnx.run([f"hidden_{G_LAYERS}"], {"input_ids": ids, "attention_mask": mask})[0][0]
+    want = ReferenceGemma3(gemma, G_LAYERS).hidden_states(seq)[G_LAYERS]
+    for chunk in (1, 3, 5, 22):  # chunks shorter than, not aligned with, and longer than the window
+        got = residuals(kv, np.asarray(seq), f"hidden_{G_LAYERS}", chunk_tokens=chunk)
+        assert _rel_err(got, single) < 1e-5, chunk
+        assert _rel_err(got, want) < 1e-5, chunk
+    # the cache is read: the last chunk without its past is another reading
+    names = [o.name for o in kv.get_outputs()]
+    feed = {"input_ids": np.asarray([seq[-3:]]), "attention_mask": np.ones((1, 3), np.int64)}
+    feed |= {f"past_{k}_{i}": np.zeros((1, cfg.n_kv_heads, 0, cfg.head_dim), np.float32) for i in range(G_LAYERS) for k in ("key", "value")}
+    alone = dict(zip(names, kv.run(names, feed)))[f"hidden_{G_LAYERS}"][0]
+    assert _rel_err(alone, single[-3:]) > 1e-3
+
+
 @pytest.fixture(scope="module")
 def gemma_tok(gemma, tmp_path_factory):
     out = tmp_path_factory.mktemp("gemma_tok")
