@@ -38,6 +38,9 @@ export class ChatTokenizer {
   private readonly template: Template;
 
   private readonly addedTokenIds: ReadonlySet<number>;
+  /** A SentencePiece-style vocabulary (Gemma): pieces spell a space as U+2581 and a character
+   *  outside the vocabulary as one <0xNN> piece per UTF-8 byte. */
+  private readonly sentencePiece: boolean;
 
   constructor(readonly files: TokenizerFiles) {
     this.tokenizer = new Tokenizer(files.tokenizerJson, { ...files.config, chat_template: undefined });
@@ -45,6 +48,8 @@ export class ChatTokenizer {
     // A trusted model artifact (tokenizer.json), already parsed by the Tokenizer above.
     const added = files.tokenizerJson.added_tokens as ReadonlyArray<{ id: number }> | undefined;
     this.addedTokenIds = new Set((added ?? []).map((t) => t.id));
+    const model = files.tokenizerJson.model as { byte_fallback?: boolean } | undefined;
+    this.sentencePiece = model?.byte_fallback === true;
   }
 
   render(messages: readonly ChatMessage[]): string {
@@ -92,10 +97,12 @@ export class ChatTokenizer {
   /**
    * UTF-8 bytes of the text a token stands for. A byte-level BPE vocabulary entry spells its
    * bytes one character each (GPT-2's bytes-to-unicode table); an added token (<|im_start|>)
-   * matches its content verbatim. Anything else: the length of its decoded text.
+   * matches its content verbatim; a SentencePiece piece is its text with U+2581 for a space, or
+   * one byte (<0xNN>). Anything else: the length of its decoded text.
    */
   private byteLength(id: number, token: string): number {
     if (this.addedTokenIds.has(id)) return Buffer.byteLength(token);
+    if (this.sentencePiece) return sentencePieceBytes(token);
     return isByteLevelSpelling(token) ? token.length : Buffer.byteLength(this.decodeToken(id));
   }
 
@@ -115,6 +122,12 @@ export function isByteLevelSpelling(token: string): boolean {
     if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 323))) return false;
   }
   return token.length > 0;
+}
+
+/** UTF-8 bytes a SentencePiece piece stands for: 1 for a byte piece (<0xNN>), else its text with
+ *  U+2581 read as a space. */
+export function sentencePieceBytes(piece: string): number {
+  return /^<0x[0-9A-Fa-f]{2}>$/.test(piece) ? 1 : Buffer.byteLength(piece.replace(/\u2581/g, ' '));
 }
 
 /** UTF-16 length and UTF-8 length of the code point at i (a lone surrogate encodes as U+FFFD). */
