@@ -81,8 +81,7 @@ function verify(info: ConvertInfo, m: PackManifest): string[] {
   if (info.model_sha256 !== m.model.file_sha256) problems.push(`model file sha256 ${info.model_sha256} != pack's ${m.model.file_sha256}`);
   if (info.tokenizer_sha256 !== m.tokenizer.sha256) problems.push(`tokenizer sha256 ${info.tokenizer_sha256} != pack's ${m.tokenizer.sha256}`);
   if (!info.layers.includes(m.model.layer)) problems.push(`ONNX graph has layers ${info.layers}, pack needs ${m.model.layer}`);
-  // Gemma graphs are exported without the cache (read in one pass); Llama graphs need it.
-  if (info.kv_cache !== true && info.architecture !== 'gemma3') problems.push('ONNX graph has no key/value cache inputs (converted before chunked prefill)');
+  if (info.kv_cache !== true) problems.push('ONNX graph has no key/value cache inputs (converted before chunked prefill)');
   return problems;
 }
 
@@ -145,6 +144,12 @@ async function builderSourcesHash(paths: RuntimePaths): Promise<string> {
   return h.digest('hex');
 }
 
+/** The builder's conversion for the pack's model and layer (packs before `builder_model` are SmolLM2's). */
+export function convertArgs(m: PackManifest, dir: string, cache: string): string[] {
+  return ['-m', 'probe_builder', 'convert', '--out', dir, '--cache', cache, '--layers', String(m.model.layer), '--name', 'residual.onnx',
+    '--model', m.model.builder_model ?? 'smollm2-135m'];
+}
+
 export async function setupModel(paths: RuntimePaths, m: PackManifest, r: SetupReporter): Promise<ModelArtifacts> {
   const found = await findModelArtifacts(paths, m);
   if (found) {
@@ -154,8 +159,7 @@ export async function setupModel(paths: RuntimePaths, m: PackManifest, r: SetupR
   const py = await ensurePythonEnv(paths, [], r);
   const dir = artifactDir(paths, m);
   r.step(`converting ${m.model.source.package}==${m.model.source.version} to ONNX (layer ${m.model.layer})`);
-  await run(py, ['-m', 'probe_builder', 'convert', '--out', dir, '--cache', path.join(paths.dataDir, 'cache'),
-    '--layers', String(m.model.layer), '--name', 'residual.onnx'], (line) => {
+  await run(py, convertArgs(m, dir, path.join(paths.dataDir, 'cache')), (line) => {
     const p = /^PROGRESS (\d+) (\d+) (.*)$/.exec(line);
     if (p) r.progress(Number(p[1]), Number(p[2]), p[3]);
     else r.log(line);

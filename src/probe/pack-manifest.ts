@@ -69,7 +69,9 @@ export interface PackManifest {
   schema_version: 2;
   id: string;
   version: string;
-  model: { id: string; file_sha256: string; layer: number; d_model: number; source: { package: string; version: string; file: string } };
+  /** builder_model: the builder's key for the model (`probe-builder convert --model`); packs
+   *  before it was recorded are SmolLM2's. */
+  model: { id: string; builder_model?: string; file_sha256: string; layer: number; d_model: number; source: { package: string; version: string; file: string } };
   tokenizer: { sha256: string; chat_template_sha256: string; pad_token_id: number };
   /** The whole conversation is read in context, chunk_tokens at a time through the key/value
    *  cache; past context_tokens it is fitted (scoring.fitContext). */
@@ -99,6 +101,7 @@ export const PACK_MANIFEST_SCHEMA = {
       required: ['id', 'file_sha256', 'layer', 'd_model', 'source'],
       properties: {
         id: { type: 'string' },
+        builder_model: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]*$' },
         file_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
         layer: { type: 'integer', minimum: 0 },
         d_model: { type: 'integer', minimum: 1 },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { RuntimePaths } from '../../../src/config/runtime-paths';
-import { artifactDir, findModelArtifacts } from '../../../src/probe/model-setup';
+import { artifactDir, convertArgs, findModelArtifacts } from '../../../src/probe/model-setup';
 import { loadProbePack } from '../../../src/probe/probe-pack.loader';
 import { writeSyntheticPack } from '../../support/synthetic-pack';
 
@@ -31,7 +31,23 @@ describe('model artifacts are only used when they match the pack', () => {
     ['another tokenizer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'f'.repeat(64) }],
     ['another layer', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), layers: [2] }],
     ['a graph without the key/value cache', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), kv_cache: false }],
+    ['a Gemma graph without the key/value cache', { model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), kv_cache: false, architecture: 'gemma3' }],
   ])('ignores artifacts built from %s', async (_name, info) => {
     expect(await withInfo(info)).toBeNull();
+  });
+
+  it("reads a Gemma graph's cache layout from its config (head size is not d_model / heads)", async () => {
+    const a = await withInfo({ model_sha256: 'a'.repeat(64), tokenizer_sha256: 'b'.repeat(64), architecture: 'gemma3',
+      config: { n_heads: 4, n_kv_heads: 1, d_model: 640, head_dim: 256 } });
+    expect(a).toEqual(expect.objectContaining({ kvHeads: 1, headDim: 256 }));
+  });
+
+  it("converts the pack's own model: its builder_model, or SmolLM2 for packs before it was recorded", async () => {
+    const pack = await loadProbePack(writeSyntheticPack(mkdtempSync(path.join(tmp, 'pack-'))));
+    const args = (m: typeof pack.manifest): string[] => convertArgs(m, '/d', '/c');
+    expect(args(pack.manifest).slice(-2)).toEqual(['--model', 'smollm2-135m']);
+    const gemma = { ...pack.manifest, model: { ...pack.manifest.model, builder_model: 'gemma3-270m' } };
+    expect(args(gemma)).toEqual(['-m', 'probe_builder', 'convert', '--out', '/d', '--cache', '/c', '--layers', String(pack.manifest.model.layer),
+      '--name', 'residual.onnx', '--model', 'gemma3-270m']);
   });
 });

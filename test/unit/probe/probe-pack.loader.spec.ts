@@ -34,6 +34,14 @@ describe('probe pack loader', () => {
     expect(msg).toMatch(/manifest\.runtime/);
   });
 
+  it("refuses a builder_model that is not a plain model key (it becomes the conversion's --model argument)", async () => {
+    const model = { id: 'none', file_sha256: 'a'.repeat(64), layer: 1, d_model: 4, source: { package: 'x', version: '0', file: 'x.gguf' } };
+    const ok = await loadProbePack(writeSyntheticPack(fresh(), { model: { ...model, builder_model: 'gemma3-270m' } }));
+    expect(ok.manifest.model.builder_model).toBe('gemma3-270m');
+    const err = await loadProbePack(writeSyntheticPack(fresh(), { model: { ...model, builder_model: '--help' } })).catch((e: unknown) => e);
+    expect((err as PackError).problems.join('\n')).toMatch(/manifest\.model\.builder_model/);
+  });
+
   it('reports a missing pack directory clearly', async () => {
     await expect(loadProbePack(path.join(fresh(), 'nope'))).rejects.toThrow(/manifest\.json not found/);
   });

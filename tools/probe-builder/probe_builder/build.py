@@ -248,6 +248,7 @@ def build(work_dir: Path, pack_dir: Path, seed: int, sae_cfg: TrainConfig, pack_
                     "command": f"probe-builder build --model {model} --seed {seed} --out probes/{pack_id}" + (f" --select {select}" if select != "full" else "")},
         "model": {
             "id": spec.hf_id,
+            "builder_model": model,
             "name": conv_info["model_name"],
             "source": {"registry": "pypi", "package": spec.wheel.package, "version": spec.wheel.version,
                        "file": conv_info["model_file"], "license": spec.license,

@@ -32,8 +32,8 @@ def convert(out_dir: Path, cache: Path, layers: list[int], name: str | None = No
     if gguf.arch == "gemma3":  # Gemma's own template rejects system/tool roles; see gemma3.py
         from .gemma3 import CHAT_TEMPLATE as chat_template
     tok_files = write_tokenizer(gguf.tokenizer, out_dir, chat_template)
-    if kv_cache is None:  # the runtime's chunked prefill needs the cache inputs; built for Llama graphs
-        kv_cache = gguf.arch != "gemma3"
+    if kv_cache is None:  # the runtime's chunked prefill and prefix reuse need the cache inputs
+        kv_cache = True
     onnx_name = name or f"residual-L{'-'.join(str(x) for x in sorted(layers))}.onnx"
     onnx_path = out_dir / onnx_name
     info_path = onnx_path.with_suffix(".json")
