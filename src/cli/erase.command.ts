@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 import type { AppConfig } from '../config/app-config';
-import { sha256 } from '../storage/content-policy';
+import { Pseudonyms } from '../storage/content-policy';
 import { ErasureRepository } from '../storage/erasure.repository';
 import { CLI_ACTOR, cliTrail, openStore } from './cli-store';
 import { UsageError } from './usage-error';
@@ -12,10 +12,13 @@ export async function runErase(cfg: AppConfig, args: string[], out: (s: string) 
   if (!values.user) throw new UsageError('usage: probewatch erase --user <end user id>');
   const client = await openStore(cfg);
   try {
-    const r = await new ErasureRepository(client).eraseUser(values.user, null);
+    // The deployment's pseudonym key, created if this store has none yet (then nothing keyed was
+    // stored, and the new key names the user in the trail as the service would).
+    const { pseudonyms } = Pseudonyms.readOrCreate(cfg.pseudonymKeyFile);
+    const r = await new ErasureRepository(client, pseudonyms.digest).eraseUser(values.user, null);
     // Recorded in the trail (the signing key is created if this store has none yet).
     const trail = await cliTrail(cfg, client);
-    await trail.append([{ actor: CLI_ACTOR, action: 'data.erase', target: `user sha256:${sha256(values.user)}`, tenant: '', detail: JSON.stringify(r) }]);
+    await trail.append([{ actor: CLI_ACTOR, action: 'data.erase', target: `user hmac:${pseudonyms.digest(values.user)}`, tenant: '', detail: JSON.stringify(r) }]);
     out(`erased: ${r.events} events in ${r.tenants.length ? r.tenants.join(', ') : 'no tenant'}, ${r.alerts} alerts' annotations, ${r.dead_letters} dead letters`);
     return 0;
   } finally {

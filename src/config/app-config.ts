@@ -62,6 +62,8 @@ export interface AppConfig {
   reports: { dir: string; schedule: string | null; format: 'json' | 'csv' | 'html' | 'pdf'; chromium: string | null };
   /** The audit trail's Ed25519 signing key (generated there when absent). */
   audit: { signingKeyFile: string; checkpointEvery: number; checkpointMs: number };
+  /** The secret of the keyed pseudonyms (user ids, hashed metadata; generated there when absent). */
+  pseudonymKeyFile: string;
   kafka: KafkaSettings | null;
 }
 
@@ -113,6 +115,7 @@ export const CONFIG_DOC: Array<{ name: string; default: string; meaning: string 
   { name: 'PROBEWATCH_AUTH', default: 'on', meaning: 'off turns access control off (a warning at every start); otherwise every route but /healthz, /readyz and /docs needs a key' },
   { name: 'PROBEWATCH_ADMIN_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/admin.key', meaning: 'where the first start writes the admin key it creates (mode 0600)' },
   { name: 'PROBEWATCH_AUDIT_SIGNING_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/audit-signing.key', meaning: 'Ed25519 key (PKCS#8 PEM) that signs the audit trail\'s checkpoints; generated there (mode 0600) when absent' },
+  { name: 'PROBEWATCH_PSEUDONYM_KEY_FILE', default: '$PROBEWATCH_DATA_DIR/pseudonym.key', meaning: 'secret of the keyed digests (HMAC-SHA256) that stand for user ids and hashed metadata values; generated there (mode 0600) when absent' },
   { name: 'PROBEWATCH_AUDIT_CHECKPOINT_EVERY', default: '100', meaning: 'sign a checkpoint after this many audit entries (and at least every minute)' },
   { name: 'PROBEWATCH_OIDC_ISSUER / PROBEWATCH_OIDC_AUDIENCE', default: '(unset)', meaning: 'accept bearer JWTs from this OpenID Provider (verified against its JWKS) for this audience' },
   { name: 'PROBEWATCH_OIDC_ROLES_CLAIM / PROBEWATCH_OIDC_TENANTS_CLAIM', default: 'probewatch_role / probewatch_tenants', meaning: 'the claims that carry the role and the tenants (a list, or "*")' },
@@ -260,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       checkpointEvery: int('PROBEWATCH_AUDIT_CHECKPOINT_EVERY', 100, 1, 1_000_000),
       checkpointMs: 60_000,
     },
+    pseudonymKeyFile: path.resolve(env.PROBEWATCH_PSEUDONYM_KEY_FILE || path.join(paths.dataDir, 'pseudonym.key')),
     kafka: parseKafkaSettings(env, problems),
   };
   cfg.alerting.externalUrl = (externalUrl ?? `http://${cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host}:${cfg.port}`).replace(/\/+$/, '');

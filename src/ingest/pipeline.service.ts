@@ -11,7 +11,7 @@ import { evaluateEventRules, RuleOutcome } from '../rules/rule-evaluator';
 import { RuleSetService } from '../rules/rule-set.service';
 import { AlertsRepository } from '../storage/alerts.repository';
 import { BatchWriter } from '../storage/batch-writer';
-import { PolicyView, policyView, redactScored } from '../storage/content-policy';
+import { PolicyView, policyView, Pseudonyms, redactScored } from '../storage/content-policy';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { EventsRepository } from '../storage/events.repository';
 import { ReplayRepository } from '../storage/replay.repository';
@@ -54,6 +54,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
     private readonly replayRepo: ReplayRepository,
     private readonly writer: BatchWriter,
     private readonly metrics: Metrics,
+    private readonly pseudonyms: Pseudonyms,
   ) {
     this.pipeline = new Pipeline(
       {
@@ -61,7 +62,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
         // alert annotations, webhooks, the alerts topic and storage all get the masked copy.
         score: async (e) => {
           const policy = policyFor(cfg, e.tenant);
-          const [scored, view] = await Promise.all([this.engine.score(e), policyView(e.messages, e.user, policy)]);
+          const [scored, view] = await Promise.all([this.engine.score(e), policyView(e.messages, e.user, policy, this.pseudonyms.digest)]);
           this.views.set(e, view);
           return redactScored(e.messages, scored, policy, view.spans);
         },
@@ -127,7 +128,7 @@ export class PipelineService implements OnModuleInit, OnApplicationBootstrap {
    */
   async scoreNow(event: ProbeEvent): Promise<{ scored: ScoredEvent; view: PolicyView }> {
     const policy = policyFor(this.cfg, event.tenant);
-    const [raw, view] = await Promise.all([this.engine.score(event, { priority: true }), policyView(event.messages, event.user, policy)]);
+    const [raw, view] = await Promise.all([this.engine.score(event, { priority: true }), policyView(event.messages, event.user, policy, this.pseudonyms.digest)]);
     return { scored: await redactScored(event.messages, raw, policy, view.spans), view };
   }
 

@@ -13,6 +13,7 @@
  */
 import type { ChatMessage } from '../domain/event';
 import { ContentPolicy, sha256 } from './redaction/policy';
+import type { Digest } from './redaction/pseudonyms';
 import type { SpanScanner } from './redaction/redaction-scanner';
 import { replaceSpans, SensitiveSpan } from './redaction/sensitive-span';
 import { findSensitiveSpans, findSensitiveSpansMany } from './redaction/sensitive-spans';
@@ -20,6 +21,8 @@ import { MessageSpans, tokenUnderPolicy } from './redaction/token-evidence';
 
 export { applyMetadataPolicy } from './redaction/metadata-policy';
 export { CONTENT_POLICIES, sha256 } from './redaction/policy';
+export { Pseudonyms, PseudonymKeyError } from './redaction/pseudonyms';
+export type { Digest } from './redaction/pseudonyms';
 export type { ContentPolicy } from './redaction/policy';
 export { RedactionUnavailableError } from './redaction/redaction-scanner';
 export { redact, redactMany } from './redaction/sensitive-spans';
@@ -63,16 +66,16 @@ export const PSEUDONYM_HEX = 16;
 
 /**
  * The end-user id under the policy. Rules group, count and sequence by it, so it must stay a
- * stable key: `hash` stores `sha256:<hex>`; `redacted` keeps an opaque id as is and replaces one
- * that holds personal data (an e-mail, a phone number...) by `user:<16 hex of its sha256>`.
- * An unkeyed digest of an e-mail or phone number can be reversed by trying candidates; it
- * keeps the value out of casual reads, not out of a determined attacker's.
+ * stable key: `hash` stores `hmac:<hex>`; `redacted` keeps an opaque id as is and replaces one
+ * that holds personal data (an e-mail, a phone number...) by `user:<16 hex>`. Both are the
+ * deployment's keyed digest (Pseudonyms): an unkeyed one of an e-mail or a phone number could be
+ * reversed by trying candidates.
  */
-export async function applyUserPolicy(user: string | undefined, policy: ContentPolicy, scanner?: SpanScanner): Promise<string | undefined> {
+export async function applyUserPolicy(user: string | undefined, policy: ContentPolicy, digest: Digest, scanner?: SpanScanner): Promise<string | undefined> {
   if (user === undefined || user === '' || policy === 'full') return user;
-  if (policy === 'hash') return `sha256:${sha256(user)}`;
+  if (policy === 'hash') return `hmac:${digest(user)}`;
   const spans = await findSensitiveSpans(user, scanner);
-  return spans.length ? `user:${sha256(user).slice(0, PSEUDONYM_HEX)}` : user;
+  return spans.length ? `user:${digest(user).slice(0, PSEUDONYM_HEX)}` : user;
 }
 
 /**
@@ -86,8 +89,8 @@ export interface PolicyView {
   user: string | undefined;
 }
 
-export async function policyView(messages: readonly ChatMessage[], user: string | undefined, policy: ContentPolicy, scanner?: SpanScanner): Promise<PolicyView> {
-  const [spans, stored] = await Promise.all([policy === 'redacted' ? findMessageSpans(messages, scanner) : undefined, applyUserPolicy(user, policy, scanner)]);
+export async function policyView(messages: readonly ChatMessage[], user: string | undefined, policy: ContentPolicy, digest: Digest, scanner?: SpanScanner): Promise<PolicyView> {
+  const [spans, stored] = await Promise.all([policy === 'redacted' ? findMessageSpans(messages, scanner) : undefined, applyUserPolicy(user, policy, digest, scanner)]);
   return { spans, user: stored };
 }
 

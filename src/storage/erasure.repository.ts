@@ -1,7 +1,8 @@
 /**
  * Erasure of one end user's content everywhere it is stored (`probewatch erase --user`,
  * `POST /v1/erasures`). The user id is matched in every stored form the content policies give it
- * (as sent, `sha256:<hex>`, `user:<pseudonym>`). Removed: the user's events (messages, metadata,
+ * (as sent, `hmac:<hex>` and `user:<pseudonym>` under the deployment's key, and the unkeyed
+ * `sha256:<hex>` and `user:<pseudonym>` of rows stored before the key existed). Removed: the user's events (messages, metadata,
  * token evidence), their feature evidence, the dead letters that carry the id, the alerts'
  * annotations and the notification payloads of those events. Kept, without the user id: the
  * scores (numbers) and the alerts themselves, so the safety record stays complete.
@@ -9,7 +10,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
-import { PSEUDONYM_HEX, sha256 } from './content-policy';
+import { Digest, PSEUDONYM_HEX, sha256 } from './content-policy';
 import { mutationTarget } from './local-table';
 
 export interface ErasureResult {
@@ -19,13 +20,16 @@ export interface ErasureResult {
   dead_letters: number;
 }
 
-export function storedUserForms(user: string): string[] {
+/** Every form the user id may be stored in: keyed (`digest`, when the deployment has its key) and unkeyed (before it). */
+export function storedUserForms(user: string, digest?: Digest): string[] {
   const h = sha256(user);
-  return [user, `sha256:${h}`, `user:${h.slice(0, PSEUDONYM_HEX)}`];
+  const keyed = digest ? digest(user) : undefined;
+  return [user, ...(keyed ? [`hmac:${keyed}`, `user:${keyed.slice(0, PSEUDONYM_HEX)}`] : []), `sha256:${h}`, `user:${h.slice(0, PSEUDONYM_HEX)}`];
 }
 
 export class ErasureRepository {
-  constructor(private readonly client: ClickHouseClient) {}
+  /** `digest`: the deployment's keyed digest; undefined where it has none yet (nothing keyed is stored then). */
+  constructor(private readonly client: ClickHouseClient, private readonly digest?: Digest) {}
 
   private async rows<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
     return (await this.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
@@ -39,7 +43,7 @@ export class ErasureRepository {
 
   /** `tenants`: null for every tenant, else only these (a tenant-scoped caller). */
   async eraseUser(user: string, tenants: string[] | null): Promise<ErasureResult> {
-    const forms = storedUserForms(user);
+    const forms = storedUserForms(user, this.digest);
     const scope = tenants ? ' AND has({tenants:Array(String)}, tenant)' : '';
     const base = { forms, ...(tenants ? { tenants } : {}) };
     const events = await this.rows<{ tenant: string; event_id: string }>(`SELECT DISTINCT tenant, event_id FROM events WHERE has({forms:Array(String)}, user_id)${scope}`, base);

@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ProbeEvent } from '../domain/event';
 import type { ScoredEvent } from '../domain/scored-event';
 import type { BatchWriter } from './batch-writer';
-import { applyMetadataPolicy, applyPolicy, ContentPolicy, PolicyView, policyView, redactScored, sha256 } from './content-policy';
+import { applyMetadataPolicy, applyPolicy, ContentPolicy, Digest, PolicyView, policyView, redactScored, sha256 } from './content-policy';
 
 export type { TenantScope } from '../domain/access';
 import type { TenantScope } from '../domain/access';
@@ -47,7 +47,13 @@ export function nextVersion(): number {
 }
 
 export class EventsRepository {
-  constructor(private readonly client: ClickHouseClient, private readonly writer: BatchWriter, private readonly policyOf: (tenant: string) => ContentPolicy) {}
+  /** `digest`: the deployment's keyed digest (Pseudonyms), for user ids and hashed metadata. */
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly writer: BatchWriter,
+    private readonly policyOf: (tenant: string) => ContentPolicy,
+    private readonly digest: Digest,
+  ) {}
 
   /**
    * Resolves when every row of the event is durably stored. Idempotent by (tenant, event id).
@@ -61,10 +67,10 @@ export class EventsRepository {
     const version = receivedAt.getTime();
     const policy = this.policyOf(event.tenant);
     // One scan of the messages serves both the stored text and the evidence.
-    const { spans, user } = view ?? (await policyView(event.messages, event.user, policy));
+    const { spans, user } = view ?? (await policyView(event.messages, event.user, policy, this.digest));
     const [messages, metadata, redactedResult] = await Promise.all([
       applyPolicy(event.messages, policy, spans),
-      applyMetadataPolicy(event.metadata ?? {}, policy),
+      applyMetadataPolicy(event.metadata ?? {}, policy, this.digest),
       redactScored(event.messages, scored, policy, spans),
     ]);
     const userId = user ?? '';

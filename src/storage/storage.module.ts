@@ -11,6 +11,7 @@ import { BatchWriter } from './batch-writer';
 import { openClickHouse } from './clickhouse-client';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { EventsRepository } from './events.repository';
+import { Pseudonyms } from './redaction/pseudonyms';
 import { migrate, removeRetentionTtl } from './migrator';
 import { ReplayRepository } from './replay.repository';
 import { RuleHistoryRepository } from './rule-history.repository';
@@ -30,6 +31,12 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
   return client;
 }
 
+function openPseudonyms(cfg: AppConfig): Pseudonyms {
+  const { pseudonyms, created } = Pseudonyms.readOrCreate(cfg.pseudonymKeyFile);
+  if (created) log.warn(`created the pseudonym key ${cfg.pseudonymKeyFile} (mode 0600); keep it with the data and back it up: without it, stored pseudonyms cannot be matched to user ids`);
+  return pseudonyms;
+}
+
 @Module({
   providers: [
     { provide: CLICKHOUSE, inject: [APP_CONFIG], useFactory: connect },
@@ -38,7 +45,12 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
       inject: [CLICKHOUSE, APP_CONFIG],
       useFactory: (c: ClickHouseClient, cfg: AppConfig) => new BatchWriter(c, cfg.writer, (m) => log.warn(m)),
     },
-    { provide: EventsRepository, inject: [CLICKHOUSE, BatchWriter, APP_CONFIG], useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig) => new EventsRepository(c, w, (t) => policyFor(cfg, t)) },
+    { provide: Pseudonyms, inject: [APP_CONFIG], useFactory: openPseudonyms },
+    {
+      provide: EventsRepository,
+      inject: [CLICKHOUSE, BatchWriter, APP_CONFIG, Pseudonyms],
+      useFactory: (c: ClickHouseClient, w: BatchWriter, cfg: AppConfig, p: Pseudonyms) => new EventsRepository(c, w, (t) => policyFor(cfg, t), p.digest),
+    },
     { provide: AlertsRepository, inject: [CLICKHOUSE, BatchWriter], useFactory: (c: ClickHouseClient, w: BatchWriter) => new AlertsRepository(c, w) },
     { provide: ApiKeysRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ApiKeysRepository(c) },
     { provide: AlertDeliveryRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new AlertDeliveryRepository(c) },
@@ -47,7 +59,7 @@ async function connect(cfg: AppConfig): Promise<ClickHouseClient> {
     { provide: ReplayRepository, inject: [CLICKHOUSE], useFactory: (c: ClickHouseClient) => new ReplayRepository(c) },
     { provide: DeadLetterRepository, inject: [BatchWriter, APP_CONFIG], useFactory: (w: BatchWriter, cfg: AppConfig) => new DeadLetterRepository(w, (t) => policyFor(cfg, t)) },
   ],
-  exports: [CLICKHOUSE, BatchWriter, EventsRepository, AlertsRepository, AlertDeliveryRepository, IncidentsRepository, ApiKeysRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
+  exports: [CLICKHOUSE, BatchWriter, Pseudonyms, EventsRepository, AlertsRepository, AlertDeliveryRepository, IncidentsRepository, ApiKeysRepository, DeadLetterRepository, RuleHistoryRepository, ReplayRepository],
 })
 export class StorageModule {
   constructor(@Inject(CLICKHOUSE) readonly client: ClickHouseClient) {}

@@ -13,6 +13,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 
 import { Caller, can, Role } from '../../src/domain/access';
+import { sha256 } from '../../src/storage/content-policy';
+import { Pseudonyms } from '../../src/storage/redaction/pseudonyms';
 import { CLICKHOUSE } from '../../src/storage/storage.module';
 import { startInProcess } from '../support/in-process-service';
 import { realModel, skipNote } from '../support/real-model';
@@ -184,5 +186,25 @@ describe('access control (every route x role x tenant scope)', () => {
     await until(async () => (await request(http).get('/v1/audit').query({ action: 'report.generate' }).set('Authorization', A)).body.count === 1);
     const start = trail.body.items.find((e: { action: string }) => e.action === 'service.start');
     expect(JSON.parse(start.detail)).toMatchObject({ auth: 'on', content_policy: 'redacted', store: { kind: 'embedded' } });
+  });
+
+  it('pseudonymises user ids under a key written at first start, and an erasure names the user in the trail by that keyed digest only', async () => {
+    if (skip) return skipNote(skip);
+    const A = `Bearer ${admin}`;
+    const keyFile = path.join(dir, 'pseudonym.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const { digest } = Pseudonyms.read(keyFile) as Pseudonyms;
+    const user = 'frank.pseudonym@example.com';
+    await request(http).post('/v1/events').set('Authorization', A).send([{ ...harmful('acc-user', 'acme'), user }]).expect(202);
+    const stored = await until(async () => (await request(http).get('/v1/events/acc-user').set('Authorization', A)).body?.user as string | undefined);
+    expect(stored).toBe(`user:${digest(user).slice(0, 16)}`);
+    expect(stored).not.toBe(`user:${sha256(user).slice(0, 16)}`);
+    const erased = await request(http).post('/v1/erasures').set('Authorization', A).send({ user }).expect(200);
+    expect(erased.body).toMatchObject({ events: 1, tenants: ['acme'] });
+    await request(http).get('/v1/events/acc-user').set('Authorization', A).expect(404);
+    const trail = await request(http).get('/v1/audit').query({ action: 'data.erase' }).set('Authorization', A).expect(200);
+    expect(trail.body.items.map((e: { target: string }) => e.target)).toEqual([`user hmac:${digest(user)}`]);
+    expect(JSON.stringify(trail.body)).not.toContain(sha256(user));
+    expect(JSON.stringify(trail.body)).not.toContain('frank');
   });
 });

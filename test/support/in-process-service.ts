@@ -15,7 +15,7 @@ import { createApp } from '../../src/main';
 export async function startInProcess(dataDir: string, dir: string, env: Record<string, string> = {}, opts: { listen?: boolean } = {}): Promise<{ app: NestExpressApplication; admin: string }> {
   writeFileSync(path.join(dir, 'alerting.yaml'), 'route: {receiver: quiet, group_wait: 0s}\nreceivers:\n  - name: quiet\n');
   const cfg = loadConfig({
-    ...process.env, PROBEWATCH_DATA_DIR: dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
+    ...process.env, PROBEWATCH_DATA_DIR: dataDir, PROBEWATCH_ADMIN_KEY_FILE: path.join(dir, 'admin.key'), PROBEWATCH_PSEUDONYM_KEY_FILE: path.join(dir, 'pseudonym.key'), PROBEWATCH_ALERTING_FILE: path.join(dir, 'alerting.yaml'),
     PROBEWATCH_ACCEPT_LOG_DIR: path.join(dir, 'accept-log'), PROBEWATCH_WRITER_FLUSH_MS: '100', PROBEWATCH_RULES_WATCH: 'false', PROBEWATCH_REPORTS_DIR: path.join(dir, 'reports'), ...env,
   });
   cfg.store = { kind: 'embedded', location: path.join(dir, 'clickhouse'), database: 'probewatch' };

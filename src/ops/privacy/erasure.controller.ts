@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { actorOf, Caller } from '../../domain/access';
 import { AuditEvents } from '../../platform/audit-events';
 import { CallerOf, Requires } from '../../platform/access.decorators';
-import { sha256 } from '../../storage/content-policy';
+import { Pseudonyms, sha256 } from '../../storage/content-policy';
 import { ErasureRepository } from '../../storage/erasure.repository';
 import { CLICKHOUSE } from '../../storage/storage.module';
 
@@ -13,8 +13,8 @@ import { CLICKHOUSE } from '../../storage/storage.module';
 export class ErasureController {
   private readonly repo: ErasureRepository;
 
-  constructor(@Inject(CLICKHOUSE) client: ClickHouseClient, private readonly audit: AuditEvents) {
-    this.repo = new ErasureRepository(client);
+  constructor(@Inject(CLICKHOUSE) client: ClickHouseClient, private readonly audit: AuditEvents, private readonly pseudonyms: Pseudonyms) {
+    this.repo = new ErasureRepository(client, pseudonyms.digest);
   }
 
   @Requires('data:erase')
@@ -24,8 +24,10 @@ export class ErasureController {
     const user = (body as { user?: unknown } | null)?.user;
     if (typeof user !== 'string' || !user || user.length > 256) throw new BadRequestException({ error: 'invalid_body', errors: [{ field: 'user', message: 'the end user id, 1..256 characters' }] });
     const r = await this.repo.eraseUser(user, caller.tenants);
-    // The trail names the user by a hash only: the erased id is not kept anywhere.
-    this.audit.record(actorOf(caller), 'data.erase', `user sha256:${sha256(user)}`, '', { ...r });
+    // The trail names the user by the keyed digest only: the erased id is not kept anywhere, and
+    // an unkeyed hash of it could be reversed by trying candidates. The caller, who sent the id,
+    // gets its plain sha256 back to match its own records.
+    this.audit.record(actorOf(caller), 'data.erase', `user hmac:${this.pseudonyms.digest(user)}`, '', { ...r });
     return { user_sha256: sha256(user), ...r };
   }
 }

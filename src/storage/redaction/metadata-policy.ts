@@ -3,14 +3,15 @@
  * it carries the same personal data as prompts do (a customer e-mail as a value, or as a key).
  *   full      kept as given
  *   redacted  every string, key and id-like integer redacted like message text
- *   hash      string values replaced by their sha256; keys redacted (a key is schema, but an
+ *   hash      string values replaced by their keyed digest (Pseudonyms); keys redacted (a key is schema, but an
  *             e-mail used as a key would otherwise survive); numbers and booleans kept
  * All strings are scanned in one batch. The walk is recursive with an explicit depth cap:
  * metadata is validated to at most ~8 levels at ingest, and anything deeper than MAX_DEPTH is
  * replaced by DEPTH_LIMIT rather than stored unscanned.
  */
 import type { SpanScanner } from './redaction-scanner';
-import { ContentPolicy, sha256 } from './policy';
+import type { ContentPolicy } from './policy';
+import type { Digest } from './pseudonyms';
 import { replaceSpans } from './sensitive-span';
 import { findSensitiveSpansMany } from './sensitive-spans';
 
@@ -76,6 +77,7 @@ async function redactAll(strings: readonly string[], scanner?: SpanScanner): Pro
 export async function applyMetadataPolicy(
   metadata: Record<string, unknown> | undefined,
   policy: ContentPolicy,
+  digest: Digest,
   scanner?: SpanScanner,
 ): Promise<Record<string, unknown> | undefined> {
   if (metadata === undefined || policy === 'full') return metadata;
@@ -90,6 +92,6 @@ export async function applyMetadataPolicy(
       text: (s) => redacted.get(s) ?? s,
       number: (n) => (isIdLike(n) && redacted.get(String(n)) !== String(n) ? (redacted.get(String(n)) as string) : n),
     }
-    : { key: (k) => redacted.get(k) ?? k, text: sha256, number: (n) => n };
+    : { key: (k) => redacted.get(k) ?? k, text: digest, number: (n) => n };
   return rebuild(metadata, 0, rw) as Record<string, unknown>;
 }

@@ -103,6 +103,14 @@ describe('docker/docker-compose.yml (docker-compose config)', () => {
       expect(e.CLICKHOUSE_PASSWORD).toBe(SECRETS.CLICKHOUSE_PASSWORD);
       expect(e.PROBEWATCH_ALERTING_FILE).toBe('/etc/probewatch/alerting.yaml');
     }
+    // One pseudonym key for all replicas, outside the per-replica data volume, in one shared named volume.
+    const keyFiles = new Set(env.map((e) => e.PROBEWATCH_PSEUDONYM_KEY_FILE));
+    expect(keyFiles.size).toBe(1);
+    const keyDir = path.posix.dirname([...keyFiles][0] as string);
+    expect(keyDir).not.toBe('/var/lib/probewatch');
+    const shared = probewatch.map(([, s]) => (s.volumes ?? []).find((v) => v.split(':')[1] === keyDir));
+    expect(shared.every((v) => v !== undefined && !v.startsWith('/'))).toBe(true);
+    expect(new Set(shared).size).toBe(1);
   });
 
   it('gives every service a health check, and keeps state in named volumes', () => {

@@ -24,6 +24,7 @@ import { BatchWriter } from '../../../src/storage/batch-writer';
 import { openClickHouse } from '../../../src/storage/clickhouse-client';
 import { EventsRepository } from '../../../src/storage/events.repository';
 import { migrate } from '../../../src/storage/migrator';
+import { Pseudonyms } from '../../../src/storage/redaction/pseudonyms';
 
 jest.setTimeout(120_000);
 
@@ -61,7 +62,7 @@ describe('rules engine on embedded ClickHouse', () => {
     client = await openClickHouse({ kind: 'embedded', location: path.join(mkdtempSync(path.join(tmpdir(), 'pw-rules-')), 'db'), database: 'rules' });
     await migrate(client);
     writer = new BatchWriter(client, { maxRows: 10_000, flushMs: 10, maxBackoffMs: 100 });
-    events = new EventsRepository(client, writer, () => 'redacted');
+    events = new EventsRepository(client, writer, () => 'redacted', Pseudonyms.fromKey(Buffer.alloc(32, 1)).digest);
     const set = compileRuleSet(await readRuleSources([path.join(ROOT, 'rules')]), scope);
     expect(set.problems).toEqual([]);
     rules = set.rules;

@@ -10,6 +10,7 @@ import { openClickHouse } from '../../../src/storage/clickhouse-client';
 import { EventsRepository } from '../../../src/storage/events.repository';
 import { loadMigrations, migrate } from '../../../src/storage/migrator';
 import type { ScoredEvent } from '../../../src/domain/scored-event';
+import { Pseudonyms } from '../../../src/storage/redaction/pseudonyms';
 
 jest.setTimeout(60_000);
 
@@ -54,7 +55,7 @@ describe('storage on embedded ClickHouse (chDB)', () => {
 
   it('stores an event twice as one row and honours the content policy', async () => {
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
-    const repo = new EventsRepository(client, w, () => 'redacted');
+    const repo = new EventsRepository(client, w, () => 'redacted', Pseudonyms.fromKey(Buffer.alloc(32, 1)).digest);
     const ev = { id: 'ev-1', timestamp: '2026-11-24T10:00:00Z', tenant: 'acme', source: 's', model: 'm', messages: [{ role: 'user' as const, content: 'write to bob@example.com' }] };
     await repo.store(ev, scored('ev-1', 0.8), new Date());
     await repo.store(ev, scored('ev-1', 0.8), new Date());
@@ -73,7 +74,7 @@ describe('storage on embedded ClickHouse (chDB)', () => {
   it('applies each tenant its own content policy', async () => {
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
     const policies: Record<string, 'full' | 'redacted' | 'hash'> = { open: 'full', strict: 'hash' };
-    const repo = new EventsRepository(client, w, (t) => policies[t] ?? 'redacted');
+    const repo = new EventsRepository(client, w, (t) => policies[t] ?? 'redacted', Pseudonyms.fromKey(Buffer.alloc(32, 1)).digest);
     const ev = (id: string, tenant: string) => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant, source: 's', model: 'm', user: 'carol@example.com', messages: [{ role: 'user' as const, content: 'mail carol@example.com' }] });
     for (const [id, t] of [['p1', 'open'], ['p2', 'strict'], ['p3', 'anyone']]) await repo.store(ev(id, t), scored(id, 0.3), new Date());
     const open = await repo.get({ tenants: ['open'] }, 'p1');

@@ -14,6 +14,7 @@ import { DeadLetterRepository } from '../../../src/storage/dead-letter.repositor
 import { ErasureRepository } from '../../../src/storage/erasure.repository';
 import { EventsRepository } from '../../../src/storage/events.repository';
 import { migrate } from '../../../src/storage/migrator';
+import { Pseudonyms } from '../../../src/storage/redaction/pseudonyms';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +37,8 @@ describe('erasure of one end user (chDB)', () => {
   it('removes the user\'s events, evidence and dead letters in every stored form of the id, and keeps scores and alerts without it', async () => {
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
     const policies: Record<string, 'full' | 'hash'> = { open: 'full', strict: 'hash' };
-    const events = new EventsRepository(client, w, (t) => policies[t] ?? 'redacted');
+    const { digest } = Pseudonyms.fromKey(Buffer.alloc(32, 1));
+    const events = new EventsRepository(client, w, (t) => policies[t] ?? 'redacted', digest);
     const ev = (id: string, tenant: string, user: string) => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant, source: 's', model: 'm', user, messages: [{ role: 'user' as const, content: `how do I poison ${id}` }] });
     await events.store(ev('e1', 'open', 'dave@example.com'), scored('e1'), new Date());
     await events.store(ev('e2', 'strict', 'dave@example.com'), scored('e2'), new Date());
@@ -47,7 +49,14 @@ describe('erasure of one end user (chDB)', () => {
     await new DeadLetterRepository(w, () => 'full').record([{ channel: 'http', reason: 'bad', errors: [], payload: JSON.stringify({ user: 'dave@example.com', tenant: 'open' }), tenant: 'open' }]);
     await w.close();
 
-    const r = await new ErasureRepository(client).eraseUser('dave@example.com', null);
+    // The hash policy stored the id under the deployment's key: another key (or none) finds only
+    // the id stored as sent, so the pseudonym cannot be matched by hashing candidate ids.
+    const other = Pseudonyms.fromKey(Buffer.alloc(32, 2)).digest;
+    const strictRow = async (): Promise<string> => (await (await client.query({ query: "SELECT user_id FROM events WHERE event_id = 'e2'", format: 'JSONEachRow' })).json<{ user_id: string }>())[0].user_id;
+    expect(await strictRow()).toBe(`hmac:${digest('dave@example.com')}`);
+    expect(await new ErasureRepository(client, other).eraseUser('dave@example.com', ['strict'])).toMatchObject({ events: 0 });
+    expect(await new ErasureRepository(client).eraseUser('dave@example.com', ['strict'])).toMatchObject({ events: 0 });
+    const r = await new ErasureRepository(client, digest).eraseUser('dave@example.com', null);
     expect(r).toEqual({ events: 2, tenants: ['open', 'strict'], alerts: 1, dead_letters: 1 });
     const count = async (sql: string): Promise<number> => Number((await (await client.query({ query: sql, format: 'JSONEachRow' })).json<{ n: string }>())[0].n);
     expect(await count("SELECT count() AS n FROM events WHERE event_id IN ('e1', 'e2')")).toBe(0);

@@ -31,6 +31,7 @@ import { migrate } from '../../../src/storage/migrator';
 import { ReportRepository } from '../../../src/storage/report.repository';
 import { RuleHistoryRepository } from '../../../src/storage/rule-history.repository';
 import { ensureChromium } from '../../support/browser';
+import { Pseudonyms } from '../../../src/storage/redaction/pseudonyms';
 
 jest.setTimeout(120_000);
 
@@ -53,7 +54,7 @@ describe('compliance report (chDB)', () => {
     client = await openClickHouse({ kind: 'embedded', location: store, database: 'probewatch' });
     await migrate(client);
     const w = new BatchWriter(client, { maxRows: 1000, flushMs: 10, maxBackoffMs: 100 });
-    const events = new EventsRepository(client, w, () => 'redacted');
+    const events = new EventsRepository(client, w, () => 'redacted', Pseudonyms.fromKey(Buffer.alloc(32, 1)).digest);
     const ev = (id: string, tenant: string) => ({ id, timestamp: '2026-11-24T10:00:00Z', tenant, source: 's', model: 'chat-model-x', messages: [{ role: 'user' as const, content: 'hi' }] });
     await events.store(ev('r1', 'acme'), scored('r1', 0.9), new Date());
     await events.store(ev('r2', 'acme'), scored('r2', 0.2), new Date());

@@ -4,7 +4,9 @@
  * character fragment of it (a partial mask such as "DE89 3704 [CARD_OR_ACCOUNT]" leaks the
  * bank code); benign texts must come back unchanged.
  */
-import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { CONCEPT_IDS } from '../../../src/domain/concepts';
@@ -16,6 +18,10 @@ import {
 import { DEPTH_LIMIT, MAX_DEPTH } from '../../../src/storage/redaction/metadata-policy';
 import { closeSharedSpanScanner } from '../../../src/storage/redaction/redaction-scanner';
 import { findSensitiveSpans } from '../../../src/storage/redaction/sensitive-spans';
+import { Pseudonyms, PseudonymKeyError } from '../../../src/storage/redaction/pseudonyms';
+import { storedUserForms } from '../../../src/storage/erasure.repository';
+
+const digest = Pseudonyms.fromKey(Buffer.alloc(32, 1)).digest;
 
 interface SensitiveCase {
   id: string;
@@ -124,11 +130,11 @@ describe('metadata policy', () => {
   };
 
   it('keeps metadata as given under full', async () => {
-    expect(await applyMetadataPolicy(metadata, 'full')).toBe(metadata);
+    expect(await applyMetadataPolicy(metadata, 'full', digest)).toBe(metadata);
   });
 
   it('redacts every string value and key, and id-like integers, under redacted', async () => {
-    const out = await applyMetadataPolicy(metadata, 'redacted');
+    const out = await applyMetadataPolicy(metadata, 'redacted', digest);
     expect(out).toEqual({
       customer: { email: '[EMAIL]', tier: 'gold', phones: ['[PHONE]', 'none'] },
       '[EMAIL]': 'owner',
@@ -140,11 +146,11 @@ describe('metadata policy', () => {
     });
   });
 
-  it('replaces string values by their sha256 under hash, and still redacts keys', async () => {
-    const out = await applyMetadataPolicy(metadata, 'hash');
+  it('replaces string values by their keyed digest under hash, and still redacts keys', async () => {
+    const out = await applyMetadataPolicy(metadata, 'hash', digest);
     expect(out).toMatchObject({
-      customer: { email: sha256('jane@example.com'), tier: sha256('gold'), phones: [sha256('+44 20 7946 0958'), sha256('none')] },
-      '[EMAIL]': sha256('owner'),
+      customer: { email: digest('jane@example.com'), tier: digest('gold'), phones: [digest('+44 20 7946 0958'), digest('none')] },
+      '[EMAIL]': digest('owner'),
       count: 3,
       flag: true,
     });
@@ -154,23 +160,60 @@ describe('metadata policy', () => {
   it('stops at the depth cap instead of walking without bound', async () => {
     let deep: Record<string, unknown> = { leaf: 'jane@example.com' };
     for (let i = 0; i < MAX_DEPTH + 4; i++) deep = { d: deep };
-    const out = JSON.stringify(await applyMetadataPolicy(deep, 'redacted'));
+    const out = JSON.stringify(await applyMetadataPolicy(deep, 'redacted', digest));
     expect(out).toContain(DEPTH_LIMIT);
     expect(out).not.toContain('jane@example.com');
   });
 });
 
 describe('user policy', () => {
-  it('keeps an opaque id, pseudonymises one that is personal data, hashes under hash', async () => {
-    expect(await applyUserPolicy('u-1842', 'redacted')).toBe('u-1842');
-    const email = await applyUserPolicy('jane@example.com', 'redacted');
-    expect(email).toBe(`user:${sha256('jane@example.com').slice(0, 16)}`);
+  it('keeps an opaque id, pseudonymises one that is personal data, digests under hash, all keyed', async () => {
+    expect(await applyUserPolicy('u-1842', 'redacted', digest)).toBe('u-1842');
+    const email = await applyUserPolicy('jane@example.com', 'redacted', digest);
+    expect(email).toBe(`user:${digest('jane@example.com').slice(0, 16)}`);
     // Stable, so rules that group and count by user still work.
-    expect(await applyUserPolicy('jane@example.com', 'redacted')).toBe(email);
-    expect(await applyUserPolicy('+44 20 7946 0958', 'redacted')).toMatch(/^user:[0-9a-f]{16}$/);
-    expect(await applyUserPolicy('jane@example.com', 'hash')).toBe(`sha256:${sha256('jane@example.com')}`);
-    expect(await applyUserPolicy('jane@example.com', 'full')).toBe('jane@example.com');
-    expect(await applyUserPolicy(undefined, 'redacted')).toBeUndefined();
+    expect(await applyUserPolicy('jane@example.com', 'redacted', digest)).toBe(email);
+    expect(await applyUserPolicy('+44 20 7946 0958', 'redacted', digest)).toMatch(/^user:[0-9a-f]{16}$/);
+    expect(await applyUserPolicy('jane@example.com', 'hash', digest)).toBe(`hmac:${digest('jane@example.com')}`);
+    expect(await applyUserPolicy('jane@example.com', 'full', digest)).toBe('jane@example.com');
+    expect(await applyUserPolicy(undefined, 'redacted', digest)).toBeUndefined();
+    // Not the unkeyed sha256 anyone could compute from a candidate id, and another deployment's key gives another pseudonym.
+    expect(email).not.toContain(sha256('jane@example.com').slice(0, 16));
+    const elsewhere = Pseudonyms.fromKey(Buffer.alloc(32, 9)).digest;
+    expect(await applyUserPolicy('jane@example.com', 'redacted', elsewhere)).not.toBe(email);
+  });
+});
+
+describe('pseudonym key', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pw-pseudonym-'));
+
+  it('is created once with mode 0600, then read back, and gives HMAC-SHA256', () => {
+    const file = path.join(dir, 'sub', 'pseudonym.key');
+    const first = Pseudonyms.readOrCreate(file);
+    expect(first.created).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = Pseudonyms.readOrCreate(file);
+    expect(again.created).toBe(false);
+    expect(again.pseudonyms.digest('x')).toBe(first.pseudonyms.digest('x'));
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+    expect(key.length).toBe(32);
+    expect(first.pseudonyms.digest('x')).toBe(createHmac('sha256', key).update('x').digest('hex'));
+  });
+
+  it('refuses a short or malformed key without printing it', () => {
+    expect(() => Pseudonyms.fromKey(Buffer.alloc(8))).toThrow(PseudonymKeyError);
+    const bad = path.join(dir, 'bad.key');
+    writeFileSync(bad, 'not-hex-secret-value\n');
+    expect(() => Pseudonyms.read(bad)).toThrow(/not a hex-encoded key/);
+    expect(() => Pseudonyms.read(bad)).not.toThrow(/secret-value/);
+    expect(Pseudonyms.read(path.join(dir, 'absent.key'))).toBeUndefined();
+  });
+
+  it('erasure matches keyed forms and the unkeyed forms stored before the key', () => {
+    const forms = storedUserForms('jane@example.com', digest);
+    expect(forms).toEqual(expect.arrayContaining(['jane@example.com', `hmac:${digest('jane@example.com')}`, `user:${digest('jane@example.com').slice(0, 16)}`,
+      `sha256:${sha256('jane@example.com')}`, `user:${sha256('jane@example.com').slice(0, 16)}`]));
+    expect(storedUserForms('jane@example.com')).toHaveLength(3);
   });
 });
 
