@@ -84,10 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
 
+    cp = sub.add_parser("compare", help="packs side by side on their held-out figures, per concept and sub-type, with the text baseline")
+    cp.add_argument("packs", type=Path, nargs="+", help="pack directories (each with manifest.json)")
+    cp.add_argument("--out", type=Path, default=None, help="write the markdown here (default: standard output)")
+
     tb = sub.add_parser("text-baseline", help="TF-IDF + logistic regression on the hand-written scenarios, families and sub-types held out")
     tb.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "scenarios" / "text-baseline.json")
 
     a = ap.parse_args(argv)
+    if a.cmd == "compare":
+        from .compare import compare, load_manifest
+        text = compare([load_manifest(p) for p in a.packs])
+        if a.out:
+            a.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0
     if a.cmd == "convert":
         from .convert import convert
         info = convert(a.out, a.cache, a.layers, a.name, a.model)
