@@ -183,11 +183,7 @@ def build_graph(
         q = _rope(g, q, cos, sin, half)
         k = _rope(g, k, cos, sin, half)
         if kv_cache:
-            for kind, t in (("key", k), ("value", v)):
-                kv_inputs.append(helper.make_tensor_value_info(f"past_{kind}_{i}", TensorProto.FLOAT, ["batch", KV, "past", hd]))
-                kv_outputs.append(helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, ["batch", KV, "total", hd]))
-                g.nodes.append(helper.make_node("Concat", [f"past_{kind}_{i}", t], [f"present_{kind}_{i}"], name=f"present_{kind}_{i}", axis=2))
-            k, v = f"present_key_{i}", f"present_value_{i}"
+            k, v = _cache_block(g, i, k, v, KV, hd, kv_inputs, kv_outputs)
         if rep > 1:  # grouped-query attention: query head j reads kv head j // rep
             k, v = (_repeat_kv(g, t, KV, rep, hd) for t in (k, v))
         kT = g.op("Transpose", [k], "kT", perm=[0, 1, 3, 2])
@@ -233,6 +229,17 @@ def build_graph(
     )
     tick(total, "done")
     return m
+
+
+def _cache_block(g: _Graph, i: int, k: str, v: str, kv: int, hd: int,
+                 inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]) -> tuple[str, str]:
+    """Block i's key/value cache ([B, kv, T, hd] keys after RoPE, and values): inputs past_<kind>_<i>,
+    outputs present_<kind>_<i> (past and this chunk's concatenated), which attention then reads."""
+    for kind, t in (("key", k), ("value", v)):
+        inputs.append(helper.make_tensor_value_info(f"past_{kind}_{i}", TensorProto.FLOAT, ["batch", kv, "past", hd]))
+        outputs.append(helper.make_tensor_value_info(f"present_{kind}_{i}", TensorProto.FLOAT, ["batch", kv, "total", hd]))
+        g.nodes.append(helper.make_node("Concat", [f"past_{kind}_{i}", t], [f"present_{kind}_{i}"], name=f"present_{kind}_{i}", axis=2))
+    return f"present_key_{i}", f"present_value_{i}"
 
 
 def _repeat_kv(g: _Graph, t: str, kv: int, rep: int, hd: int) -> str:
@@ -371,11 +378,7 @@ def build_gemma3_graph(
         k = _rope(g, g.op("Transpose", [k], "kt", perm=[0, 2, 1, 3]), cos, sin, half)  # [B,KV,T,hd]
         v = g.op("Transpose", [v], "vt", perm=[0, 2, 1, 3])
         if kv_cache:
-            for kind_, t in (("key", k), ("value", v)):
-                kv_inputs.append(helper.make_tensor_value_info(f"past_{kind_}_{i}", TensorProto.FLOAT, ["batch", KV, "past", hd]))
-                kv_outputs.append(helper.make_tensor_value_info(f"present_{kind_}_{i}", TensorProto.FLOAT, ["batch", KV, "total", hd]))
-                g.nodes.append(helper.make_node("Concat", [f"past_{kind_}_{i}", t], [f"present_{kind_}_{i}"], name=f"present_{kind_}_{i}", axis=2))
-            k, v = f"present_key_{i}", f"present_value_{i}"
+            k, v = _cache_block(g, i, k, v, KV, hd, kv_inputs, kv_outputs)
         k = g.op("Unsqueeze", [k, ax2], "k5")  # [B,KV,1,P+T,hd]
         v = g.op("Unsqueeze", [v, ax2], "v5")
         kT = g.op("Transpose", [k], "kT", perm=[0, 1, 2, 4, 3])
