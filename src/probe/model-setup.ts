@@ -150,6 +150,14 @@ export function convertArgs(m: PackManifest, dir: string, cache: string): string
     '--model', m.model.builder_model ?? 'smollm2-135m'];
 }
 
+async function runConvert(py: string, args: string[], r: SetupReporter): Promise<void> {
+  await run(py, args, (line) => {
+    const p = /^PROGRESS (\d+) (\d+) (.*)$/.exec(line);
+    if (p) r.progress(Number(p[1]), Number(p[2]), p[3]);
+    else r.log(line);
+  });
+}
+
 export async function setupModel(paths: RuntimePaths, m: PackManifest, r: SetupReporter): Promise<ModelArtifacts> {
   const found = await findModelArtifacts(paths, m);
   if (found) {
@@ -159,15 +167,52 @@ export async function setupModel(paths: RuntimePaths, m: PackManifest, r: SetupR
   const py = await ensurePythonEnv(paths, [], r);
   const dir = artifactDir(paths, m);
   r.step(`converting ${m.model.source.package}==${m.model.source.version} to ONNX (layer ${m.model.layer})`);
-  await run(py, convertArgs(m, dir, path.join(paths.dataDir, 'cache')), (line) => {
-    const p = /^PROGRESS (\d+) (\d+) (.*)$/.exec(line);
-    if (p) r.progress(Number(p[1]), Number(p[2]), p[3]);
-    else r.log(line);
-  });
+  await runConvert(py, convertArgs(m, dir, path.join(paths.dataDir, 'cache')), r);
   const info = await readInfo(dir);
   if (!info) throw new SetupError(`conversion finished but ${dir}/residual.json is missing`);
   const problems = verify(info, m);
   if (problems.length) throw new SetupError(`converted model does not match pack ${m.id}:\n  - ${problems.join('\n  - ')}`);
   r.step(`model artifacts ready in ${dir}`);
   return artifactsOf(dir, info, py, m.model.layer);
+}
+
+/** A builder model (`smollm2-135m`, `gemma3-270m`) converted without a pack, e.g. for the second model's parity test. */
+export interface BuilderModel {
+  artifacts: ModelArtifacts;
+  layer: number;
+  dModel: number;
+  architecture: string;
+}
+
+function builderModelDir(paths: RuntimePaths, builderModel: string, layer: number): string {
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(builderModel)) throw new SetupError(`not a builder model key: ${JSON.stringify(builderModel)}`);
+  return path.join(paths.dataDir, 'models', `${builderModel}-L${layer}`);
+}
+
+/** The converted builder model if present (with its key/value cache), else null (no side effects). */
+export async function findBuilderModel(paths: RuntimePaths, builderModel: string, layer: number): Promise<BuilderModel | null> {
+  const dir = builderModelDir(paths, builderModel, layer);
+  const info = await readInfo(dir);
+  if (!info || info.kv_cache !== true || !info.layers.includes(layer)) return null;
+  const a = artifactsOf(dir, info, builderPython(paths), layer);
+  if (!existsSync(a.onnxPath) || !existsSync(a.tokenizerJsonPath)) return null;
+  return { artifacts: a, layer, dModel: info.config.d_model, architecture: info.architecture ?? 'llama' };
+}
+
+/** Converts a builder model up to `layer` into `data/models/<model>-L<layer>` (idempotent). */
+export async function prepareBuilderModel(paths: RuntimePaths, builderModel: string, layer: number, r: SetupReporter): Promise<BuilderModel> {
+  const found = await findBuilderModel(paths, builderModel, layer);
+  if (found) {
+    r.step(`${builderModel} artifacts ready in ${found.artifacts.dir}`);
+    return found;
+  }
+  const py = await ensurePythonEnv(paths, [], r);
+  const dir = builderModelDir(paths, builderModel, layer);
+  r.step(`converting ${builderModel} to ONNX (layer ${layer})`);
+  await runConvert(py, ['-m', 'probe_builder', 'convert', '--out', dir, '--cache', path.join(paths.dataDir, 'cache'), '--layers', String(layer),
+    '--name', 'residual.onnx', '--model', builderModel], r);
+  const done = await findBuilderModel(paths, builderModel, layer);
+  if (!done) throw new SetupError(`conversion of ${builderModel} finished but ${dir} is incomplete`);
+  r.step(`${builderModel} artifacts ready in ${dir}`);
+  return done;
 }

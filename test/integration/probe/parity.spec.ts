@@ -1,9 +1,11 @@
 /**
- * Parity on the real model: the Node runtime (tokenizers.js + chat template + ONNX Runtime in a
- * worker) against the builder's independent float64 numpy implementation of Llama (which keeps
- * llama.cpp's Q/K layout and pairwise RoPE, unlike the ONNX graph). Tolerance: the largest
- * absolute difference per conversation is below 1e-4 of the largest reference magnitude, and
- * every content token's residual has cosine similarity above 0.99999.
+ * Parity on the real models: the Node runtime (tokenizers.js + chat template + ONNX Runtime in a
+ * worker) against the builder's independent float64 numpy implementations (Llama, which keeps
+ * llama.cpp's Q/K layout and pairwise RoPE unlike the ONNX graph; and Gemma 3, with its embedding
+ * scale, q/k norms, four norms per block and a 512-token sliding window on five layers in six).
+ * Two models: the default pack's (SmolLM2-135M) and the second family's (Gemma 3 270M, converted
+ * by `npm test`). Tolerance: the largest absolute difference per conversation is below 1e-4 of the
+ * largest reference magnitude, and every content token's residual has cosine similarity above 0.99999.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -11,8 +13,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { ChatTokenizer } from '../../../src/probe/chat-tokenizer';
+import { ModelArtifacts } from '../../../src/probe/model-setup';
 import { ResidualBatcher } from '../../../src/probe/residual-batcher';
-import { realModel, RealModel, skipNote } from '../../support/real-model';
+import { realModel, secondModel, skipNote } from '../../support/real-model';
 
 interface RefRow {
   id: string;
@@ -21,19 +24,50 @@ interface RefRow {
   hidden: number[][];
 }
 
+/** What a parity run needs of a converted model. */
+interface Subject {
+  artifacts: ModelArtifacts;
+  projectRoot: string;
+  layer: number;
+  dModel: number;
+  padId: number;
+}
+
+async function defaultModel(): Promise<Subject | string> {
+  const env = await realModel();
+  if (typeof env === 'string') return env;
+  const m = env.pack.manifest;
+  return { artifacts: env.artifacts, projectRoot: env.paths.projectRoot, layer: m.model.layer, dModel: m.model.d_model, padId: m.tokenizer.pad_token_id };
+}
+
+async function gemma(): Promise<Subject | string> {
+  const env = await secondModel();
+  if (typeof env === 'string') return env;
+  const a = env.model.artifacts;
+  // Gemma's padding token is `<pad>` (its own id in the vocabulary, not the end-of-text token)
+  const tok = JSON.parse(readFileSync(a.tokenizerJsonPath, 'utf8')) as { added_tokens: { id: number; content: string }[] };
+  const pad = tok.added_tokens.find((t) => t.content === '<pad>');
+  if (!pad) throw new Error(`no <pad> token in ${a.tokenizerJsonPath}`);
+  expect(env.model.architecture).toBe('gemma3');
+  return { artifacts: a, projectRoot: env.paths.projectRoot, layer: env.model.layer, dModel: env.model.dModel, padId: pad.id };
+}
+
 const FIXTURE = path.join(__dirname, '..', '..', 'fixtures', 'conversations.jsonl');
 jest.setTimeout(300_000);
 
-describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
-  let env: RealModel | string;
+describe.each([
+  ['SmolLM2-135M (the default pack)', defaultModel],
+  ['Gemma 3 270M (the second model family)', gemma],
+])('real-model parity, %s (Node ONNX Runtime vs numpy reference)', (_label, load) => {
+  let env: Subject | string;
   let ref: RefRow[] = [];
   beforeAll(async () => {
-    env = await realModel();
+    env = await load();
     if (typeof env === 'string') return;
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'parity-')), 'ref.json');
     execFileSync(env.artifacts.python, ['-m', 'probe_builder', 'reference', '--model-dir', env.artifacts.dir,
-      '--layer', String(env.pack.manifest.model.layer), '--input', FIXTURE, '--out', out], {
-      env: { ...process.env, PYTHONPATH: path.join(env.paths.projectRoot, 'tools', 'probe-builder') },
+      '--layer', String(env.layer), '--input', FIXTURE, '--out', out], {
+      env: { ...process.env, PYTHONPATH: path.join(env.projectRoot, 'tools', 'probe-builder') },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     ref = JSON.parse(readFileSync(out, 'utf8')) as RefRow[];
@@ -55,9 +89,9 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
 
   it('matches the reference residual stream at the pack layer', async () => {
     if (typeof env === 'string') return skipNote(env);
-    const d = env.pack.manifest.model.d_model;
+    const d = env.dModel;
     const batcher = await ResidualBatcher.start({
-      modelPath: env.artifacts.onnxPath, outputName: env.artifacts.outputName, dModel: d, padId: env.pack.manifest.tokenizer.pad_token_id,
+      modelPath: env.artifacts.onnxPath, outputName: env.artifacts.outputName, dModel: d, padId: env.padId,
       executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 4096, maxWaitMs: 200, maxQueuedWindows: 64,
       kvHeads: env.artifacts.kvHeads, headDim: env.artifacts.headDim, chunkTokens: 4096,
     });
@@ -90,11 +124,13 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
   it('reads a long conversation chunk by chunk through the key/value cache as one pass would', async () => {
     if (typeof env === 'string') return skipNote(env);
     const m = env;
-    const d = m.pack.manifest.model.d_model;
-    // Every fixture conversation back to back: one sequence of several hundred tokens.
-    const ids = ref.flatMap((r) => r.ids);
+    const d = m.dModel;
+    // Every fixture conversation back to back, twice over: one sequence of more than 600 tokens, so
+    // Gemma's 512-token sliding window reaches back into the cache from later chunks.
+    const once = ref.flatMap((r) => r.ids);
+    const ids = once.length > 600 ? once : [...once, ...once, ...once].slice(0, Math.max(601, once.length));
     const start = (chunkTokens: number): Promise<ResidualBatcher> => ResidualBatcher.start({
-      modelPath: m.artifacts.onnxPath, outputName: m.artifacts.outputName, dModel: d, padId: m.pack.manifest.tokenizer.pad_token_id,
+      modelPath: m.artifacts.onnxPath, outputName: m.artifacts.outputName, dModel: d, padId: m.padId,
       executionProvider: 'cpu', workers: 1, intraOpThreads: 0, tokenBudget: 8192, maxWaitMs: 1, maxQueuedWindows: 8,
       kvHeads: m.artifacts.kvHeads, headDim: m.artifacts.headDim, chunkTokens,
     });
@@ -102,7 +138,7 @@ describe('real-model parity (Node ONNX Runtime vs numpy reference)', () => {
     const chunked = await start(100);
     try {
       const [a, b] = [await single.run(ids), await chunked.run(ids)];
-      expect(ids.length).toBeGreaterThan(300);
+      expect(ids.length).toBeGreaterThan(600);
       expect(chunked.stats.chunks).toBe(Math.ceil(ids.length / 100));
       expect(single.stats.chunks).toBe(0);
       expect(b).toHaveLength(a.length);

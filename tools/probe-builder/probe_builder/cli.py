@@ -84,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     be = sub.add_parser("bench-events", help="write the benchmark's event file from project-authored conversations")
     be.add_argument("--out", type=Path, required=True)
 
+    cm = sub.add_parser("compare-models", help="model families on the same share of scenario pairs and the holdout set, through the same probe")
+    cm.add_argument("--models", default="smollm2-135m,gemma3-270m", help="comma-separated builder model keys")
+    cm.add_argument("--work", type=Path, default=Path("build-compare"))
+    cm.add_argument("--pair-share", type=float, default=0.3, help="share of each concept's minimal pairs read")
+    cm.add_argument("--control-share", type=float, default=0.12, help="share of the controls read")
+    cm.add_argument("--seed", type=int, default=1234)
+    cm.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "model-comparison",
+                    help="writes OUT.json and OUT.md")
     cp = sub.add_parser("compare", help="packs side by side on their held-out figures, per concept and sub-type, with the text baseline")
     cp.add_argument("packs", type=Path, nargs="+", help="pack directories (each with manifest.json)")
     cp.add_argument("--out", type=Path, default=None, help="write the markdown here (default: standard output)")
@@ -99,6 +107,19 @@ def main(argv: list[str] | None = None) -> int:
             a.out.write_text(text)
         else:
             sys.stdout.write(text)
+        return 0
+    if a.cmd == "compare-models":
+        from .build import SCENARIO_LAYERS
+        from .model_compare import render, run as compare_models
+        models = [m for m in a.models.split(",") if m]
+        unknown = [m for m in models if m not in SCENARIO_LAYERS]
+        if unknown:
+            ap.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(SCENARIO_LAYERS)}")
+        res = compare_models(models, a.work, a.pair_share, a.control_share, a.seed, SCENARIO_LAYERS)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+        a.out.with_suffix(".md").write_text(render(res))
+        sys.stdout.write(render(res))
         return 0
     if a.cmd == "convert":
         from .convert import convert
