@@ -18,7 +18,7 @@ export async function runErase(cfg: AppConfig, args: string[], out: (s: string) 
     const r = await new ErasureRepository(client, pseudonyms.digest).eraseUser(values.user, null);
     // Recorded in the trail (the signing key is created if this store has none yet).
     const trail = await cliTrail(cfg, client);
-    await trail.append([{ actor: CLI_ACTOR, action: 'data.erase', target: `user hmac:${pseudonyms.digest(values.user)}`, tenant: '', detail: JSON.stringify(r) }]);
+    await trail.append([{ actor: CLI_ACTOR, action: 'data.erase', target: pseudonyms.erasedUserTarget(values.user), tenant: '', detail: JSON.stringify(r) }]);
     out(`erased: ${r.events} events in ${r.tenants.length ? r.tenants.join(', ') : 'no tenant'}, ${r.alerts} alerts' annotations, ${r.dead_letters} dead letters`);
     return 0;
   } finally {

@@ -27,7 +27,7 @@ export class ErasureController {
     // The trail names the user by the keyed digest only: the erased id is not kept anywhere, and
     // an unkeyed hash of it could be reversed by trying candidates. The caller, who sent the id,
     // gets its plain sha256 back to match its own records.
-    this.audit.record(actorOf(caller), 'data.erase', `user hmac:${this.pseudonyms.digest(user)}`, '', { ...r });
+    this.audit.record(actorOf(caller), 'data.erase', this.pseudonyms.erasedUserTarget(user), '', { ...r });
     return { user_sha256: sha256(user), ...r };
   }
 }

@@ -56,4 +56,9 @@ export class Pseudonyms {
 
   /** HMAC-SHA256 of the value under the deployment's key, as hex. */
   readonly digest: Digest = (value) => createHmac('sha256', this.key).update(value).digest('hex');
+
+  /** How the audit trail names an erased end user: by the keyed digest only, never the id. */
+  erasedUserTarget(user: string): string {
+    return `user hmac:${this.digest(user)}`;
+  }
 }
