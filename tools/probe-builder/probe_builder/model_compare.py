@@ -10,10 +10,12 @@ in well under an hour for both models:
   chosen by a hash of the pair's id, so every family keeps some) and of the benign controls; no composed
   long conversations. The holdout set (`holdout/`, written apart from the scenarios and never
   read by `build`) is read too, and only for a figure: nothing is chosen on it.
-* **Probe.** Per concept, a logistic-regression probe on the mean residual of one scope (user,
-  assistant and tool tokens; the assistant's alone; the user's and tool's) at one layer, with
-  one regularisation; (layer, scope, C) chosen by 5-fold families-out cross-validation inside
-  DEV, exactly the build's protocol and splits (`scenario_eval.Protocol`).
+* **Probe.** Per concept, a logistic-regression probe fitted on the mean residual of one scope
+  (user, assistant and tool tokens; the assistant's alone; the user's and tool's) at one layer,
+  with one regularisation, and read by the mean or by the max of rolling means over 16 or 64
+  tokens (the shipped packs' trainer and aggregations); (layer, scope, C, aggregation) chosen by
+  5-fold families-out cross-validation inside DEV, the build's protocol and splits
+  (`scenario_eval.Protocol`).
 * **Figures**, per model and concept, beside the TF-IDF text baseline on the same rows and split:
   TEST families (AUROC against the minimal-pair negatives and against controls), leave one
   sub-type out inside DEV, and the holdout set (AUROC positives against their hard negatives,
@@ -43,6 +45,9 @@ HOLDOUT_DIR = Path(__file__).resolve().parents[1] / "holdout"
 SALT = "model-compare:"
 SCOPES = (("user", "assistant", "tool"), ("assistant",), ("user", "tool"))
 CS = (0.01, 0.1, 1.0)
+# how token scores become the conversation's: the mean, or the max of rolling means (the shipped
+# packs' aggregations; the probe is fitted on scope means either way)
+AGGREGATIONS = (("mean", 1), ("rolling", 16), ("rolling", 64))
 CONTEXT_TOKENS = 8192
 HOLDOUT_CONTROL = "holdout-control"
 
@@ -119,12 +124,15 @@ def evaluate_model(sa: ScenarioActs, layers: list[int], seed: int) -> dict:
     y = np.array([r.label for r in rows], np.int64)
     protos = {c: Protocol(sa, c, seed) for c in CONCEPTS}
     grid: dict[str, dict[str, float]] = {c: {} for c in CONCEPTS}
+    archs: dict[str, Arch] = {}
     for layer in layers:
         for roles in SCOPES:
             for c_reg in CS:
-                arch = Arch((layer,), roles, "mean", c=c_reg)
-                for concept, proto in protos.items():
-                    grid[concept][arch.name()] = round(_criterion(proto.families_out(feat, arch)), 4)
+                for agg, window in AGGREGATIONS:
+                    arch = Arch((layer,), roles, agg, window=window, c=c_reg)
+                    archs[arch.name()] = arch
+                    for concept, proto in protos.items():
+                        grid[concept][arch.name()] = round(_criterion(proto.families_out(feat, arch)), 4)
             prefix = f"L{layer}/{'+'.join(roles)}/"
             log(f"{prefix}: " + ", ".join(f"{c} {max(v for k, v in grid[c].items() if k.startswith(prefix))}" for c in CONCEPTS))
     ctl = np.array([i for i, r in enumerate(rows) if r.concept == "control"], np.int64)
@@ -132,8 +140,7 @@ def evaluate_model(sa: ScenarioActs, layers: list[int], seed: int) -> dict:
     out = {}
     for concept, proto in protos.items():
         best = max(grid[concept], key=grid[concept].get)
-        layer_s, roles_s, _, _, c_s = best.split("/")
-        arch = Arch((int(layer_s[1:]),), tuple(roles_s.split("+")), "mean", c=float(c_s[1:]))
+        arch = archs[best]
         dev = np.concatenate([proto.pairs[~proto.test[proto.pairs]], ctl[~proto.test[ctl]]])
         logits = _fit_on(feat, arch, dev, y, seed)
         thr = threshold_at(logits[ctl[~proto.test[ctl]]], TARGET_FPR)
@@ -152,8 +159,11 @@ def evaluate_model(sa: ScenarioActs, layers: list[int], seed: int) -> dict:
                    "recall": round(float((lg[hp] >= thr_all).mean()), 4), "fpr_hard_negatives": round(float((lg[hn] >= thr_all).mean()), 4),
                    "fpr_everyday": round(float((lg[ho_ctl] >= thr_all).mean()), 4),
                    "n": {"positives": len(hp), "hard_negatives": len(hn), "everyday": len(ho_ctl)}}
+        # per-row logits [id, resampling unit, label] for the paired bootstrap between models
+        rows_of = lambda idx, lg_: [[rows[i].id, rows[i].pair or rows[i].id, int(y[i]), round(float(lg_[i]), 5)] for i in idx]
         out[concept] = {"chosen": arch.to_json(), "dev_families_out_criterion": grid[concept][best], "test": test,
-                        "subtype_out": proto.subtype_out(feat, arch), "holdout": holdout, "grid": grid[concept]}
+                        "subtype_out": proto.subtype_out(feat, arch), "holdout": holdout, "grid": grid[concept],
+                        "scores": {"test_pairs": rows_of(te, logits), "holdout_pairs": rows_of(ho, lg)}}
         log(f"{concept}: {best} TEST pairs {test['auroc_pairs']} vs controls {test['auroc_vs_controls']} | "
             f"sub-type out {out[concept]['subtype_out']['mean_auroc_pairs']} | holdout pairs {holdout['auroc_pairs']} vs everyday {holdout['auroc_vs_everyday']}")
     feat.release()
@@ -216,7 +226,40 @@ def run(models: list[str], work: Path, pair_share: float, control_share: float, 
         res["models"][model]["seconds"] = round(time.time() - t0)
     res["text_baseline_rule"] = rule(res["text_baseline"])
     res["better"] = max(models, key=lambda m: res["models"][m]["rule"]["score"]) if len(models) > 1 else models[0]
+    if len(models) == 2:
+        res["difference"] = {part: paired_bootstrap(res["models"][models[0]]["concepts"], res["models"][models[1]]["concepts"], part, seed)
+                             for part in ("test_pairs", "holdout_pairs")}
     return res
+
+
+def paired_bootstrap(a: dict, b: dict, part: str, seed: int, n: int = 1000) -> dict:
+    """Mean over concepts of AUROC(a) - AUROC(b) on the same rows, with a 95% interval from
+    resampling the units (a minimal pair's two sides together; a holdout row alone) with
+    replacement, the same draw for both models."""
+    rng = np.random.default_rng(seed)
+    per = {}
+    for c in CONCEPTS:
+        ra = {r[0]: r for r in a[c]["scores"][part]}
+        rb = {r[0]: r[3] for r in b[c]["scores"][part]}
+        ids = sorted(set(ra) & set(rb))
+        units = sorted({ra[i][1] for i in ids})
+        by_unit = {u: [i for i in ids if ra[i][1] == u] for u in units}
+        per[c] = (units, by_unit, ra, rb)
+
+    def diff(draws: dict) -> float:
+        out = []
+        for c in CONCEPTS:
+            units, by_unit, ra, rb = per[c]
+            sel = [i for u in draws[c] for i in by_unit[u]]
+            yv = [ra[i][2] for i in sel]
+            da, db = auc(yv, [ra[i][3] for i in sel]), auc(yv, [rb[i] for i in sel])
+            if da is not None and db is not None:
+                out.append(da - db)
+        return float(np.mean(out))
+
+    point = diff({c: per[c][0] for c in CONCEPTS})
+    boots = sorted(diff({c: [per[c][0][j] for j in rng.integers(0, len(per[c][0]), len(per[c][0]))] for c in CONCEPTS}) for _ in range(n))
+    return {"mean_auroc_difference": round(point, 4), "ci95": [round(boots[int(0.025 * n)], 4), round(boots[int(0.975 * n) - 1], 4)], "resamples": n}
 
 
 def _f(x) -> str:
@@ -228,7 +271,8 @@ def render(res: dict) -> str:
     out = ["# Model families compared on the same conversations and the same probe", "",
            f"Share of scenario families: {res['pair_share']:.0%} of each concept's, {res['control_share']:.0%} of the controls' "
            f"(rows: {', '.join(f'{k} {v}' for k, v in res['rows'].items())}). Probe: logistic regression on one scope's mean "
-           "residual at one layer; layer, scope and C chosen per concept by families-out CV inside DEV. "
+           "residual at one layer, read by the mean or the max of rolling means; layer, scope, C and aggregation chosen per concept "
+           "by families-out CV inside DEV. "
            "Produced by `probe-builder compare-models`.", "",
            "| model | mean TEST AUROC pairs | mean sub-type-out AUROC | score (rule) | harvested tokens | seconds |", "|---|---|---|---|---|---|"]
     for m in models:
@@ -236,7 +280,14 @@ def render(res: dict) -> str:
         out.append(f"| {m} | {_f(r['rule']['test_auroc_pairs'])} | {_f(r['rule']['subtype_out_auroc_pairs'])} | {_f(r['rule']['score'])} | {r['tokens']} | {r['seconds']} |")
     t = res["text_baseline_rule"]
     out.append(f"| text baseline (TF-IDF) | {_f(t['test_auroc_pairs'])} | {_f(t['subtype_out_auroc_pairs'])} | {_f(t['score'])} | - | - |")
-    out += ["", f"Generalises better by the rule: **{res['better']}**.", "",
+    out += ["", f"Generalises better by the rule: **{res['better']}**."]
+    if "difference" in res:
+        d = res["difference"]
+        out += ["", f"Paired bootstrap ({models[0]} minus {models[1]}, mean over concepts of the pairs AUROC, 95% interval, "
+                    f"{d['test_pairs']['resamples']} resamples of minimal pairs / holdout rows): TEST "
+                    f"{d['test_pairs']['mean_auroc_difference']:+.3f} [{d['test_pairs']['ci95'][0]:+.3f}, {d['test_pairs']['ci95'][1]:+.3f}], "
+                    f"holdout {d['holdout_pairs']['mean_auroc_difference']:+.3f} [{d['holdout_pairs']['ci95'][0]:+.3f}, {d['holdout_pairs']['ci95'][1]:+.3f}]."]
+    out += ["",
             "## Per concept (probe per model / text baseline)", "",
             "| concept | " + " | ".join(f"{m}: chosen" for m in models) + " | TEST pairs | TEST vs controls | sub-type out | holdout pairs | holdout vs everyday |",
             "|---|" + "---|" * (len(models) + 5)]
@@ -244,7 +295,7 @@ def render(res: dict) -> str:
         tb = res["text_baseline"][c]
         cells = lambda path: " / ".join([_f(_get(res["models"][m]["concepts"][c], path)) for m in models] + [_f(_get(tb, path))])
         chosen = [res["models"][m]["concepts"][c]["chosen"] for m in models]
-        out.append(f"| {c} | " + " | ".join(f"L{a['layers'][0]} {'+'.join(a['roles'])} C{a['C']}" for a in chosen) +
+        out.append(f"| {c} | " + " | ".join(f"L{a['layers'][0]} {'+'.join(a['roles'])} {a['aggregation']}{a['window'] if a['aggregation'] == 'rolling' else ''} C{a['C']}" for a in chosen) +
                    f" | {cells('test.auroc_pairs')} | {cells('test.auroc_vs_controls')} | {cells('subtype_out.mean_auroc_pairs')} | "
                    f"{cells('holdout.auroc_pairs')} | {cells('holdout.auroc_vs_everyday')} |")
     out += ["", "## Leave one sub-type out (probe per model / text baseline)", ""]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from probe_builder.chat import ROLE_CODE
-from probe_builder.model_compare import (HOLDOUT_CONTROL, evaluate_model, holdout_rows, in_share, render, rule, subset_rows,
-                                         text_baseline)
+from probe_builder.model_compare import (HOLDOUT_CONTROL, evaluate_model, holdout_rows, in_share, paired_bootstrap, render, rule,
+                                         subset_rows, text_baseline)
 from probe_builder.scenario_eval import load_scenario_acts
 from probe_builder.scenarios import CONCEPTS, Scenario, write_jsonl
 
@@ -91,6 +91,10 @@ def test_the_model_whose_residuals_carry_the_label_wins(compared):
         # the stronger layer is chosen inside DEV
         assert sig[c]["chosen"]["layers"] == [2], c
     assert rule(sig)["score"] > rule(noise)["score"] + 0.2
+    d = paired_bootstrap(sig, noise, "test_pairs", seed=1, n=200)
+    assert d["mean_auroc_difference"] > 0.2 and d["ci95"][0] > 0.1 and d["ci95"][0] <= d["mean_auroc_difference"] <= d["ci95"][1]
+    same = paired_bootstrap(sig, sig, "holdout_pairs", seed=1, n=200)
+    assert same == {"mean_auroc_difference": 0.0, "ci95": [0.0, 0.0], "resamples": 200}
 
 
 def test_holdout_rows_are_never_trained_on(compared):
@@ -108,10 +112,11 @@ def test_text_baseline_and_render(compared):
     tb = text_baseline(rows)  # every text is the same: the baseline has nothing to read
     for c in CONCEPTS:
         assert tb[c]["test"]["auroc_pairs"] == 0.5
-    res = {"pair_share": 0.3, "control_share": 0.12, "rows": {"all.jsonl": len(rows)}, "text_baseline": tb,
+    res = {"difference": {p: paired_bootstrap(sig, noise, p, seed=1, n=50) for p in ("test_pairs", "holdout_pairs")}, "pair_share": 0.3, "control_share": 0.12, "rows": {"all.jsonl": len(rows)}, "text_baseline": tb,
            "text_baseline_rule": rule(tb), "better": "signal",
            "models": {"signal": {"concepts": sig, "rule": rule(sig), "tokens": 1, "seconds": 1},
                       "noise": {"concepts": noise, "rule": rule(noise), "tokens": 1, "seconds": 1}}}
     md = render(res)
     assert "Generalises better by the rule: **signal**" in md
     assert md.count("| harmful_intent |") == 1
+    assert "Paired bootstrap (signal minus noise" in md
