@@ -203,31 +203,42 @@ def build_graph(
         if (i + 1) in layers:
             out_names[i + 1] = h
 
-    for layer in sorted(set(layers)):
-        name = f"hidden_{layer}"
-        g.nodes.append(helper.make_node("Identity", [out_names[layer]], [name], name=f"out_{layer}"))
-        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "seq", D]))
+    _hidden_outputs(g, out_names, layers, D, outputs)
 
     if logits:
         normed = _rms_norm(g, h, g.const("output_norm", model.tensor("output_norm.weight").reshape(-1)), eps)
         lm = g.op("MatMul", [normed, g.const("lm_head", emb_w.T.copy())], "lm")
         g.nodes.append(helper.make_node("Identity", [lm], ["logits"], name="out_logits"))
         outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", cfg.vocab_size]))
+    m = _residual_model(g, "llama_residual", model, layers, start_layer, kv_cache, D, outputs, kv_inputs, kv_outputs)
+    tick(total, "done")
+    return m
+
+
+def _hidden_outputs(g: _Graph, out_names: dict[int, str], layers: Sequence[int], D: int, outputs: list[onnx.ValueInfoProto]) -> None:
+    """Outputs hidden_<L>, the residual after L blocks, for each requested L."""
+    for layer in sorted(set(layers)):
+        name = f"hidden_{layer}"
+        g.nodes.append(helper.make_node("Identity", [out_names[layer]], [name], name=f"out_{layer}"))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "seq", D]))
+
+
+def _residual_model(g: _Graph, graph_name: str, model: GgufModel, layers: Sequence[int], start_layer: int, kv_cache: bool, D: int,
+                    outputs: list[onnx.ValueInfoProto], kv_inputs: list[onnx.ValueInfoProto], kv_outputs: list[onnx.ValueInfoProto],
+                    architecture: str | None = None) -> onnx.ModelProto:
+    """The model around a built graph: its first input (input_ids, or hidden_in when the graph
+    starts after block 0), the attention mask, the cache inputs and outputs, and the metadata the
+    runtime checks (source hash, layers, positions, architecture when not Llama, cache)."""
     first = (helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]) if start_layer == 0
              else helper.make_tensor_value_info("hidden_in", TensorProto.FLOAT, ["batch", "seq", D]))
     inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total" if kv_cache else "seq"])]
-    graph = helper.make_graph(g.nodes, "llama_residual", inputs + kv_inputs, outputs + kv_outputs, g.inits)
+    graph = helper.make_graph(g.nodes, graph_name, inputs + kv_inputs, outputs + kv_outputs, g.inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="probe-builder")
     m.ir_version = 8
-    m.metadata_props.extend(
-        [
-            onnx.StringStringEntryProto(key="source_sha256", value=model.sha256),
-            onnx.StringStringEntryProto(key="layers", value=",".join(str(x) for x in sorted(set(layers)))),
-            onnx.StringStringEntryProto(key="max_positions", value=str(MAX_POSITIONS)),
-            onnx.StringStringEntryProto(key="kv_cache", value="1" if kv_cache else "0"),
-        ]
-    )
-    tick(total, "done")
+    meta = [("source_sha256", model.sha256), ("layers", ",".join(str(x) for x in sorted(set(layers)))), ("max_positions", str(MAX_POSITIONS))]
+    meta += [("architecture", architecture)] if architecture else []
+    meta += [("kv_cache", "1" if kv_cache else "0")]
+    m.metadata_props.extend(onnx.StringStringEntryProto(key=k, value=v) for k, v in meta)
     return m
 
 
@@ -401,10 +412,7 @@ def build_gemma3_graph(
             out_names[i + 1] = h
 
     outputs: list[onnx.ValueInfoProto] = []
-    for layer in sorted(set(layers)):
-        name = f"hidden_{layer}"
-        g.nodes.append(helper.make_node("Identity", [out_names[layer]], [name], name=f"out_{layer}"))
-        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "seq", D]))
+    _hidden_outputs(g, out_names, layers, D, outputs)
     if logits:
         normed = _rms_norm(g, h, vec("output_norm.weight"), eps)
         head = (g.const("lm_head", model.tensor("output.weight").T.copy()) if model.has_tensor("output.weight")
@@ -417,21 +425,8 @@ def build_gemma3_graph(
         outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", cfg.vocab_size]))
     if start_layer > 0 and not logits:  # the embedding table is only needed for the tied LM head
         g.inits = [t for t in g.inits if t.name != "token_embd"]
-    first = (helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]) if start_layer == 0
-             else helper.make_tensor_value_info("hidden_in", TensorProto.FLOAT, ["batch", "seq", D]))
-    inputs = [first, helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total" if kv_cache else "seq"])]
-    graph = helper.make_graph(g.nodes, "gemma3_residual", inputs + kv_inputs, outputs + kv_outputs, g.inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="probe-builder")
-    m.ir_version = 8
-    m.metadata_props.extend(
-        [
-            onnx.StringStringEntryProto(key="source_sha256", value=model.sha256),
-            onnx.StringStringEntryProto(key="layers", value=",".join(str(x) for x in sorted(set(layers)))),
-            onnx.StringStringEntryProto(key="max_positions", value=str(MAX_POSITIONS)),
-            onnx.StringStringEntryProto(key="architecture", value="gemma3"),
-            onnx.StringStringEntryProto(key="kv_cache", value="1" if kv_cache else "0"),
-        ]
-    )
+    m = _residual_model(g, "gemma3_residual", model, layers, start_layer, kv_cache, D, outputs, kv_inputs, kv_outputs,
+                        architecture="gemma3")
     tick(total, "done")
     return m
 
