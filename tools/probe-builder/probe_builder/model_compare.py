@@ -172,7 +172,7 @@ def evaluate_model(sa: ScenarioActs, layers: list[int], seed: int) -> dict:
 
 def text_baseline(rows: list[Scenario]) -> dict:
     """The TF-IDF baseline on the same rows and splits."""
-    from .text_baseline import _fit, _scores
+    from .text_baseline import _fit, _scores, subtype_out_aurocs
 
     ctl = [r for r in rows if r.concept == "control"]
     ho_ctl = [r for r in rows if r.concept == HOLDOUT_CONTROL]
@@ -188,10 +188,7 @@ def text_baseline(rows: list[Scenario]) -> dict:
         test = {"auroc_pairs": auc(yt, s), "auroc_vs_controls": auc(np.r_[np.ones(int(yt.sum())), np.zeros(len(c))], np.r_[s[yt == 1], c])}
         dev_pairs = [r for r in pairs if not is_test(r.family)]
         half = [r for r in ctl if not is_test(r.family) and fold_of(r.family, 2) == 0]
-        sub = {}
-        for st in sorted({r.subtype for r in dev_pairs}):
-            held = [r for r in dev_pairs if r.subtype == st]
-            sub[st] = auc([r.label for r in held], _scores(_fit([r for r in dev_pairs if r.subtype != st] + half), held))
+        sub = subtype_out_aurocs(dev_pairs, half)
         vals = [v for v in sub.values() if v is not None]
         fa = _fit(pairs + ctl)
         ho = [r for r in rows if r.concept == f"holdout-{concept}"]

@@ -54,6 +54,17 @@ def _rate(scores: np.ndarray, threshold: float) -> float | None:
     return round(float(np.mean(scores >= threshold)), 4) if len(scores) else None
 
 
+def subtype_out_aurocs(pairs: list[Scenario], controls: list[Scenario]) -> dict[str, float | None]:
+    """Leave one sub-type out: per sub-type, AUROC on its minimal pairs of the baseline fitted on
+    the other sub-types' pairs and the given controls."""
+    out = {}
+    for st in sorted({s.subtype for s in pairs}):
+        fitted = _fit([s for s in pairs if s.subtype != st] + controls)
+        held = [s for s in pairs if s.subtype == st]
+        out[st] = _auc([s.label for s in held], _scores(fitted, held))
+    return out
+
+
 def evaluate_concept(pairs: list[Scenario], controls: list[Scenario]) -> dict:
     pos_s, neg_s, ctl_s = [], [], []
     by_subtype: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -84,12 +95,7 @@ def evaluate_concept(pairs: list[Scenario], controls: list[Scenario]) -> dict:
         "fpr_hard_negatives": round(float(np.mean([x >= t for x, t in neg_s])), 4) if neg_s else None,
         "per_subtype_auroc_pairs": {st: _auc(lab, np.array(sc)) for st, (lab, sc) in sorted(by_subtype.items())},
     }
-    subtype_out = {}
-    half = [c for c in controls if _fold(c.family, 2) == 0]
-    for st in sorted({s.subtype for s in pairs}):
-        fitted = _fit([s for s in pairs if s.subtype != st] + half)
-        test = [s for s in pairs if s.subtype == st]
-        subtype_out[st] = _auc([s.label for s in test], _scores(fitted, test))
+    subtype_out = subtype_out_aurocs(pairs, [c for c in controls if _fold(c.family, 2) == 0])
     values = [v for v in subtype_out.values() if v is not None]
     return {
         "pairs": sum(1 for s in pairs if s.label == 1),
@@ -136,12 +142,7 @@ def split_report(concept: str, controls: list[Scenario] | None = None, extra: li
         per_sub[st] = {"auroc_pairs": _auc(list(y[m]), s[m]),
                        "auroc_vs_controls": _auc([1] * int((y[m] == 1).sum()) + [0] * len(c), np.r_[s[m][y[m] == 1], c])}
     dev = [r for r in rows if not is_test(r.family)]
-    half = [x for x in ctls if not is_test(x.family) and _fold(x.family, 2) == 0]
-    sub_out = {}
-    for st in sorted({r.subtype for r in dev}):
-        f = _fit([r for r in dev if r.subtype != st] + half)
-        held = [r for r in dev if r.subtype == st]
-        sub_out[st] = _auc([r.label for r in held], _scores(f, held))
+    sub_out = subtype_out_aurocs(dev, [x for x in ctls if not is_test(x.family) and _fold(x.family, 2) == 0])
     vals = [v for v in sub_out.values() if v is not None]
     return {
         "test": {"auroc_pairs": _auc(list(y), s),
