@@ -121,15 +121,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _field(reader: object, key: str, default: object = None) -> object:
-    f = reader.fields.get(key)  # type: ignore[attr-defined]
-    if f is None:
-        if default is None:
-            raise KeyError(f"GGUF metadata key {key!r} missing")
-        return default
-    return f.contents()
-
-
 _MISSING = object()
 
 
@@ -144,15 +135,15 @@ def _get(reader: object, key: str, default: object = _MISSING) -> object:
 
 def _llama_config(reader: object) -> LlamaConfig:
     return LlamaConfig(
-        n_layers=int(_field(reader, "llama.block_count")),
-        d_model=int(_field(reader, "llama.embedding_length")),
-        d_mlp=int(_field(reader, "llama.feed_forward_length")),
-        n_heads=int(_field(reader, "llama.attention.head_count")),
-        n_kv_heads=int(_field(reader, "llama.attention.head_count_kv")),
-        vocab_size=int(_field(reader, "llama.vocab_size")),
-        rope_theta=float(_field(reader, "llama.rope.freq_base", 10000.0)),
-        rms_eps=float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
-        context_length=int(_field(reader, "llama.context_length")),
+        n_layers=int(_get(reader, "llama.block_count")),
+        d_model=int(_get(reader, "llama.embedding_length")),
+        d_mlp=int(_get(reader, "llama.feed_forward_length")),
+        n_heads=int(_get(reader, "llama.attention.head_count")),
+        n_kv_heads=int(_get(reader, "llama.attention.head_count_kv")),
+        vocab_size=int(_get(reader, "llama.vocab_size")),
+        rope_theta=float(_get(reader, "llama.rope.freq_base", 10000.0)),
+        rms_eps=float(_get(reader, "llama.attention.layer_norm_rms_epsilon")),
+        context_length=int(_get(reader, "llama.context_length")),
     )
 
 
@@ -205,7 +196,7 @@ def load_gguf(path: str | Path) -> GgufModel:
 
     path = Path(path)
     reader = GGUFReader(str(path))
-    arch = _field(reader, "general.architecture")
+    arch = _get(reader, "general.architecture")
     cfg: LlamaConfig | Gemma3Config
     if arch == "llama":
         cfg = _llama_config(reader)
@@ -214,25 +205,25 @@ def load_gguf(path: str | Path) -> GgufModel:
     else:
         raise ValueError(f"{path}: architecture {arch!r} is not supported (only 'llama' and 'gemma3')")
     tok = TokenizerMeta(
-        model=str(_field(reader, "tokenizer.ggml.model")),
-        pre=str(_field(reader, "tokenizer.ggml.pre", "default")),
-        tokens=list(_field(reader, "tokenizer.ggml.tokens")),  # type: ignore[arg-type]
-        token_types=[int(x) for x in _field(reader, "tokenizer.ggml.token_type")],  # type: ignore[union-attr]
+        model=str(_get(reader, "tokenizer.ggml.model")),
+        pre=str(_get(reader, "tokenizer.ggml.pre", "default")),
+        tokens=list(_get(reader, "tokenizer.ggml.tokens")),  # type: ignore[arg-type]
+        token_types=[int(x) for x in _get(reader, "tokenizer.ggml.token_type")],  # type: ignore[union-attr]
         merges=list(_get(reader, "tokenizer.ggml.merges", [])),  # type: ignore[arg-type]
-        bos_id=int(_field(reader, "tokenizer.ggml.bos_token_id")),
-        eos_id=int(_field(reader, "tokenizer.ggml.eos_token_id")),
-        unk_id=int(_field(reader, "tokenizer.ggml.unknown_token_id", 0)),
-        pad_id=int(_field(reader, "tokenizer.ggml.padding_token_id", 0)),
-        chat_template=str(_field(reader, "tokenizer.chat_template", "")),
+        bos_id=int(_get(reader, "tokenizer.ggml.bos_token_id")),
+        eos_id=int(_get(reader, "tokenizer.ggml.eos_token_id")),
+        unk_id=int(_get(reader, "tokenizer.ggml.unknown_token_id", 0)),
+        pad_id=int(_get(reader, "tokenizer.ggml.padding_token_id", 0)),
+        chat_template=str(_get(reader, "tokenizer.chat_template", "")),
         scores=[float(x) for x in _get(reader, "tokenizer.ggml.scores", [])],  # type: ignore[union-attr]
         add_bos=bool(_get(reader, "tokenizer.ggml.add_bos_token", False)),
         # llama.cpp's default for SentencePiece ("llama") vocabularies without the key is True.
-        add_space_prefix=bool(_get(reader, "tokenizer.ggml.add_space_prefix", _field(reader, "tokenizer.ggml.model") == "llama")),
+        add_space_prefix=bool(_get(reader, "tokenizer.ggml.add_space_prefix", _get(reader, "tokenizer.ggml.model") == "llama")),
     )
     return GgufModel(
         path=path,
         sha256=sha256_file(path),
-        name=str(_field(reader, "general.name", path.stem)),
+        name=str(_get(reader, "general.name", path.stem)),
         config=cfg,
         tokenizer=tok,
         _reader=reader,
