@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     cm.add_argument("--pair-share", type=float, default=0.3, help="share of each concept's minimal pairs read")
     cm.add_argument("--control-share", type=float, default=0.12, help="share of the controls read")
     cm.add_argument("--seed", type=int, default=1234)
+    cm.add_argument("--layers", action="append", default=[], metavar="MODEL:L,L,...",
+                    help="the layers a model's grid reads (repeatable; default: model_compare.COMPARE_LAYERS)")
     cm.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "model-comparison",
                     help="writes OUT.json and OUT.md")
     cp = sub.add_parser("compare", help="packs side by side on their held-out figures, per concept and sub-type, with the text baseline")
@@ -109,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(text)
         return 0
     if a.cmd == "compare-models":
-        from .build import SCENARIO_LAYERS
-        from .model_compare import render, run as compare_models
+        from .model_compare import COMPARE_LAYERS, parse_layers, render, run as compare_models
         models = [m for m in a.models.split(",") if m]
-        unknown = [m for m in models if m not in SCENARIO_LAYERS]
+        unknown = [m for m in models if m not in COMPARE_LAYERS]
         if unknown:
-            ap.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(SCENARIO_LAYERS)}")
-        res = compare_models(models, a.work, a.pair_share, a.control_share, a.seed, SCENARIO_LAYERS)
+            ap.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(COMPARE_LAYERS)}")
+        try:
+            layers = parse_layers(a.layers, COMPARE_LAYERS)
+        except ValueError as e:
+            ap.error(str(e))
+        res = compare_models(models, a.work, a.pair_share, a.control_share, a.seed, layers)
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
         a.out.with_suffix(".md").write_text(render(res))

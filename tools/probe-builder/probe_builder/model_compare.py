@@ -49,7 +49,29 @@ CS = (0.01, 0.1, 1.0)
 # packs' aggregations; the probe is fitted on scope means either way)
 AGGREGATIONS = (("mean", 1), ("rolling", 16), ("rolling", 64))
 CONTEXT_TOKENS = 8192
+# The layers each model's grid reads: the build's scenario layers (build.SCENARIO_LAYERS) widened
+# by one step at the end a first run chose (SmolLM2, 30 blocks: 18, the top, for two concepts;
+# Gemma 3 270M, 18 blocks: 9, the bottom, for all four), so that no choice sits on the grid's edge
+# untested. About 30-70% of each model's depth.
+COMPARE_LAYERS = {"smollm2-135m": [9, 12, 15, 18, 21], "gemma3-270m": [6, 9, 12, 15]}
 HOLDOUT_CONTROL = "holdout-control"
+
+
+def parse_layers(specs: list[str], defaults: dict[str, list[int]]) -> dict[str, list[int]]:
+    """`--layers MODEL:L,L,...` (repeatable) over the defaults."""
+    out = {m: list(ls) for m, ls in defaults.items()}
+    for spec in specs:
+        model, sep, rest = spec.partition(":")
+        if not sep or model not in defaults:
+            raise ValueError(f"--layers {spec!r}: expected MODEL:L,L,... with MODEL one of {', '.join(defaults)}")
+        try:
+            layers = sorted({int(x) for x in rest.split(",") if x.strip()})
+        except ValueError:
+            raise ValueError(f"--layers {spec!r}: layers must be integers") from None
+        if not layers or layers[0] < 1:
+            raise ValueError(f"--layers {spec!r}: give at least one layer, each 1 or more")
+        out[model] = layers
+    return out
 
 
 def in_share(key: str, share: float) -> bool:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from probe_builder.chat import ROLE_CODE
-from probe_builder.model_compare import (HOLDOUT_CONTROL, evaluate_model, holdout_rows, in_share, paired_bootstrap, render, rule,
-                                         subset_rows, text_baseline)
+from probe_builder.model_compare import (COMPARE_LAYERS, HOLDOUT_CONTROL, evaluate_model, holdout_rows, in_share, paired_bootstrap,
+                                         parse_layers, render, rule, subset_rows, text_baseline)
 from probe_builder.scenario_eval import load_scenario_acts
 from probe_builder.scenarios import CONCEPTS, Scenario, write_jsonl
 
@@ -28,6 +28,15 @@ def test_share_keeps_whole_pairs_and_is_stable():
     for c in CONCEPTS:  # a larger share contains the smaller one
         assert {r.id for r in a[f"{c}.jsonl"]} <= {r.id for r in bigger[f"{c}.jsonl"]}
     assert in_share("x", 0.0) is False and in_share("x", 1.0) is True
+
+
+def test_layers_override_one_model_and_refuse_nonsense():
+    got = parse_layers(["gemma3-270m:12, 6,9,6"], COMPARE_LAYERS)
+    assert got["gemma3-270m"] == [6, 9, 12] and got["smollm2-135m"] == COMPARE_LAYERS["smollm2-135m"]
+    assert COMPARE_LAYERS["gemma3-270m"] != [6, 9, 12], "the defaults are not modified"
+    for bad in ("gemma3-270m", "llama:3", "gemma3-270m:x", "gemma3-270m:", "gemma3-270m:0,3"):
+        with pytest.raises(ValueError, match="--layers"):
+            parse_layers([bad], COMPARE_LAYERS)
 
 
 def test_holdout_rows_never_carry_a_training_concept():
