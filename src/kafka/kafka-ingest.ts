@@ -27,6 +27,7 @@ import type { KafkaSettings } from './kafka-settings';
 import { KafkaTransactions, OutMessage } from './kafka-transactions';
 import { ChunkGate } from './locks';
 import { ChunkPlan, PoisonLedger } from './poison-ledger';
+import { createTopicsReady } from './topics';
 
 export interface KafkaIngestDeps {
   process(events: ProbeEvent[], receivedAt: Date): Promise<EventOutcome[]>;
@@ -159,7 +160,7 @@ export class KafkaIngest {
       const existing = new Set(await admin.listTopics());
       const wanted = [this.s.topic, this.s.dlqTopic, this.s.alertsTopic].filter((t) => !existing.has(t));
       if (wanted.length) {
-        await admin.createTopics({ waitForLeaders: true, topics: wanted.map((topic) => ({ topic, numPartitions: this.s.topicPartitions })) });
+        await createTopicsReady(admin, wanted, this.s.topicPartitions);
         this.deps.log('log', `created topics ${wanted.join(', ')}`);
       }
     } catch (e) {

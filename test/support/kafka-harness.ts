@@ -14,6 +14,7 @@ import { resolveRuntimePaths } from '../../src/config/runtime-paths';
 import { ensureKafkaJars, KafkaBroker } from '../../tools/infra/kafka-broker';
 import { freePort } from '../../tools/infra/process-util';
 import { groupLag as lagOf } from '../../src/kafka/group-lag';
+import { createTopicsReady } from '../../src/kafka/topics';
 
 const quiet = { step: (m: string) => process.stderr.write(`[harness] ${m}\n`) };
 
@@ -44,8 +45,11 @@ export function kafkaOf(bootstrap: string): Kafka {
 export async function createTopic(bootstrap: string, topic: string, partitions = 4): Promise<void> {
   const admin = kafkaOf(bootstrap).admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
-  await admin.disconnect();
+  try {
+    await createTopicsReady(admin, [topic], partitions);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export async function produce(bootstrap: string, topic: string, messages: Array<{ key?: string; value: string | Buffer }>, chunk = 500): Promise<void> {
