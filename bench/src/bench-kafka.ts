@@ -17,6 +17,7 @@ import { DEFAULT_PACK_ID, RuntimePaths } from '../../src/config/runtime-paths';
 import { ensureKafkaJars, KafkaBroker } from '../../tools/infra/kafka-broker';
 import { freePort } from '../../tools/infra/process-util';
 import { groupLag } from '../../src/kafka/group-lag';
+import { createTopicsReady } from '../../src/kafka/topics';
 import { setupModel } from '../../src/probe/model-setup';
 import { loadProbePack } from '../../src/probe/probe-pack.loader';
 import { writeTrivialPack } from '../../src/probe/trivial-pack';
@@ -31,8 +32,11 @@ function client(bootstrap: string): Kafka {
 async function backlog(kafka: Kafka, topic: string, events: Array<Record<string, unknown>>, n: number, tag: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }] });
-  await admin.disconnect();
+  try {
+    await createTopicsReady(admin, [topic], 4);
+  } finally {
+    await admin.disconnect();
+  }
   const producer = kafka.producer();
   await producer.connect();
   for (let i = 0; i < n; i += 500) {

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
+import { createTopicsReady } from '../../../src/kafka/topics';
 import { freePort, portOpen } from '../../../tools/infra/process-util';
 import { kafkaOf, kafkaPrerequisite } from '../../support/kafka-harness';
 import { skipNote } from '../../support/real-model';
@@ -30,7 +31,7 @@ describe('probewatch infra kafka', () => {
       expect(start.stderr).toMatch(/use KAFKA_BROKERS=127\.0\.0\.1:\d+/);
       const admin = kafkaOf(start.stdout.trim()).admin();
       await admin.connect();
-      await admin.createTopics({ topics: [{ topic: 'infra-check', numPartitions: 1 }], waitForLeaders: true });
+      await createTopicsReady(admin, ['infra-check'], 1);
       expect(await admin.listTopics()).toContain('infra-check');
       await admin.disconnect();
       expect(cli(dataDir, 'kafka', 'status').stdout).toMatch(new RegExp(`^running 127\\.0\\.0\\.1:${port} pid \\d+`));
